@@ -1,0 +1,90 @@
+// A group of ranks that run collectives together.
+//
+// Every collective is asynchronous: it validates its arguments (throwing InvalidArgumentError
+// before anything is sent), enqueues, and returns a Work. Buffers must stay valid until the Work
+// completes. Passing the same pointer as send and receive buffer runs the op in place.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <memory>
+#include <span>
+#include <vector>
+
+#include "railcc/config.hpp"
+#include "railcc/data_type.hpp"
+#include "railcc/reduce_op.hpp"
+#include "railcc/store.hpp"
+#include "railcc/work.hpp"
+
+namespace railcc {
+
+namespace detail {
+class CommunicatorImpl;
+}
+
+class Communicator {
+ public:
+  // Joins the job described by the environment (railcc-run, torchrun, Open MPI, Slurm or
+  // RAILCC_RANK/RAILCC_WORLD_SIZE/RAILCC_STORE_ADDR). Throws ConfigError when none is found.
+  static std::shared_ptr<Communicator> init();
+  static std::shared_ptr<Communicator> init(const Config& config);
+  // Joins through an existing store (e.g. torch's c10d store); all ranks call it.
+  static std::shared_ptr<Communicator> init(std::shared_ptr<Store> store, int rank, int size,
+                                            const Config& config = Config::from_env());
+  ~Communicator();
+  Communicator(const Communicator&) = delete;
+  Communicator& operator=(const Communicator&) = delete;
+
+  int rank() const noexcept;
+  int size() const noexcept;
+  const Config& config() const noexcept;
+  // Deadline of every later wait of this communicator (RAILCC_TIMEOUT by default).
+  void set_timeout(std::chrono::milliseconds timeout);
+
+  // recv[i] = op over ranks of send[i], on every rank.
+  Work all_reduce(const void* send, void* recv, std::size_t count, DataType type, ReduceOp op);
+  // send holds size()*recv_count elements; rank r gets the reduction of block r.
+  Work reduce_scatter(const void* send, void* recv, std::size_t recv_count, DataType type,
+                      ReduceOp op);
+  // recv holds size()*send_count elements, block r from rank r. In place when
+  // send == recv + rank()*send_count elements.
+  Work all_gather(const void* send, void* recv, std::size_t send_count, DataType type);
+  // root's send is copied into every rank's recv (root may pass send == recv).
+  Work broadcast(const void* send, void* recv, std::size_t count, DataType type, int root);
+  // recv (significant on root only) = op over ranks of send.
+  Work reduce(const void* send, void* recv, std::size_t count, DataType type, ReduceOp op,
+              int root);
+  // root's recv holds size()*send_count elements, block r from rank r.
+  Work gather(const void* send, void* recv, std::size_t send_count, DataType type, int root);
+  // root's send holds size()*recv_count elements; rank r gets block r.
+  Work scatter(const void* send, void* recv, std::size_t recv_count, DataType type, int root);
+  // Block j of send (count elements) goes to rank j; block i of recv comes from rank i.
+  Work all_to_all(const void* send, void* recv, std::size_t count, DataType type);
+  // Counts and displacements in elements, one per rank.
+  Work all_to_allv(const void* send, std::span<const std::size_t> send_counts,
+                   std::span<const std::size_t> send_displs, void* recv,
+                   std::span<const std::size_t> recv_counts,
+                   std::span<const std::size_t> recv_displs, DataType type);
+  // Point to point, ordered per pair of ranks; the tag must match the peer's.
+  Work send(const void* buf, std::size_t count, DataType type, int peer, uint32_t tag = 0);
+  Work recv(void* buf, std::size_t count, DataType type, int peer, uint32_t tag = 0);
+  Work barrier();
+
+  // Collective over this communicator: ranks with the same color form a new communicator,
+  // ordered by (key, rank). color < 0 returns nullptr for that rank.
+  std::shared_ptr<Communicator> split(int color, int key);
+  // Collective over this communicator: every rank passes the same sorted list; members get the
+  // new communicator, the others nullptr.
+  std::shared_ptr<Communicator> new_group(std::span<const int> ranks);
+
+  // Fails every pending and future op of this communicator with AbortedError. Any thread.
+  void abort() noexcept;
+
+  explicit Communicator(std::unique_ptr<detail::CommunicatorImpl> impl);
+
+ private:
+  std::unique_ptr<detail::CommunicatorImpl> impl_;
+};
+
+}  // namespace railcc

@@ -1,0 +1,63 @@
+// Every setting railcc reads from the environment, in one typed struct read once.
+// Each field names its variable; README.md has the same table. A bad value throws ConfigError
+// naming the variable and the accepted values.
+#pragma once
+
+#include <chrono>
+#include <cstddef>
+#include <map>
+#include <string>
+
+namespace railcc {
+
+enum class TransportKind { kAuto, kShm, kTcp };
+enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3, kTrace = 4 };
+
+// Where rank, world size and the rendezvous address came from.
+struct LaunchInfo {
+  int rank = -1;              // RAILCC_RANK | RANK | OMPI_COMM_WORLD_RANK | PMI_RANK | SLURM_PROCID
+  int world_size = -1;        // RAILCC_WORLD_SIZE | WORLD_SIZE | OMPI_COMM_WORLD_SIZE | SLURM_NTASKS
+  int local_rank = -1;        // RAILCC_LOCAL_RANK | LOCAL_RANK | OMPI_COMM_WORLD_LOCAL_RANK | SLURM_LOCALID
+  int local_world_size = -1;  // LOCAL_WORLD_SIZE | OMPI_COMM_WORLD_LOCAL_SIZE | SLURM_NTASKS_PER_NODE
+  std::string store_addr;     // RAILCC_STORE_ADDR host:port, else MASTER_ADDR:MASTER_PORT
+  bool store_is_server = false;  // true on rank 0 when the address came from MASTER_ADDR/PORT
+  std::string source;            // "railcc", "torchrun", "openmpi", "slurm" or "" (not launched)
+};
+
+struct Config {
+  // RAILCC_TIMEOUT: seconds (fractions allowed) any blocking wait may take. Default 300.
+  std::chrono::milliseconds timeout{300'000};
+  // RAILCC_TRANSPORT: auto | shm | tcp. auto uses shm between ranks on one host, tcp otherwise.
+  TransportKind transport = TransportKind::kAuto;
+  // RAILCC_LOG_LEVEL: error | warn | info | debug | trace. Default warn.
+  LogLevel log_level = LogLevel::kWarn;
+  // RAILCC_DEBUG: comma list of subsystems to log at debug level: config,init,coll,net,store,all.
+  std::string debug_subsystems;
+  // RAILCC_CHUNK_BYTES: pipeline chunk of the ring algorithms. Default 512 KiB.
+  std::size_t chunk_bytes = 512 * 1024;
+  // RAILCC_SMALL_MSG_BYTES: all_reduce/reduce below this use the one-round direct algorithm.
+  std::size_t small_message_bytes = 16 * 1024;
+  // RAILCC_SHM_RING_BYTES: shared-memory ring per ordered pair of local ranks. Default 4 MiB.
+  std::size_t shm_ring_bytes = 4 * 1024 * 1024;
+  // RAILCC_TCP_SOCKETS: sockets per peer for tcp; messages are spread over them. Default 2.
+  int tcp_sockets_per_peer = 2;
+  // RAILCC_SOCKET_ADDR: IP address to listen on for peers. Default: the local address that
+  // reaches the rendezvous store.
+  std::string socket_addr;
+  // RAILCC_SPIN_US: microseconds a waiting thread polls before it sleeps. Default 20.
+  int spin_us = 20;
+  // Launch environment (torchrun, Open MPI, Slurm, railcc-run or explicit RAILCC_*).
+  LaunchInfo launch;
+
+  // Reads the process environment. Throws ConfigError naming the offending variable.
+  static Config from_env();
+  // Same, from an explicit map (tests).
+  static Config from_map(const std::map<std::string, std::string>& env);
+  // Human-readable table of every setting and where it came from.
+  std::string to_string() const;
+  bool debug_enabled(const char* subsystem) const;
+};
+
+const char* transport_kind_name(TransportKind kind) noexcept;
+
+}  // namespace railcc

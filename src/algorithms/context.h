@@ -1,0 +1,90 @@
+// What an algorithm sees of the communicator: its rank, the peers it can post sends and
+// receives to, a wait with the op's deadline, and scratch memory. Algorithms know nothing about
+// sockets or shared memory (see transport/connection.h).
+#pragma once
+
+#include <cstddef>
+#include <cstring>
+#include <deque>
+#include <span>
+#include <vector>
+
+#include "railcc/config.hpp"
+#include "src/common/deadline.h"
+#include "src/core/engine.h"
+#include "transport/connection.h"
+
+namespace railcc::algo {
+
+using transport::Expectation;
+using transport::RecvRequest;
+using transport::SendRequest;
+
+// Arguments of one op, as the user passed them (validated before the op is queued).
+struct OpArgs {
+  wire::OpKind op = wire::OpKind::kNone;
+  const std::byte* send = nullptr;
+  std::byte* recv = nullptr;
+  std::size_t count = 0;  // elements; meaning depends on the op (see communicator.hpp)
+  DataType dtype = DataType::kUint8;
+  ReduceOp redop = ReduceOp::kSum;
+  int root = -1;
+  int peer = -1;
+  uint32_t tag = 0;
+  bool is_send = false;  // point-to-point direction
+  std::vector<std::size_t> send_counts, send_displs, recv_counts, recv_displs;  // all_to_allv
+};
+
+class Context {
+ public:
+  Context(int rank, int size, const Config& config, core::Engine& engine, const OpArgs& args,
+          uint64_t seq, Deadline deadline);
+
+  int rank() const { return rank_; }
+  int size() const { return size_; }
+  const Config& config() const { return config_; }
+  const OpArgs& args() const { return args_; }
+  std::size_t elem_size() const { return elem_; }
+
+  SendRequest* send(int peer, const void* data, std::size_t bytes);
+  RecvRequest* recv(int peer, void* dst, std::size_t bytes);
+  // dst = local (op) incoming; dst may equal local.
+  RecvRequest* recv_reduce(int peer, void* dst, const void* local, std::size_t bytes);
+  void wait(const RecvRequest* r);
+  void wait_all();
+  // Scratch memory owned by the op.
+  std::byte* scratch(std::size_t bytes);
+
+ private:
+  int rank_, size_;
+  const Config& config_;
+  core::Engine& engine_;
+  const OpArgs& args_;
+  Expectation expect_;
+  Deadline deadline_;
+  std::size_t elem_;
+  std::deque<SendRequest> sends_;
+  std::deque<RecvRequest> recvs_;
+  std::vector<std::byte> scratch_;
+};
+
+// Splits `count` elements into `parts` nearly equal blocks; block i is [offset(i), offset(i+1)).
+inline std::size_t block_offset(std::size_t count, int parts, int i) {
+  const std::size_t base = count / parts, extra = count % parts;
+  return base * i + std::min<std::size_t>(i, extra);
+}
+
+// Entry points, one per collective (see the .cc file of each algorithm).
+void all_reduce(Context& ctx);
+void reduce_scatter(Context& ctx);
+void all_gather(Context& ctx);
+void broadcast(Context& ctx);
+void reduce(Context& ctx);
+void gather(Context& ctx);
+void scatter(Context& ctx);
+void all_to_all(Context& ctx);
+void all_to_allv(Context& ctx);
+void send_recv(Context& ctx);
+void barrier(Context& ctx);
+
+}  // namespace railcc::algo

@@ -1,0 +1,240 @@
+// The rendezvous server: one thread, poll() over the listener and every client. Blocking gets are
+// parked as waiters with their own deadline, so the thread never blocks on one client.
+#include <fcntl.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <charconv>
+#include <cstring>
+#include <map>
+#include <random>
+#include <thread>
+#include <vector>
+
+#include "railcc/status.hpp"
+#include "railcc/store.hpp"
+#include "src/bootstrap/store_protocol.h"
+#include "src/common/log.h"
+#include "src/common/socket.h"
+
+namespace railcc {
+namespace {
+
+using namespace store_protocol;
+
+struct Client {
+  net::Fd fd;
+  std::string peer;
+  std::vector<uint8_t> in;  // bytes received, not yet parsed
+};
+
+struct Waiter {
+  int fd;
+  std::string key;
+  Clock::time_point deadline;
+};
+
+class TcpStoreServer final : public StoreServer {
+ public:
+  TcpStoreServer(const std::string& host, int port) {
+    listener_ = net::listen_on(net::resolve(host, port, "store server"));
+    net::set_nonblocking(listener_.get());
+    port_ = net::local_endpoint(listener_.get()).port();
+    std::random_device rd;
+    job_key_ = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(getpid());
+    int p[2];
+    if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) throw SystemError("pipe2 failed");
+    wake_read_.reset(p[0]);
+    wake_write_.reset(p[1]);
+    thread_ = std::thread([this] { run(); });
+  }
+  ~TcpStoreServer() override {
+    stop_ = true;
+    char c = 1;
+    ssize_t unused = ::write(wake_write_.get(), &c, 1);
+    (void)unused;
+    thread_.join();
+  }
+  int port() const override { return port_; }
+  uint64_t job_key() const override { return job_key_; }
+
+ private:
+  void run() {
+    while (!stop_) {
+      std::vector<pollfd> fds;
+      fds.push_back({wake_read_.get(), POLLIN, 0});
+      fds.push_back({listener_.get(), POLLIN, 0});
+      for (auto& [fd, c] : clients_) fds.push_back({fd, POLLIN, 0});
+      int timeout_ms = 1000;
+      const auto now = Clock::now();
+      for (const Waiter& w : waiters_) {
+        const auto ms =
+            std::chrono::duration_cast<std::chrono::milliseconds>(w.deadline - now).count() + 1;
+        timeout_ms = std::max(0, std::min<int>(timeout_ms, static_cast<int>(ms)));
+      }
+      const int rc = ::poll(fds.data(), fds.size(), timeout_ms);
+      if (rc < 0 && errno != EINTR) break;
+      if (fds[1].revents & POLLIN) accept_clients();
+      for (std::size_t i = 2; i < fds.size(); ++i) {
+        if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) service(fds[i].fd);
+      }
+      expire_waiters();
+    }
+  }
+
+  void accept_clients() {
+    while (true) {
+      const int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+      if (fd < 0) return;
+      net::set_nodelay(fd);
+      Client c;
+      c.fd.reset(fd);
+      c.peer = net::peer_endpoint(fd).to_string();
+      clients_.emplace(fd, std::move(c));
+    }
+  }
+
+  void drop(int fd, const std::string& why) {
+    auto it = clients_.find(fd);
+    if (it == clients_.end()) return;
+    if (!why.empty()) {
+      RAILCC_WARN("store", "rejected connection from {}: {}", it->second.peer, why);
+    }
+    std::erase_if(waiters_, [fd](const Waiter& w) { return w.fd == fd; });
+    clients_.erase(it);
+  }
+
+  void service(int fd) {
+    Client& c = clients_.at(fd);
+    uint8_t buf[65536];
+    while (true) {
+      const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+      if (n > 0) {
+        c.in.insert(c.in.end(), buf, buf + n);
+        continue;
+      }
+      if (n == 0) return drop(fd, c.in.empty() ? "" : "closed in the middle of a request");
+      if (errno == EINTR) continue;
+      if (errno == EAGAIN || errno == EWOULDBLOCK) break;
+      return drop(fd, "");
+    }
+    // Parse every complete request in the buffer.
+    while (c.in.size() >= sizeof(RequestHeader)) {
+      RequestHeader h;
+      std::memcpy(&h, c.in.data(), sizeof(h));
+      if (h.magic != kMagic) return drop(fd, "not a railcc store client (bad magic)");
+      if (h.key_len > kMaxKeyBytes || h.value_len > kMaxValueBytes) {
+        return drop(fd, "request too large");
+      }
+      const std::size_t total = sizeof(h) + h.key_len + h.value_len;
+      if (c.in.size() < total) return;
+      std::string key(reinterpret_cast<const char*>(c.in.data() + sizeof(h)), h.key_len);
+      std::vector<uint8_t> value(c.in.begin() + sizeof(h) + h.key_len, c.in.begin() + total);
+      c.in.erase(c.in.begin(), c.in.begin() + total);
+      if (!handle(fd, static_cast<Command>(h.command), key, std::move(value), h.arg)) return;
+    }
+  }
+
+  bool reply(int fd, Reply status, int64_t number, const std::vector<uint8_t>* value) {
+    ReplyHeader r{};
+    r.magic = kMagic;
+    r.status = static_cast<uint8_t>(status);
+    r.number = number;
+    r.value_len = value ? static_cast<uint32_t>(value->size()) : 0;
+    const Deadline d = Deadline::after(std::chrono::seconds(5));
+    try {
+      if (!net::write_all(fd, &r, sizeof(r), d) ||
+          (value && !value->empty() && !net::write_all(fd, value->data(), value->size(), d))) {
+        drop(fd, "client stopped reading");
+        return false;
+      }
+    } catch (const Error&) {
+      drop(fd, "");
+      return false;
+    }
+    return true;
+  }
+
+  bool handle(int fd, Command cmd, const std::string& key, std::vector<uint8_t> value,
+              int64_t arg) {
+    switch (cmd) {
+      case Command::kSet: {
+        data_[key] = std::move(value);
+        if (!reply(fd, Reply::kOk, 0, nullptr)) return false;
+        wake_waiters(key);
+        return clients_.count(fd) > 0;
+      }
+      case Command::kGet: {
+        auto it = data_.find(key);
+        if (it != data_.end()) return reply(fd, Reply::kOk, 0, &it->second);
+        waiters_.push_back({fd, key, Clock::now() + std::chrono::milliseconds(std::max<int64_t>(0, arg))});
+        return true;
+      }
+      case Command::kAdd: {
+        int64_t current = 0;
+        auto it = data_.find(key);
+        if (it != data_.end()) {
+          // A counter set by a plain set() may hold anything; non-numbers count as 0.
+          const auto* b = reinterpret_cast<const char*>(it->second.data());
+          std::from_chars(b, b + it->second.size(), current);
+        }
+        current += arg;
+        const std::string s = std::to_string(current);
+        data_[key] = std::vector<uint8_t>(s.begin(), s.end());
+        if (!reply(fd, Reply::kOk, current, nullptr)) return false;
+        wake_waiters(key);
+        return clients_.count(fd) > 0;
+      }
+      case Command::kCheck:
+        return reply(fd, data_.count(key) ? Reply::kOk : Reply::kMissing, 0, nullptr);
+      case Command::kJobKey:
+        return reply(fd, Reply::kOk, static_cast<int64_t>(job_key_), nullptr);
+    }
+    drop(fd, "unknown command");
+    return false;
+  }
+
+  void wake_waiters(const std::string& key) {
+    auto it = data_.find(key);
+    std::vector<Waiter> ready;
+    std::erase_if(waiters_, [&](const Waiter& w) {
+      if (w.key != key) return false;
+      ready.push_back(w);
+      return true;
+    });
+    for (const Waiter& w : ready) {
+      if (clients_.count(w.fd)) reply(w.fd, Reply::kOk, 0, &it->second);
+    }
+  }
+
+  void expire_waiters() {
+    const auto now = Clock::now();
+    std::vector<Waiter> expired;
+    std::erase_if(waiters_, [&](const Waiter& w) {
+      if (w.deadline > now) return false;
+      expired.push_back(w);
+      return true;
+    });
+    for (const Waiter& w : expired) {
+      if (clients_.count(w.fd)) reply(w.fd, Reply::kTimeout, 0, nullptr);
+    }
+  }
+
+  net::Fd listener_, wake_read_, wake_write_;
+  int port_ = 0;
+  uint64_t job_key_ = 0;
+  std::atomic<bool> stop_{false};
+  std::map<int, Client> clients_;
+  std::vector<Waiter> waiters_;
+  std::map<std::string, std::vector<uint8_t>> data_;
+  std::thread thread_;
+};
+
+}  // namespace
+
+std::unique_ptr<StoreServer> start_store_server(const std::string& host, int port) {
+  return std::make_unique<TcpStoreServer>(host, port);
+}
+
+}  // namespace railcc

@@ -1,0 +1,235 @@
+// The only place railcc reads the environment.
+#include "railcc/config.hpp"
+
+#include <fmt/format.h>
+
+#include <charconv>
+#include <cmath>
+#include <cstdlib>
+#include <string_view>
+
+#include "railcc/status.hpp"
+
+extern char** environ;
+
+namespace railcc {
+namespace {
+
+using EnvMap = std::map<std::string, std::string>;
+
+const std::string* find(const EnvMap& env, const char* name) {
+  auto it = env.find(name);
+  if (it == env.end() || it->second.empty()) return nullptr;
+  return &it->second;
+}
+
+[[noreturn]] void bad(const char* name, const std::string& value, const char* expected) {
+  throw ConfigError(fmt::format("{}='{}' is invalid: expected {}", name, value, expected));
+}
+
+long long parse_int(const char* name, const std::string& value, long long lo, long long hi) {
+  long long v = 0;
+  auto [ptr, ec] = std::from_chars(value.data(), value.data() + value.size(), v);
+  if (ec != std::errc() || ptr != value.data() + value.size() || v < lo || v > hi) {
+    bad(name, value, fmt::format("an integer in [{}, {}]", lo, hi).c_str());
+  }
+  return v;
+}
+
+// Accepts plain bytes or a K/M/G (binary) suffix: 512K, 4M, 1G.
+std::size_t parse_bytes(const char* name, const std::string& value, std::size_t lo,
+                        std::size_t hi) {
+  std::string digits = value;
+  std::size_t mult = 1;
+  const char last = value.empty() ? '\0' : value.back();
+  if (last == 'K' || last == 'k') mult = 1ull << 10;
+  if (last == 'M' || last == 'm') mult = 1ull << 20;
+  if (last == 'G' || last == 'g') mult = 1ull << 30;
+  if (mult != 1) digits.pop_back();
+  unsigned long long v = 0;
+  auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
+  if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size() ||
+      v > hi / mult || v * mult < lo || v * mult > hi) {
+    bad(name, value, fmt::format("a byte count in [{}, {}] (suffix K, M or G allowed)", lo, hi)
+                         .c_str());
+  }
+  return static_cast<std::size_t>(v * mult);
+}
+
+LaunchInfo read_launch(const EnvMap& env) {
+  LaunchInfo info;
+  // Explicit railcc variables win, then torchrun, Open MPI, PMI (MPICH/Intel MPI), Slurm.
+  struct Source {
+    const char* name;
+    const char* rank;
+    const char* size;
+    const char* local_rank;
+    const char* local_size;
+  };
+  static constexpr Source kSources[] = {
+      {"railcc", "RAILCC_RANK", "RAILCC_WORLD_SIZE", "RAILCC_LOCAL_RANK",
+       "RAILCC_LOCAL_WORLD_SIZE"},
+      {"torchrun", "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE"},
+      {"openmpi", "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
+       "OMPI_COMM_WORLD_LOCAL_SIZE"},
+      {"pmi", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID", "MPI_LOCALNRANKS"},
+      {"slurm", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE"},
+  };
+  for (const Source& s : kSources) {
+    const std::string* r = find(env, s.rank);
+    const std::string* n = find(env, s.size);
+    if (!r && !n) continue;
+    if (!r || !n) {
+      throw ConfigError(fmt::format("{} is set but {} is not: set both (launcher '{}')",
+                                    r ? s.rank : s.size, r ? s.size : s.rank, s.name));
+    }
+    info.source = s.name;
+    info.world_size = static_cast<int>(parse_int(s.size, *n, 1, 1 << 24));
+    info.rank = static_cast<int>(parse_int(s.rank, *r, 0, info.world_size - 1));
+    if (const std::string* lr = find(env, s.local_rank)) {
+      info.local_rank = static_cast<int>(parse_int(s.local_rank, *lr, 0, info.world_size - 1));
+    }
+    if (const std::string* ls = find(env, s.local_size)) {
+      // Slurm writes e.g. "4(x2)" for heterogeneous layouts; keep the leading number.
+      std::string v = *ls;
+      v = v.substr(0, v.find('('));
+      info.local_world_size = static_cast<int>(parse_int(s.local_size, v, 1, info.world_size));
+    }
+    break;
+  }
+  if (const std::string* addr = find(env, "RAILCC_STORE_ADDR")) {
+    if (addr->find(':') == std::string::npos) {
+      bad("RAILCC_STORE_ADDR", *addr, "host:port");
+    }
+    info.store_addr = *addr;
+  } else {
+    const std::string* host = find(env, "MASTER_ADDR");
+    const std::string* port = find(env, "MASTER_PORT");
+    if (host && port) {
+      parse_int("MASTER_PORT", *port, 1, 65535);
+      info.store_addr = *host + ":" + *port;
+      // Like torch's TCPStore: rank 0 serves the rendezvous at MASTER_ADDR:MASTER_PORT.
+      info.store_is_server = info.rank == 0;
+    }
+  }
+  return info;
+}
+
+}  // namespace
+
+const char* transport_kind_name(TransportKind kind) noexcept {
+  switch (kind) {
+    case TransportKind::kAuto: return "auto";
+    case TransportKind::kShm: return "shm";
+    case TransportKind::kTcp: return "tcp";
+  }
+  return "?";
+}
+
+Config Config::from_map(const EnvMap& env) {
+  Config c;
+  if (const std::string* v = find(env, "RAILCC_TIMEOUT")) {
+    char* end = nullptr;
+    const double seconds = std::strtod(v->c_str(), &end);
+    if (end != v->c_str() + v->size() || !(seconds > 0) || seconds > 1e7 || std::isnan(seconds)) {
+      bad("RAILCC_TIMEOUT", *v, "a positive number of seconds, e.g. 300 or 0.5");
+    }
+    c.timeout = std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000)));
+  }
+  if (const std::string* v = find(env, "RAILCC_TRANSPORT")) {
+    if (*v == "auto") c.transport = TransportKind::kAuto;
+    else if (*v == "shm") c.transport = TransportKind::kShm;
+    else if (*v == "tcp") c.transport = TransportKind::kTcp;
+    else bad("RAILCC_TRANSPORT", *v, "auto, shm or tcp");
+  }
+  if (const std::string* v = find(env, "RAILCC_LOG_LEVEL")) {
+    static constexpr std::pair<const char*, LogLevel> kLevels[] = {
+        {"error", LogLevel::kError}, {"warn", LogLevel::kWarn},   {"info", LogLevel::kInfo},
+        {"debug", LogLevel::kDebug}, {"trace", LogLevel::kTrace},
+    };
+    bool ok = false;
+    for (auto [name, level] : kLevels) {
+      if (*v == name) c.log_level = level, ok = true;
+    }
+    if (!ok) bad("RAILCC_LOG_LEVEL", *v, "error, warn, info, debug or trace");
+  }
+  if (const std::string* v = find(env, "RAILCC_DEBUG")) {
+    static constexpr std::string_view kSubsystems[] = {"config", "init", "coll", "net",
+                                                       "store",  "shm",  "all"};
+    std::string_view rest = *v;
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      const std::string_view item = rest.substr(0, comma);
+      bool ok = false;
+      for (auto s : kSubsystems) ok = ok || item == s;
+      if (!ok) bad("RAILCC_DEBUG", *v, "a comma list of config,init,coll,net,store,shm,all");
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+    c.debug_subsystems = *v;
+  }
+  if (const std::string* v = find(env, "RAILCC_CHUNK_BYTES")) {
+    c.chunk_bytes = parse_bytes("RAILCC_CHUNK_BYTES", *v, 4096, 1ull << 30);
+  }
+  if (const std::string* v = find(env, "RAILCC_SMALL_MSG_BYTES")) {
+    c.small_message_bytes = parse_bytes("RAILCC_SMALL_MSG_BYTES", *v, 0, 1ull << 30);
+  }
+  if (const std::string* v = find(env, "RAILCC_SHM_RING_BYTES")) {
+    c.shm_ring_bytes = parse_bytes("RAILCC_SHM_RING_BYTES", *v, 64 * 1024, 1ull << 30);
+    if ((c.shm_ring_bytes & (c.shm_ring_bytes - 1)) != 0) {
+      bad("RAILCC_SHM_RING_BYTES", *v, "a power of two of at least 64K, e.g. 4M");
+    }
+  }
+  if (const std::string* v = find(env, "RAILCC_TCP_SOCKETS")) {
+    c.tcp_sockets_per_peer = static_cast<int>(parse_int("RAILCC_TCP_SOCKETS", *v, 1, 16));
+  }
+  if (const std::string* v = find(env, "RAILCC_SOCKET_ADDR")) c.socket_addr = *v;
+  if (const std::string* v = find(env, "RAILCC_SPIN_US")) {
+    c.spin_us = static_cast<int>(parse_int("RAILCC_SPIN_US", *v, 0, 1000000));
+  }
+  c.launch = read_launch(env);
+  return c;
+}
+
+Config Config::from_env() {
+  EnvMap env;
+  for (char** e = environ; e && *e; ++e) {
+    std::string_view kv(*e);
+    const auto eq = kv.find('=');
+    if (eq == std::string_view::npos) continue;
+    env.emplace(std::string(kv.substr(0, eq)), std::string(kv.substr(eq + 1)));
+  }
+  return from_map(env);
+}
+
+bool Config::debug_enabled(const char* subsystem) const {
+  const std::string list = "," + debug_subsystems + ",";
+  return list.find(",all,") != std::string::npos ||
+         list.find("," + std::string(subsystem) + ",") != std::string::npos;
+}
+
+std::string Config::to_string() const {
+  std::string out = "railcc configuration:\n";
+  auto row = [&out](const char* var, const std::string& value) {
+    out += fmt::format("  {:<24} {}\n", var, value);
+  };
+  row("RAILCC_TIMEOUT", fmt::format("{} s", timeout.count() / 1000.0));
+  row("RAILCC_TRANSPORT", transport_kind_name(transport));
+  static constexpr const char* kLevelNames[] = {"error", "warn", "info", "debug", "trace"};
+  row("RAILCC_LOG_LEVEL", kLevelNames[static_cast<int>(log_level)]);
+  row("RAILCC_DEBUG", debug_subsystems.empty() ? "(none)" : debug_subsystems);
+  row("RAILCC_CHUNK_BYTES", std::to_string(chunk_bytes));
+  row("RAILCC_SMALL_MSG_BYTES", std::to_string(small_message_bytes));
+  row("RAILCC_SHM_RING_BYTES", std::to_string(shm_ring_bytes));
+  row("RAILCC_TCP_SOCKETS", std::to_string(tcp_sockets_per_peer));
+  row("RAILCC_SOCKET_ADDR", socket_addr.empty() ? "(auto)" : socket_addr);
+  row("RAILCC_SPIN_US", std::to_string(spin_us));
+  row("launcher", launch.source.empty() ? "(none: single process)" : launch.source);
+  row("rank / world size", fmt::format("{} / {}", launch.rank, launch.world_size));
+  row("local rank / size", fmt::format("{} / {}", launch.local_rank, launch.local_world_size));
+  row("store", launch.store_addr.empty()
+                   ? "(none)"
+                   : launch.store_addr + (launch.store_is_server ? " (this rank serves it)" : ""));
+  return out;
+}
+
+}  // namespace railcc

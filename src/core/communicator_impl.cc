@@ -1,0 +1,251 @@
+#include "src/core/communicator_impl.h"
+
+#include <fmt/format.h>
+
+#include <thread>
+
+#include "src/common/log.h"
+#include "src/core/mesh.h"
+
+namespace railcc::detail {
+
+using algo::OpArgs;
+using wire::OpKind;
+
+std::unique_ptr<CommunicatorImpl> CommunicatorImpl::create(CommParams params) {
+  return std::unique_ptr<CommunicatorImpl>(new CommunicatorImpl(std::move(params)));
+}
+
+CommunicatorImpl::CommunicatorImpl(CommParams params)
+    : p_(std::move(params)), timeout_ms_(p_.config.timeout.count()) {
+  const auto start = Clock::now();
+  core::Mesh mesh;
+  if (p_.size > 1) {
+    store_ = prefix_store(p_.root_store, fmt::format("railcc/comm/{:x}/", p_.comm_id));
+    core::MeshParams mp{p_.rank, p_.size, p_.comm_id, p_.job_key, p_.config.launch.store_addr};
+    mesh = core::build_mesh(*store_, mp, p_.config);
+  } else {
+    mesh.connections.resize(1);
+  }
+  engine_ = std::make_unique<core::Engine>(p_.rank, p_.size, p_.config, std::move(mesh), &abort_);
+  RAILCC_LOG(kInfo, "init", "communicator {:x}: rank {} of {} ready in {:.1f} ms", p_.comm_id,
+             p_.rank, p_.size,
+             std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  worker_ = std::thread([this] { worker_loop(); });
+}
+
+CommunicatorImpl::~CommunicatorImpl() {
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
+  queue_cv_.notify_all();
+  worker_.join();
+}
+
+std::string CommunicatorImpl::describe(const OpArgs& a, uint64_t seq) const {
+  switch (a.op) {
+    case OpKind::kSendRecv:
+      return fmt::format("{} rank {} ({} x {}, tag {})", a.is_send ? "send to" : "recv from",
+                         a.peer, a.count, data_type_name(a.dtype), a.tag);
+    case OpKind::kBarrier: return fmt::format("barrier #{}", seq);
+    case OpKind::kAllReduce:
+    case OpKind::kReduceScatter:
+      return fmt::format("{} #{} ({} x {}, {})", wire::op_kind_name(a.op), seq, a.count,
+                         data_type_name(a.dtype), reduce_op_name(a.redop));
+    case OpKind::kReduce:
+      return fmt::format("reduce #{} ({} x {}, {}, root {})", seq, a.count,
+                         data_type_name(a.dtype), reduce_op_name(a.redop), a.root);
+    case OpKind::kBroadcast:
+    case OpKind::kGather:
+    case OpKind::kScatter:
+      return fmt::format("{} #{} ({} x {}, root {})", wire::op_kind_name(a.op), seq, a.count,
+                         data_type_name(a.dtype), a.root);
+    default:
+      return fmt::format("{} #{} ({} x {})", wire::op_kind_name(a.op), seq, a.count,
+                         data_type_name(a.dtype));
+  }
+}
+
+Work CommunicatorImpl::enqueue(OpArgs args) {
+  auto work = std::make_shared<WorkState>();
+  {
+    std::lock_guard lock(mutex_);
+    Op op;
+    op.args = std::move(args);
+    op.seq = op.args.op == OpKind::kSendRecv ? 0 : next_seq_++;
+    op.work = work;
+    work->description = describe(op.args, op.seq);
+    queue_.push_back(std::move(op));
+  }
+  queue_cv_.notify_one();
+  return Work(work);
+}
+
+void CommunicatorImpl::worker_loop() {
+  while (true) {
+    Op op;
+    {
+      std::unique_lock lock(mutex_);
+      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (queue_.empty()) return;  // stopping and drained
+      op = std::move(queue_.front());
+      queue_.pop_front();
+    }
+    run(op);
+  }
+}
+
+namespace {
+std::exception_ptr make_error(ErrorCode code, const std::string& message) {
+  try {
+    throw_error(code, message);
+  } catch (...) {
+    return std::current_exception();
+  }
+}
+}  // namespace
+
+void CommunicatorImpl::fail(ErrorCode code, const std::string& message) {
+  {
+    std::lock_guard lock(failure_mutex_);
+    if (failure_code_ != ErrorCode::kOk) return;
+    failure_code_ = code;
+    failure_ = message;
+  }
+  RAILCC_LOG(kError, "coll", "{}", message);
+  // Tell every peer, so none of them waits for its timeout on our account.
+  engine_->broadcast_error(code, message);
+}
+
+void CommunicatorImpl::run(Op& op) {
+  {
+    std::lock_guard lock(failure_mutex_);
+    if (failure_code_ != ErrorCode::kOk) {
+      op.work->finish(make_error(
+          failure_code_,
+          fmt::format("rank {}: {} not started: this communicator failed earlier and must be "
+                      "destroyed: {}",
+                      p_.rank, op.work->description, failure_)));
+      return;
+    }
+  }
+  const std::string where = fmt::format("rank {}: {}", p_.rank, op.work->description);
+  try {
+    if (abort_) throw AbortedError("communicator aborted");
+    const Deadline deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
+    algo::Context ctx(p_.rank, p_.size, p_.config, *engine_, op.args, op.seq, deadline);
+    RAILCC_DEBUG("coll", "{} starts", where);
+    dispatch(ctx);
+    op.work->finish(nullptr);
+  } catch (const TimeoutError& e) {
+    const std::string msg = timeout_message(op, e.what());
+    fail(ErrorCode::kTimeout, msg);
+    op.work->finish(make_error(ErrorCode::kTimeout, msg));
+  } catch (const Error& e) {
+    const std::string msg = fmt::format("{} failed: {}", where, e.what());
+    fail(e.code(), msg);
+    op.work->finish(make_error(e.code(), msg));
+  } catch (const std::exception& e) {
+    const std::string msg = fmt::format("{} failed: internal error: {}", where, e.what());
+    fail(ErrorCode::kInternal, msg);
+    op.work->finish(make_error(ErrorCode::kInternal, msg));
+  }
+}
+
+void CommunicatorImpl::dispatch(algo::Context& ctx) {
+  switch (ctx.args().op) {
+    case OpKind::kAllReduce: return algo::all_reduce(ctx);
+    case OpKind::kReduceScatter: return algo::reduce_scatter(ctx);
+    case OpKind::kAllGather:
+    case OpKind::kSplit: return algo::all_gather(ctx);
+    case OpKind::kBroadcast: return algo::broadcast(ctx);
+    case OpKind::kReduce: return algo::reduce(ctx);
+    case OpKind::kGather: return algo::gather(ctx);
+    case OpKind::kScatter: return algo::scatter(ctx);
+    case OpKind::kAllToAll: return algo::all_to_all(ctx);
+    case OpKind::kAllToAllv: return algo::all_to_allv(ctx);
+    case OpKind::kSendRecv: return algo::send_recv(ctx);
+    case OpKind::kBarrier: return algo::barrier(ctx);
+    case OpKind::kNone:
+    case OpKind::kCount_: break;
+  }
+  throw InternalError("unknown op kind");
+}
+
+// Names the ranks that never reached the op: each rank that timed out checks in at the store,
+// and any rank we received data from for this op (or a later one) reached it too.
+std::string CommunicatorImpl::timeout_message(const Op& op, const std::string& detail) {
+  const long long ms = timeout_ms_.load();
+  std::string msg = fmt::format("rank {}: {} timed out after {} s (RAILCC_TIMEOUT): {}", p_.rank,
+                                op.work->description, ms / 1000.0, detail);
+  if (!store_ || op.seq == 0) return msg;
+  try {
+    store_->set(fmt::format("rollcall/{}/{}", op.seq, p_.rank), {1});
+    const Deadline grace = Deadline::after(std::chrono::milliseconds(std::min(2000LL, ms)));
+    std::string missing;
+    while (true) {
+      missing.clear();
+      for (int r = 0; r < p_.size; ++r) {
+        if (r == p_.rank || engine_->max_seq_seen(r) >= op.seq) continue;
+        if (!store_->check(fmt::format("rollcall/{}/{}", op.seq, r))) {
+          missing += (missing.empty() ? "" : ", ") + std::to_string(r);
+        }
+      }
+      if (missing.empty() || grace.expired()) break;
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    }
+    if (!missing.empty()) {
+      msg += fmt::format("; rank(s) that never reached op #{}: {}", op.seq, missing);
+    } else {
+      msg += "; every rank reached this op, so a rank is stuck inside it";
+    }
+  } catch (const Error& e) {
+    msg += fmt::format(" (could not ask the store which ranks are late: {})", e.what());
+  }
+  return msg;
+}
+
+std::shared_ptr<Communicator> CommunicatorImpl::split(int color, int key, uint64_t group_hash) {
+  // Every rank learns every (color, key, group hash) through an ordered all_gather.
+  std::vector<int64_t> mine = {color, key, static_cast<int64_t>(group_hash)};
+  std::vector<int64_t> all(3 * p_.size);
+  OpArgs a;
+  a.op = OpKind::kSplit;
+  a.send = reinterpret_cast<const std::byte*>(mine.data());
+  a.recv = reinterpret_cast<std::byte*>(all.data());
+  a.count = 3;
+  a.dtype = DataType::kInt64;
+  enqueue(std::move(a)).wait();
+  const uint64_t split_index = ++split_count_;
+  for (int r = 0; r < p_.size; ++r) {
+    if (all[3 * r + 2] != static_cast<int64_t>(group_hash)) {
+      throw MismatchError(fmt::format("new_group: rank {} and rank {} passed different rank lists",
+                                      p_.rank, r));
+    }
+  }
+  if (color < 0) return nullptr;
+  std::vector<std::pair<int64_t, int>> members;  // (key, parent rank)
+  for (int r = 0; r < p_.size; ++r) {
+    if (all[3 * r] == color) members.emplace_back(all[3 * r + 1], r);
+  }
+  std::sort(members.begin(), members.end());
+  CommParams child;
+  child.config = p_.config;
+  child.config.timeout = std::chrono::milliseconds(timeout_ms_.load());
+  child.root_store = p_.root_store;
+  child.size = static_cast<int>(members.size());
+  for (int i = 0; i < child.size; ++i) {
+    if (members[i].second == p_.rank) child.rank = i;
+  }
+  child.job_key = p_.job_key;
+  // Deterministic on every member: parent id, how many splits came before, and the color.
+  uint64_t h = p_.comm_id * 0x9E3779B97F4A7C15ull ^ (split_index << 20) ^ static_cast<uint64_t>(color);
+  h ^= h >> 29;
+  child.comm_id = h * 0xBF58476D1CE4E5B9ull | 2;  // never 1, the world's id
+  return std::make_shared<Communicator>(create(std::move(child)));
+}
+
+void CommunicatorImpl::abort() noexcept { abort_ = true; }
+
+}  // namespace railcc::detail

@@ -1,0 +1,78 @@
+// The machinery behind railcc::Communicator: one worker thread per communicator runs queued ops
+// in order on the Engine; user threads only validate and enqueue.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "railcc/communicator.hpp"
+#include "src/algorithms/context.h"
+#include "src/core/engine.h"
+#include "src/core/work_state.h"
+
+namespace railcc::detail {
+
+struct CommParams {
+  Config config;
+  std::shared_ptr<Store> root_store;     // null for a single-process communicator
+  std::shared_ptr<StoreServer> server;   // set on the rank that hosts the rendezvous
+  int rank = 0;
+  int size = 1;
+  uint64_t comm_id = 1;
+  uint64_t job_key = 0;
+};
+
+class CommunicatorImpl {
+ public:
+  static std::unique_ptr<CommunicatorImpl> create(CommParams params);
+  ~CommunicatorImpl();
+
+  int rank() const { return p_.rank; }
+  int size() const { return p_.size; }
+  const Config& config() const { return p_.config; }
+  void set_timeout(std::chrono::milliseconds t) { timeout_ms_ = t.count(); }
+
+  // Queues an op; collectives take the next sequence number (p2p ops do not).
+  Work enqueue(algo::OpArgs args);
+  std::shared_ptr<Communicator> split(int color, int key, uint64_t group_hash);
+  void abort() noexcept;
+
+ private:
+  struct Op {
+    algo::OpArgs args;
+    uint64_t seq = 0;
+    std::shared_ptr<WorkState> work;
+  };
+
+  explicit CommunicatorImpl(CommParams params);
+  void worker_loop();
+  void run(Op& op);
+  void dispatch(algo::Context& ctx);
+  std::string timeout_message(const Op& op, const std::string& detail);
+  std::string describe(const algo::OpArgs& a, uint64_t seq) const;
+  void fail(ErrorCode code, const std::string& message);
+
+  CommParams p_;
+  std::shared_ptr<Store> store_;  // prefixed with this communicator's id
+  std::unique_ptr<core::Engine> engine_;
+  std::atomic<bool> abort_{false};
+  std::atomic<long long> timeout_ms_;
+  uint64_t next_seq_ = 1;      // guarded by mutex_
+  uint64_t split_count_ = 0;   // splits are collective, so equal on every rank
+  std::mutex mutex_;
+  std::condition_variable queue_cv_;
+  std::deque<Op> queue_;
+  bool stopping_ = false;
+  // Set once an op failed: the ranks are out of step and every later op fails the same way.
+  std::mutex failure_mutex_;
+  ErrorCode failure_code_ = ErrorCode::kOk;
+  std::string failure_;
+  std::thread worker_;
+};
+
+}  // namespace railcc::detail

@@ -1,0 +1,119 @@
+#include "src/core/engine.h"
+
+#include <fmt/format.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <thread>
+
+#include "src/common/log.h"
+
+namespace railcc::core {
+
+Engine::Engine(int rank, int size, const Config& config, Mesh mesh,
+               const std::atomic<bool>* abort)
+    : rank_(rank), size_(size), config_(config), mesh_(std::move(mesh)), abort_(abort) {
+  if (mesh_.listener) net::set_nonblocking(mesh_.listener.get());
+}
+
+bool Engine::progress_all() {
+  bool moved = false;
+  for (auto& c : mesh_.connections) {
+    if (c) moved |= c->progress();
+  }
+  return moved;
+}
+
+std::string Engine::pending_peers() const {
+  std::string out;
+  for (const auto& c : mesh_.connections) {
+    if (c && c->needs_peer()) out += (out.empty() ? "" : ", ") + std::to_string(c->peer());
+  }
+  return out.empty() ? "(none)" : out;
+}
+
+uint64_t Engine::max_seq_seen(int peer) const {
+  const auto& c = mesh_.connections[peer];
+  return c ? c->max_seq_seen() : 0;
+}
+
+void Engine::wait(const std::function<bool()>& done, Deadline deadline) {
+  const auto spin = std::chrono::microseconds(config_.spin_us);
+  auto idle_since = Clock::now();
+  while (true) {
+    const uint32_t bell =
+        mesh_.my_segment ? mesh_.my_segment->doorbell().seq.load(std::memory_order_seq_cst) : 0;
+    const bool moved = progress_all();
+    if (done()) return;
+    if (abort_ && abort_->load(std::memory_order_relaxed)) {
+      throw AbortedError(fmt::format("rank {}: communicator aborted", rank_));
+    }
+    const auto now = Clock::now();
+    if (moved) {
+      idle_since = now;
+      continue;
+    }
+    if (now - idle_since < spin) {
+      std::this_thread::yield();
+      continue;
+    }
+    for (auto& c : mesh_.connections) {
+      if (c) c->check_alive();
+    }
+    if (deadline.expired()) {
+      throw TimeoutError(fmt::format("still waiting on rank(s) {}", pending_peers()));
+    }
+    block(bell, deadline);
+  }
+}
+
+void Engine::block(uint32_t doorbell_seen, Deadline deadline) {
+  // Sleep at most 10 ms so abort, dead peers and the deadline are noticed promptly.
+  const int cap = deadline.poll_ms(10);
+  if (!mesh_.has_tcp) {
+    if (mesh_.my_segment) mesh_.my_segment->wait_doorbell(doorbell_seen, cap);
+    return;
+  }
+  pollfds_.clear();
+  for (const auto& c : mesh_.connections) {
+    if (c) c->add_poll_fds(pollfds_);
+  }
+  if (mesh_.listener) pollfds_.push_back({mesh_.listener.get(), POLLIN, 0});
+  // With shared memory peers too, poll briefly: a doorbell cannot wake poll().
+  ::poll(pollfds_.data(), pollfds_.size(), mesh_.my_segment ? std::min(cap, 1) : cap);
+  if (mesh_.listener && (pollfds_.back().revents & POLLIN)) reject_foreign_connections();
+}
+
+void Engine::reject_foreign_connections() {
+  while (true) {
+    const int fd = ::accept4(mesh_.listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+    if (fd < 0) return;
+    net::Fd owned(fd);
+    RAILCC_WARN("net", "rejected connection from {} to rank {}'s peer port: every peer of this "
+                "communicator is already connected", net::peer_endpoint(fd).to_string(), rank_);
+  }
+}
+
+void Engine::broadcast_error(ErrorCode code, const std::string& message) {
+  for (auto& c : mesh_.connections) {
+    if (c) c->send_error(code, message);
+  }
+  const Deadline flush = Deadline::after(std::chrono::milliseconds(200));
+  while (!flush.expired()) {
+    bool pending = false;
+    for (auto& c : mesh_.connections) {
+      if (!c) continue;
+      try {
+        c->progress();
+      } catch (const std::exception&) {
+        // The peer may be the one that failed; keep flushing the others.
+      }
+      pending |= c->has_pending_sends();
+    }
+    if (!pending) return;
+    std::this_thread::sleep_for(std::chrono::microseconds(200));
+  }
+}
+
+}  // namespace railcc::core

@@ -1,0 +1,59 @@
+// Drives every Connection of one communicator from the communicator's worker thread: posts
+// requests, moves bytes, and waits with a deadline. Waiting spins for RAILCC_SPIN_US, then sleeps
+// on the shared-memory doorbell or poll(), so 4+ ranks on 2 cores do not starve each other.
+#pragma once
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "railcc/config.hpp"
+#include "src/common/deadline.h"
+#include "src/common/socket.h"
+#include "transport/connection.h"
+#include "transport/shm/shm_segment.h"
+
+namespace railcc::core {
+
+// Everything a communicator's connections need to stay alive.
+struct Mesh {
+  std::vector<std::unique_ptr<transport::Connection>> connections;  // by peer rank; null for self
+  std::unique_ptr<transport::ShmSegment> my_segment;                 // null without shm peers
+  std::vector<std::unique_ptr<transport::ShmSegment>> peer_segments;
+  net::Fd listener;  // peer port; connections arriving after init are rejected
+  bool has_tcp = false;
+};
+
+class Engine {
+ public:
+  Engine(int rank, int size, const Config& config, Mesh mesh, const std::atomic<bool>* abort);
+
+  transport::Connection& connection(int peer) { return *mesh_.connections[peer]; }
+  void send(int peer, transport::SendRequest* r) { mesh_.connections[peer]->post_send(r); }
+  void recv(int peer, transport::RecvRequest* r) { mesh_.connections[peer]->post_recv(r); }
+
+  // Progresses until done() holds. Throws TimeoutError at the deadline (naming the peers this
+  // rank still waits on), AbortedError after abort(), or whatever a connection throws.
+  void wait(const std::function<bool()>& done, Deadline deadline);
+  // Sends an error frame to every peer and flushes for a short while (best effort).
+  void broadcast_error(ErrorCode code, const std::string& message);
+  // Peers this rank still needs (pending receives or sends), e.g. "1, 3".
+  std::string pending_peers() const;
+  uint64_t max_seq_seen(int peer) const;
+
+ private:
+  bool progress_all();
+  void block(uint32_t doorbell_seen, Deadline deadline);
+  void reject_foreign_connections();
+
+  int rank_;
+  int size_;
+  Config config_;
+  Mesh mesh_;
+  const std::atomic<bool>* abort_;
+  std::vector<pollfd> pollfds_;
+};
+
+}  // namespace railcc::core

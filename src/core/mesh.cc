@@ -1,0 +1,274 @@
+#include "src/core/mesh.h"
+
+#include <arpa/inet.h>
+#include <fmt/format.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <fstream>
+#include <map>
+#include <sstream>
+
+#include "src/common/log.h"
+#include "transport/shm/shm_stream.h"
+#include "transport/tcp/tcp_stream.h"
+
+namespace railcc::core {
+namespace {
+
+using transport::Connection;
+using transport::Stream;
+
+struct PeerInfo {
+  std::string host_id;
+  int pid = 0;
+  std::string ip;
+  int port = 0;
+};
+
+std::vector<uint8_t> bytes(const std::string& s) { return {s.begin(), s.end()}; }
+std::string text(const std::vector<uint8_t>& b) { return {b.begin(), b.end()}; }
+
+std::string host_id() {
+  char host[256] = {};
+  gethostname(host, sizeof(host) - 1);
+  std::string boot;
+  std::ifstream("/proc/sys/kernel/random/boot_id") >> boot;
+  return std::string(host) + "/" + boot;
+}
+
+// The local address that routes toward the store: what peers on other hosts can reach.
+std::string advertised_ip(const Config& config, const std::string& store_addr) {
+  if (!config.socket_addr.empty()) return config.socket_addr;
+  if (store_addr.empty()) return "127.0.0.1";
+  const net::Endpoint store = net::resolve(store_addr, "store address");
+  net::Fd udp(::socket(store.addr.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+  // connect() on a UDP socket sends nothing; it only picks the route and source address.
+  if (!udp || ::connect(udp.get(), reinterpret_cast<const sockaddr*>(&store.addr), store.len)) {
+    return "127.0.0.1";
+  }
+  std::string ep = net::local_endpoint(udp.get()).to_string();
+  ep = ep.substr(0, ep.rfind(':'));
+  if (ep.size() > 2 && ep.front() == '[') ep = ep.substr(1, ep.size() - 2);
+  return ep;
+}
+
+wire::FrameHeader hello(const MeshParams& p, int stream_index) {
+  wire::FrameHeader h{};
+  h.kind = static_cast<uint8_t>(wire::FrameKind::kHello);
+  h.root = p.rank;
+  h.comm_id = p.comm_id;
+  h.seq = p.job_key;
+  h.msg_id = static_cast<uint64_t>(stream_index);
+  wire::seal(h);
+  return h;
+}
+
+struct Pending {
+  net::Fd fd;
+  std::string from;
+  wire::FrameHeader header{};
+  std::size_t got = 0;
+};
+
+}  // namespace
+
+Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
+  Mesh mesh;
+  mesh.connections.resize(p.size);
+  if (p.size == 1) return mesh;
+  const Deadline deadline = Deadline::after(config.timeout);
+  const std::string ip = advertised_ip(config, p.store_addr);
+
+  // 1. Publish who and where we are; learn the same of everyone.
+  mesh.listener = net::listen_on(net::resolve(ip, 0, "RAILCC_SOCKET_ADDR"));
+  const int port = net::local_endpoint(mesh.listener.get()).port();
+  const std::string me = host_id();
+  store.set(fmt::format("peer/{}", p.rank),
+            bytes(fmt::format("{}\n{}\n{}\n{}", me, getpid(), ip, port)));
+  std::vector<PeerInfo> peers(p.size);
+  for (int r = 0; r < p.size; ++r) {
+    std::vector<uint8_t> raw;
+    try {
+      raw = store.get(fmt::format("peer/{}", r), std::chrono::milliseconds(deadline.poll_ms()));
+    } catch (const TimeoutError&) {
+      throw TimeoutError(fmt::format("rank {} never joined: its address did not appear in the "
+                                     "store within {} s (RAILCC_TIMEOUT)",
+                                     r, config.timeout.count() / 1000.0));
+    }
+    std::istringstream in(text(raw));
+    std::string pid, prt;
+    std::getline(in, peers[r].host_id);
+    std::getline(in, pid);
+    std::getline(in, peers[r].ip);
+    std::getline(in, prt);
+    peers[r].pid = std::atoi(pid.c_str());
+    peers[r].port = std::atoi(prt.c_str());
+  }
+
+  // 2. Choose a transport per peer.
+  std::vector<bool> shm(p.size, false);
+  for (int r = 0; r < p.size; ++r) {
+    if (r == p.rank) continue;
+    const bool same_host = peers[r].host_id == me;
+    if (config.transport == TransportKind::kShm && !same_host) {
+      throw ConfigError(fmt::format("RAILCC_TRANSPORT=shm but rank {} runs on another host ({}); "
+                                    "use RAILCC_TRANSPORT=auto or tcp",
+                                    r, peers[r].host_id));
+    }
+    shm[r] = same_host && config.transport != TransportKind::kTcp;
+  }
+  auto local_peers_of = [&](int r) {
+    std::vector<int> out;
+    for (int q = 0; q < p.size; ++q) {
+      if (q != r && peers[q].host_id == peers[r].host_id &&
+          config.transport != TransportKind::kTcp) {
+        out.push_back(q);
+      }
+    }
+    return out;
+  };
+  const std::vector<int> my_local = local_peers_of(p.rank);
+  auto shm_name = [&](int r) {
+    return fmt::format("/railcc-{:016x}-{:x}-{}", p.job_key, p.comm_id, r);
+  };
+
+  // 3. Shared memory: create my segment, map every local peer's, unlink once all are mapped.
+  if (!my_local.empty()) {
+    const std::string name = shm_name(p.rank);
+    transport::ShmSegment::unlink(name);  // a leftover of a crashed run with the same key
+    mesh.my_segment = std::make_unique<transport::ShmSegment>(transport::ShmSegment::create(
+        name, static_cast<int>(my_local.size()), config.shm_ring_bytes));
+    store.set(fmt::format("shm/{}", p.rank), bytes(name));
+    mesh.peer_segments.resize(p.size);
+    for (int r : my_local) {
+      const std::string peer_name = text(store.get(fmt::format("shm/{}", r),
+                                                   std::chrono::milliseconds(deadline.poll_ms())));
+      mesh.peer_segments[r] =
+          std::make_unique<transport::ShmSegment>(transport::ShmSegment::open(peer_name));
+    }
+    store.set(fmt::format("shm-mapped/{}", p.rank), bytes("1"));
+    std::vector<std::string> keys;
+    for (int r : my_local) keys.push_back(fmt::format("shm-mapped/{}", r));
+    store.wait(keys, std::chrono::milliseconds(deadline.poll_ms()));
+    transport::ShmSegment::unlink(name);
+    for (std::size_t i = 0; i < my_local.size(); ++i) {
+      const int r = my_local[i];
+      const auto theirs = local_peers_of(r);
+      const int out_slot =
+          static_cast<int>(std::find(theirs.begin(), theirs.end(), p.rank) - theirs.begin());
+      std::vector<std::unique_ptr<Stream>> streams;
+      streams.push_back(std::make_unique<transport::ShmStream>(
+          mesh.my_segment.get(), static_cast<int>(i), mesh.peer_segments[r].get(), out_slot,
+          peers[r].pid, fmt::format("rank {} (shm, pid {})", r, peers[r].pid)));
+      mesh.connections[r] =
+          std::make_unique<Connection>(p.rank, r, p.comm_id, std::move(streams));
+    }
+  }
+
+  // 4. TCP: higher ranks connect to lower ones; each socket opens with a hello frame.
+  const int k = config.tcp_sockets_per_peer;
+  std::map<int, std::vector<net::Fd>> sockets;
+  int expected_accepts = 0;
+  for (int r = 0; r < p.size; ++r) {
+    if (r == p.rank || shm[r]) continue;
+    mesh.has_tcp = true;
+    sockets[r].resize(k);
+    if (r > p.rank) {
+      expected_accepts += k;
+      continue;
+    }
+    const net::Endpoint ep = net::resolve(peers[r].ip, peers[r].port, "peer address");
+    for (int s = 0; s < k; ++s) {
+      net::Fd fd = net::connect_to(ep, deadline, fmt::format("rank {}", r));
+      const wire::FrameHeader h = hello(p, s);
+      if (!net::write_all(fd.get(), &h, sizeof(h), deadline)) {
+        throw TimeoutError(fmt::format("rank {} did not accept our connection in time", r));
+      }
+      sockets[r][s] = std::move(fd);
+    }
+  }
+  net::set_nonblocking(mesh.listener.get());
+  std::vector<Pending> pending;
+  while (expected_accepts > 0) {
+    if (deadline.expired()) {
+      std::string missing;
+      for (auto& [r, v] : sockets) {
+        if (r > p.rank && std::any_of(v.begin(), v.end(), [](const net::Fd& f) { return !f; })) {
+          missing += (missing.empty() ? "" : ", ") + std::to_string(r);
+        }
+      }
+      throw TimeoutError(fmt::format("rank(s) {} never connected to rank {} within {} s "
+                                     "(RAILCC_TIMEOUT)",
+                                     missing, p.rank, config.timeout.count() / 1000.0));
+    }
+    std::vector<pollfd> fds{{mesh.listener.get(), POLLIN, 0}};
+    for (auto& q : pending) fds.push_back({q.fd.get(), POLLIN, 0});
+    ::poll(fds.data(), fds.size(), deadline.poll_ms(100));
+    if (fds[0].revents & POLLIN) {
+      while (true) {
+        const int fd = ::accept4(mesh.listener.get(), nullptr, nullptr,
+                                 SOCK_CLOEXEC | SOCK_NONBLOCK);
+        if (fd < 0) break;
+        Pending q;
+        q.fd.reset(fd);
+        q.from = net::peer_endpoint(fd).to_string();
+        pending.push_back(std::move(q));
+      }
+    }
+    for (std::size_t i = 0; i < pending.size();) {
+      Pending& q = pending[i];
+      std::string reject;
+      const ssize_t n = ::recv(q.fd.get(), reinterpret_cast<char*>(&q.header) + q.got,
+                               sizeof(q.header) - q.got, MSG_DONTWAIT);
+      if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        reject = "closed before saying hello";
+      } else if (n > 0) {
+        q.got += static_cast<std::size_t>(n);
+      }
+      if (reject.empty() && q.got == sizeof(q.header)) {
+        const wire::FrameHeader& h = q.header;
+        if (auto bad = wire::validate(h)) {
+          reject = *bad;
+        } else if (h.kind != static_cast<uint8_t>(wire::FrameKind::kHello)) {
+          reject = "first frame is not a hello";
+        } else if (h.seq != p.job_key) {
+          reject = "belongs to another job (wrong job key)";
+        } else if (h.comm_id != p.comm_id) {
+          reject = "belongs to another communicator";
+        } else if (h.root <= p.rank || h.root >= p.size || shm[h.root] ||
+                   h.msg_id >= static_cast<uint64_t>(k) || sockets[h.root][h.msg_id]) {
+          reject = fmt::format("claims to be rank {} socket {}, which is not expected", h.root,
+                               h.msg_id);
+        } else {
+          sockets[h.root][h.msg_id] = std::move(q.fd);
+          --expected_accepts;
+          pending.erase(pending.begin() + static_cast<long>(i));
+          continue;
+        }
+      }
+      if (!reject.empty()) {
+        RAILCC_WARN("net", "rank {} rejected connection from {}: {}", p.rank, q.from, reject);
+        pending.erase(pending.begin() + static_cast<long>(i));
+        continue;
+      }
+      ++i;
+    }
+  }
+  for (auto& [r, fds] : sockets) {
+    std::vector<std::unique_ptr<Stream>> streams;
+    for (int s = 0; s < k; ++s) {
+      streams.push_back(std::make_unique<transport::TcpStream>(
+          std::move(fds[s]),
+          fmt::format("rank {} (tcp {}:{}, socket {}/{})", r, peers[r].ip, peers[r].port, s + 1,
+                      k)));
+    }
+    mesh.connections[r] = std::make_unique<Connection>(p.rank, r, p.comm_id, std::move(streams));
+  }
+  RAILCC_DEBUG("init", "rank {}: {} shm peer(s), {} tcp peer(s) x {} socket(s), listening on {}:{}",
+               p.rank, my_local.size(), sockets.size(), k, ip, port);
+  return mesh;
+}
+
+}  // namespace railcc::core

@@ -1,0 +1,23 @@
+// Connects a new communicator's ranks to each other through the rendezvous store: shared memory
+// between ranks on one host, tcp (several sockets per peer) between hosts or when forced.
+#pragma once
+
+#include <cstdint>
+
+#include "railcc/config.hpp"
+#include "railcc/store.hpp"
+#include "src/core/engine.h"
+
+namespace railcc::core {
+
+struct MeshParams {
+  int rank = 0;
+  int size = 1;
+  uint64_t comm_id = 0;
+  uint64_t job_key = 0;
+  std::string store_addr;  // used to pick the address peers reach us on
+};
+
+Mesh build_mesh(Store& store, const MeshParams& params, const Config& config);
+
+}  // namespace railcc::core

@@ -1,0 +1,133 @@
+// Asynchronous, ordered messaging with one peer over one or more Streams.
+//
+// Messages are numbered per connection; message m travels on stream m % streams, so several
+// sockets carry a pipelined op in parallel while each stream stays FIFO. A receive posted as the
+// n-th receive matches the n-th message. Messages that arrive before their receive is posted are
+// buffered. Every header is validated and compared with what the receiver expects (op, sequence
+// number, count, data type, reduce op, root, tag, length), so ranks that disagree get a
+// MismatchError instead of silently wrong data.
+#pragma once
+
+#include <poll.h>
+
+#include <cstddef>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "railcc/data_type.hpp"
+#include "railcc/reduce_op.hpp"
+#include "railcc/status.hpp"
+#include "transport/stream.h"
+#include "transport/wire_format.h"
+
+namespace railcc::transport {
+
+// What a receiver expects the sender's header to say.
+struct Expectation {
+  wire::OpKind op = wire::OpKind::kNone;
+  DataType dtype = DataType::kUint8;
+  ReduceOp redop = ReduceOp::kSum;
+  uint64_t count = 0;
+  int32_t root = -1;
+  uint64_t seq = 0;
+  uint32_t tag = 0;
+  bool check_count = true;  // false for ops whose per-rank counts may differ (all_to_allv)
+};
+
+struct SendRequest {
+  const std::byte* data = nullptr;
+  std::size_t length = 0;
+  Expectation what;  // describes the op to the receiver
+  // Filled in by the connection.
+  wire::FrameHeader header{};
+  std::size_t written = 0;
+  bool done = false;
+};
+
+struct RecvRequest {
+  std::byte* dst = nullptr;
+  std::size_t length = 0;  // exact payload bytes expected
+  // When set, dst[i] = reduce_with[i] (op) incoming[i] instead of a copy.
+  const std::byte* reduce_with = nullptr;
+  Expectation expect;
+  // Filled in by the connection.
+  uint64_t msg_id = 0;
+  std::size_t received = 0;
+  bool done = false;
+};
+
+class Connection {
+ public:
+  Connection(int my_rank, int peer, uint64_t comm_id,
+             std::vector<std::unique_ptr<Stream>> streams);
+  ~Connection();
+
+  int peer() const { return peer_; }
+  void post_send(SendRequest* r);
+  void post_recv(RecvRequest* r);
+  // Moves whatever bytes can move now. Returns true if anything moved. Throws railcc::Error on a
+  // broken stream, a bad header, a mismatch or an error reported by the peer.
+  bool progress();
+  // Best effort: queue an error frame so the peer fails its op with our message.
+  void send_error(ErrorCode code, const std::string& message);
+  bool has_pending_sends() const;
+  bool has_pending_recvs() const { return !posted_.empty(); }
+  void add_poll_fds(std::vector<pollfd>& fds) const;
+  // Throws PeerFailureError if the peer is gone while this rank still needs it.
+  void check_alive();
+  bool needs_peer() const;
+  // Highest collective sequence number seen from this peer (0 = none): proof it reached that op.
+  uint64_t max_seq_seen() const { return max_seq_seen_; }
+  std::string describe() const;
+
+ private:
+  struct Unexpected {
+    wire::FrameHeader header;
+    std::vector<std::byte> payload;
+    bool complete = false;
+  };
+  struct OwnedSend {
+    SendRequest request;
+    std::string payload;
+  };
+  struct StreamState {
+    std::unique_ptr<Stream> stream;
+    std::deque<SendRequest*> sendq;
+    // Incoming frame being parsed.
+    bool in_payload = false;
+    wire::FrameHeader header{};
+    std::size_t header_got = 0;
+    uint64_t next_msg_id = 0;
+    RecvRequest* target = nullptr;
+    Unexpected* unexpected = nullptr;
+    std::string error_text;
+    std::size_t payload_got = 0;
+    std::byte carry[16];  // one element split across a ring wrap or socket read
+    std::size_t carry_len = 0;
+  };
+
+  bool progress_sends(StreamState& s);
+  bool progress_recvs(StreamState& s);
+  void on_header(StreamState& s);
+  void finish_payload(StreamState& s);
+  // Copies or reduces `n` payload bytes at `offset` of r from src.
+  void deliver(RecvRequest* r, std::size_t offset, const std::byte* src, std::size_t n);
+  void check_expectation(const wire::FrameHeader& h, const RecvRequest& r) const;
+  std::string who() const;
+
+  int my_rank_;
+  int peer_;
+  uint64_t comm_id_;
+  std::vector<StreamState> streams_;
+  uint64_t next_send_id_ = 0;
+  uint64_t next_recv_id_ = 0;
+  std::map<uint64_t, RecvRequest*> posted_;
+  std::map<uint64_t, std::unique_ptr<Unexpected>> unexpected_;
+  std::deque<std::unique_ptr<OwnedSend>> owned_;
+  uint64_t max_seq_seen_ = 0;
+};
+
+}  // namespace railcc::transport

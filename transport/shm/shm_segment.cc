@@ -1,0 +1,151 @@
+#include "transport/shm/shm_segment.h"
+
+#include <fcntl.h>
+#include <fmt/format.h>
+#include <linux/futex.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <new>
+
+#include "railcc/status.hpp"
+
+namespace railcc::transport {
+namespace {
+
+constexpr uint64_t kSegmentMagic = 0x314D485343434C52ull;  // "RLCCSHM1"
+constexpr std::size_t kHeaderBytes = 4096;
+
+struct SegmentHeader {
+  uint64_t magic;
+  uint32_t slots;
+  uint32_t reserved;
+  uint64_t ring_bytes;
+  Doorbell doorbell;
+};
+static_assert(sizeof(SegmentHeader) <= kHeaderBytes);
+
+std::size_t controls_bytes(int slots) {
+  return (sizeof(RingControl) * slots + 4095) & ~std::size_t{4095};
+}
+
+[[noreturn]] void fail(const std::string& what) {
+  throw SystemError(fmt::format("{}: {} (is /dev/shm mounted and large enough? set "
+                                "RAILCC_SHM_RING_BYTES smaller or RAILCC_TRANSPORT=tcp)",
+                                what, std::strerror(errno)));
+}
+
+SegmentHeader* header(std::byte* base) { return reinterpret_cast<SegmentHeader*>(base); }
+
+}  // namespace
+
+ShmSegment ShmSegment::create(const std::string& name, int slots, std::size_t ring_bytes) {
+  const int fd = shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) fail(fmt::format("cannot create shared memory {}", name));
+  const std::size_t size = kHeaderBytes + controls_bytes(slots) + ring_bytes * slots;
+  if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
+    ::close(fd);
+    shm_unlink(name.c_str());
+    fail(fmt::format("cannot size shared memory {} to {} bytes", name, size));
+  }
+  void* p = mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) {
+    shm_unlink(name.c_str());
+    fail(fmt::format("cannot map shared memory {}", name));
+  }
+  ShmSegment seg;
+  seg.base_ = static_cast<std::byte*>(p);
+  seg.size_ = size;
+  seg.name_ = name;
+  auto* h = new (seg.base_) SegmentHeader{};
+  h->slots = static_cast<uint32_t>(slots);
+  h->ring_bytes = ring_bytes;
+  for (int i = 0; i < slots; ++i) new (&seg.control(i)) RingControl{};
+  std::atomic_thread_fence(std::memory_order_release);
+  h->magic = kSegmentMagic;
+  return seg;
+}
+
+ShmSegment ShmSegment::open(const std::string& name) {
+  const int fd = shm_open(name.c_str(), O_RDWR | O_CLOEXEC, 0600);
+  if (fd < 0) fail(fmt::format("cannot open shared memory {} of a local peer", name));
+  struct stat st {};
+  if (fstat(fd, &st) != 0 || st.st_size < static_cast<off_t>(kHeaderBytes)) {
+    ::close(fd);
+    fail(fmt::format("shared memory {} is too small", name));
+  }
+  void* p = mmap(nullptr, st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+  ::close(fd);
+  if (p == MAP_FAILED) fail(fmt::format("cannot map shared memory {}", name));
+  ShmSegment seg;
+  seg.base_ = static_cast<std::byte*>(p);
+  seg.size_ = static_cast<std::size_t>(st.st_size);
+  seg.name_ = name;
+  const SegmentHeader* h = header(seg.base_);
+  const std::size_t expect = kHeaderBytes + controls_bytes(static_cast<int>(h->slots)) +
+                             h->ring_bytes * h->slots;
+  if (h->magic != kSegmentMagic || expect != seg.size_) {
+    throw ProtocolError(fmt::format("shared memory {} is not a railcc segment", name));
+  }
+  return seg;
+}
+
+void ShmSegment::unlink(const std::string& name) { shm_unlink(name.c_str()); }
+
+ShmSegment::ShmSegment(ShmSegment&& o) noexcept { *this = std::move(o); }
+
+ShmSegment& ShmSegment::operator=(ShmSegment&& o) noexcept {
+  if (this != &o) {
+    if (base_) munmap(base_, size_);
+    base_ = o.base_;
+    size_ = o.size_;
+    name_ = std::move(o.name_);
+    o.base_ = nullptr;
+    o.size_ = 0;
+  }
+  return *this;
+}
+
+ShmSegment::~ShmSegment() {
+  if (base_) munmap(base_, size_);
+}
+
+Doorbell& ShmSegment::doorbell() const { return header(base_)->doorbell; }
+
+RingControl& ShmSegment::control(int slot) const {
+  return reinterpret_cast<RingControl*>(base_ + kHeaderBytes)[slot];
+}
+
+std::byte* ShmSegment::ring(int slot) const {
+  return base_ + kHeaderBytes + controls_bytes(slots()) + ring_bytes() * slot;
+}
+
+std::size_t ShmSegment::ring_bytes() const { return header(base_)->ring_bytes; }
+int ShmSegment::slots() const { return static_cast<int>(header(base_)->slots); }
+
+void ShmSegment::ring_doorbell() const {
+  Doorbell& d = doorbell();
+  d.seq.fetch_add(1, std::memory_order_seq_cst);
+  if (d.sleepers.load(std::memory_order_seq_cst) > 0) {
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&d.seq), FUTEX_WAKE, INT32_MAX, nullptr,
+            nullptr, 0);
+  }
+}
+
+void ShmSegment::wait_doorbell(uint32_t observed, int timeout_ms) const {
+  Doorbell& d = doorbell();
+  d.sleepers.fetch_add(1, std::memory_order_seq_cst);
+  if (d.seq.load(std::memory_order_seq_cst) == observed) {
+    timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&d.seq), FUTEX_WAIT, observed, &ts, nullptr,
+            0);
+  }
+  d.sleepers.fetch_sub(1, std::memory_order_seq_cst);
+}
+
+}  // namespace railcc::transport

@@ -1,0 +1,57 @@
+// A POSIX shared-memory segment owned by one rank: a doorbell other ranks ring when they give it
+// data or free space, and one single-producer/single-consumer ring per local peer that writes to
+// this rank. Peers map each other's segments; names are unlinked once everyone has mapped them,
+// so a crash leaves nothing behind in /dev/shm.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace railcc::transport {
+
+struct alignas(64) Doorbell {
+  std::atomic<uint32_t> seq{0};       // bumped on every event for the owner
+  std::atomic<uint32_t> sleepers{0};  // >0 while the owner sleeps in futex_wait
+};
+
+struct alignas(64) RingControl {
+  std::atomic<uint64_t> head{0};  // bytes ever written (producer)
+  char pad0[56];
+  std::atomic<uint64_t> tail{0};  // bytes ever consumed (consumer)
+  char pad1[56];
+};
+
+class ShmSegment {
+ public:
+  // Creates and maps a new segment with `slots` rings of `ring_bytes` (a power of two).
+  static ShmSegment create(const std::string& name, int slots, std::size_t ring_bytes);
+  // Maps a segment created by another rank.
+  static ShmSegment open(const std::string& name);
+  static void unlink(const std::string& name);
+
+  ShmSegment() = default;
+  ShmSegment(ShmSegment&& o) noexcept;
+  ShmSegment& operator=(ShmSegment&& o) noexcept;
+  ~ShmSegment();
+
+  Doorbell& doorbell() const;
+  RingControl& control(int slot) const;
+  std::byte* ring(int slot) const;
+  std::size_t ring_bytes() const;
+  int slots() const;
+  const std::string& name() const { return name_; }
+
+  // Wakes the owner if it sleeps.
+  void ring_doorbell() const;
+  // Sleeps until seq != observed or timeout_ms passes.
+  void wait_doorbell(uint32_t observed, int timeout_ms) const;
+
+ private:
+  std::byte* base_ = nullptr;
+  std::size_t size_ = 0;
+  std::string name_;
+};
+
+}  // namespace railcc::transport

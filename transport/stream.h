@@ -1,0 +1,33 @@
+// One reliable, ordered byte stream to a peer: a tcp socket or a pair of shared-memory rings.
+// Everything above it (framing, matching, reduction on arrival) is shared by all transports, so a
+// transport only has to move bytes. All calls are non-blocking.
+#pragma once
+
+#include <cstddef>
+#include <span>
+#include <string>
+
+namespace railcc::transport {
+
+class Stream {
+ public:
+  virtual ~Stream() = default;
+  // Accepts up to `n` bytes; returns how many (0 when full). Throws PeerFailureError when the
+  // peer is gone.
+  virtual std::size_t write_some(const void* data, std::size_t n) = 0;
+  // Gather form; the default loops over write_some.
+  virtual std::size_t write_some2(const void* a, std::size_t na, const void* b, std::size_t nb);
+  // Contiguous readable bytes (possibly only part of what is buffered); empty when none.
+  virtual std::span<const std::byte> peek() = 0;
+  virtual void consume(std::size_t n) = 0;
+  // Copies up to `n` readable bytes to dst; returns how many.
+  virtual std::size_t read_some(void* dst, std::size_t n);
+  // A file descriptor to poll for readability, or -1 (shared memory uses a futex doorbell).
+  virtual int poll_fd() const { return -1; }
+  // True once the peer is known to be gone (socket closed, process exited) and nothing it sent
+  // is left to read. Called while idle, so it may cost a system call.
+  virtual bool peer_gone() { return false; }
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace railcc::transport

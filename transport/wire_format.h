@@ -1,0 +1,70 @@
+// The fixed 64-byte header in front of every message between ranks, on every transport.
+// Receivers validate it before touching a single payload byte: magic, version, checksum, kind,
+// communicator, sequence and length are all checked, so garbage or a stray process is reported
+// as a clear error instead of corrupting memory.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+namespace railcc::wire {
+
+inline constexpr uint32_t kMagic = 0x31464352;  // "RCF1"
+inline constexpr uint8_t kVersion = 1;
+
+enum class FrameKind : uint8_t {
+  kData = 1,   // payload of a collective or point-to-point op
+  kError = 2,  // payload is the text of an error the sender hit; the op must fail everywhere
+  kHello = 3,  // first frame on a new tcp socket: who is connecting
+};
+
+// What the sender is doing; receivers compare it with their own op to detect mismatches.
+enum class OpKind : uint8_t {
+  kNone = 0,
+  kAllReduce,
+  kReduceScatter,
+  kAllGather,
+  kBroadcast,
+  kReduce,
+  kGather,
+  kScatter,
+  kAllToAll,
+  kAllToAllv,
+  kSendRecv,
+  kBarrier,
+  kSplit,
+  kCount_,
+};
+const char* op_kind_name(OpKind kind);
+
+#pragma pack(push, 1)
+struct FrameHeader {
+  uint32_t magic;
+  uint8_t version;
+  uint8_t kind;    // FrameKind
+  uint8_t op;      // OpKind
+  uint8_t dtype;   // railcc::DataType
+  uint8_t redop;   // railcc::ReduceOp
+  uint8_t flags;
+  uint16_t reserved;
+  int32_t root;       // root of rooted ops; rank of the sender in kHello/kError
+  uint32_t tag;       // user tag of point-to-point ops; error code in kError
+  uint32_t checksum;  // of all other header bytes
+  uint64_t comm_id;   // communicator the frame belongs to
+  uint64_t seq;       // collective sequence number; job key in kHello
+  uint64_t msg_id;    // per-connection message number; stream index in kHello
+  uint64_t count;     // element count of the whole op, as the sender sees it
+  uint64_t length;    // payload bytes that follow
+};
+#pragma pack(pop)
+static_assert(sizeof(FrameHeader) == 64);
+
+inline constexpr uint64_t kMaxErrorPayload = 4096;
+
+uint32_t header_checksum(const FrameHeader& h);
+void seal(FrameHeader& h);  // fills magic, version and checksum
+// nullopt when the header is well-formed; otherwise what is wrong with it.
+std::optional<std::string> validate(const FrameHeader& h);
+
+}  // namespace railcc::wire
