@@ -1,15 +1,14 @@
 #include "bench/common/perf_args.h"
 
-#include <fmt/format.h>
-
-#include <CLI/CLI.hpp>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
-#include <sstream>
 #include <string>
+
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
 
 namespace railcc::bench {
 namespace {
@@ -36,7 +35,8 @@ void AtLeast(const char* flag, long long value, long long lo) {
 
 void InRange(const char* flag, long long value, long long lo, long long hi, const char* meaning) {
   if (value < lo || value > hi) {
-    throw UsageError(fmt::format("{} must be in {}..{} ({}), got {}", flag, lo, hi, meaning, value));
+    throw UsageError(
+        fmt::format("{} must be in {}..{} ({}), got {}", flag, lo, hi, meaning, value));
   }
 }
 
@@ -119,6 +119,8 @@ std::variant<Options, int> ParseArgs(int argc, char** argv, const std::string& p
                            program, program),
                program);
   app.get_formatter()->column_width(36);
+  // Like getopt: a flag given twice keeps its last value.
+  app.option_defaults()->multi_option_policy(CLI::MultiOptionPolicy::TakeLast);
 
   std::string min_bytes = "32M";
   std::string max_bytes = "32M";

@@ -10,8 +10,10 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include <fmt/format.h>
@@ -60,7 +62,10 @@ class Buffer {
     constexpr std::size_t kPage = 4096;
     const std::size_t rounded = std::max<std::size_t>((bytes + kPage - 1) / kPage * kPage, kPage);
     data_.reset(static_cast<std::byte*>(std::aligned_alloc(kPage, rounded)));
-    if (!data_) throw std::bad_alloc();
+    if (!data_) {
+      throw std::runtime_error(
+          fmt::format("cannot allocate {} bytes for a buffer (lower --maxbytes)", rounded));
+    }
     std::memset(data_.get(), 0, rounded);
   }
   std::byte* get() const { return data_.get(); }
@@ -481,21 +486,33 @@ int Runner::Run() {
 int PerfMain(int argc, char** argv, const Collective& collective) {
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   const std::string program = ProgramName(argc > 0 ? argv[0] : nullptr);
-  const bool first_rank = LaunchRank() <= 0;
-  std::variant<Options, int> parsed = ParseArgs(argc, argv, program, first_rank);
-  if (const int* status = std::get_if<int>(&parsed)) return *status;
+  const int launch_rank = LaunchRank();
+  std::variant<Options, int> parsed = ParseArgs(argc, argv, program, launch_rank <= 0);
+  if (const int* status = std::get_if<int>(&parsed)) {
+    // Only rank 0 explains a bad flag. The other ranks exit a little later, since a launcher
+    // like railcc-run stops every rank as soon as one fails, and rank 0 must get to print first.
+    if (*status != 0 && launch_rank > 0) std::this_thread::sleep_for(std::chrono::seconds(2));
+    return *status;
+  }
   const Options& opts = std::get<Options>(parsed);
 
-  int rank = -1;
+  std::shared_ptr<Communicator> comm;
   try {
-    std::shared_ptr<Communicator> comm = Communicator::init();
-    rank = comm->rank();
+    comm = Communicator::init();
     Runner runner(*comm, collective, opts, program);
     return runner.Run();
   } catch (const UsageError& e) {
-    if (rank <= 0) {
+    // Raised on every rank alike (e.g. --root out of range): rank 0 prints, then all leave
+    // together so that no rank is stopped before rank 0 has printed.
+    if (comm->rank() == 0) {
       std::fflush(stdout);
       std::fprintf(stderr, "%s: %s\n", program.c_str(), e.what());
+      std::fflush(stderr);
+    }
+    try {
+      comm->barrier().wait(std::chrono::seconds(10));
+    } catch (const std::exception&) {
+      // Leaving anyway.
     }
     return 2;
   } catch (const Error& e) {

@@ -1,55 +1,30 @@
 // CPU reduction kernels: SIMD code compiled once per Highway target, chosen at runtime.
 //
 // hwy/foreach_target.h re-includes this file once per target in HWY_TARGETS (without -march flags
-// on x86: EMU128, SSSE3, SSE4, AVX2 and AVX3), each pass in its own namespace with its own target
-// attributes; HWY_DYNAMIC_DISPATCH then calls the best one this CPU supports.
+// on x86: SSSE3, SSE4, AVX2, AVX3, and EMU128 or, with GCC < 12.3, SCALAR as the fallback), each
+// pass in its own namespace with its own target attributes; HWY_DYNAMIC_DISPATCH then calls the
+// best one this CPU supports.
+
+#include "kernels/cpu/reduce.h"
 
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
 #include <type_traits>
 
-#include "kernels/cpu/reduce.h"
 #include "kernels/cpu/reduce_internal.h"
 
 #undef HWY_TARGET_INCLUDE
 #define HWY_TARGET_INCLUDE "kernels/cpu/reduce.cc"
 #include "hwy/foreach_target.h"  // IWYU pragma: keep
-// foreach_target.h must come first.
+// highway.h must follow foreach_target.h.
 #include "hwy/highway.h"
 
 HWY_BEFORE_NAMESPACE();
 namespace railcc::kernels::HWY_NAMESPACE {
 namespace hn = hwy::HWY_NAMESPACE;
 
-#if HWY_TARGET == HWY_SCALAR
-// HWY_SCALAR is the fallback for CPUs without SSSE3 (and, with GCC < 12.3, hwy 1.0.3 uses it in
-// place of EMU128, which that compiler miscompiles). Its one-lane vectors can't be split into
-// narrower lanes, which the 16-bit formats need, and it would be no faster than plain loops anyway.
-
-void ReduceImpl(void* out, const void* a, const void* b, std::size_t count, DataType type,
-                ReduceOp op) {
-  reduce_scalar(out, a, b, count, type, op);
-}
-
-void DivideImpl(void* out, const void* in, std::size_t count, DataType type, uint64_t divisor) {
-  divide_scalar(out, in, count, type, divisor);
-}
-
-void HalfToFloatImpl(float* out, const uint16_t* in, std::size_t count) {
-  for (std::size_t i = 0; i < count; ++i) out[i] = half_to_float(in[i]);
-}
-void FloatToHalfImpl(uint16_t* out, const float* in, std::size_t count) {
-  for (std::size_t i = 0; i < count; ++i) out[i] = float_to_half(in[i]);
-}
-void BF16ToFloatImpl(float* out, const uint16_t* in, std::size_t count) {
-  for (std::size_t i = 0; i < count; ++i) out[i] = bfloat16_to_float(in[i]);
-}
-void FloatToBF16Impl(uint16_t* out, const float* in, std::size_t count) {
-  for (std::size_t i = 0; i < count; ++i) out[i] = float_to_bfloat16(in[i]);
-}
-
-#else  // HWY_TARGET != HWY_SCALAR
+#if HWY_TARGET != HWY_SCALAR
 
 // Per-target capabilities of hwy 1.0.3, redefined on every pass through this file.
 #undef RAILCC_KERNELS_F16C
@@ -108,7 +83,7 @@ struct MulU8Op {
 // max(-0, +0) and which NaN comes out agree with the reference on every target.
 template <class V>
 HWY_INLINE V MaxOrNaN(V a, V b) {
-#if HWY_ARCH_X86 && HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_EMU128
   const V m = hn::Max(a, b);  // maxps is `a > b ? a : b`: it gives b when either is NaN
 #else
   const V m = hn::IfThenElse(hn::Gt(a, b), a, b);  // emulated Max skips NaN inputs
@@ -118,7 +93,7 @@ HWY_INLINE V MaxOrNaN(V a, V b) {
 
 template <class V>
 HWY_INLINE V MinOrNaN(V a, V b) {
-#if HWY_ARCH_X86 && HWY_TARGET != HWY_EMU128 && HWY_TARGET != HWY_SCALAR
+#if HWY_ARCH_X86 && HWY_TARGET != HWY_EMU128
   const V m = hn::Min(a, b);  // minps is `a < b ? a : b`
 #else
   const V m = hn::IfThenElse(hn::Lt(a, b), a, b);
@@ -255,8 +230,9 @@ struct BF16Format {
   }
 };
 
-// float16 with integer ops (plus two exact float adds), for targets without F16C. Same lane
-// layout as BF16Format. NaN handling mirrors F16C so every target gives the same bits.
+// float16 with integer ops (and one float add or subtract each way for subnormals), for targets
+// without F16C. Same lane layout as BF16Format. NaNs come out as F16C makes them, so every target
+// gives the same bits.
 struct HalfIntFormat {
   static constexpr bool kEvenOdd = true;
 
@@ -289,8 +265,8 @@ struct HalfIntFormat {
     const auto normal = hn::Add(em, rebias);
     // Exponent 31 (inf/NaN): rebias once more to 255; set the quiet bit of NaNs like vcvtph2ps.
     const auto is_nan = hn::RebindMask(du, hn::Gt(hn::BitCast(di, em), hn::Set(di, 0x0F800000)));
-    const auto inf_nan = hn::Or(hn::Add(normal, rebias),
-                                hn::IfThenElseZero(is_nan, hn::Set(du, 0x00400000u)));
+    const auto inf_nan =
+        hn::Or(hn::Add(normal, rebias), hn::IfThenElseZero(is_nan, hn::Set(du, 0x00400000u)));
     // Exponent 0 (zero/subnormal): 2^-14 * (1 + m / 1024) - 2^-14 is exactly m * 2^-24.
     const auto min_normal = hn::Set(du, 113u << 23);  // 2^-14
     const auto sub = hn::BitCast(
@@ -318,11 +294,12 @@ struct HalfIntFormat {
     // Subnormal or zero (abs < 2^-14): in 0.5f + abs the float unit rounds abs to nearest even
     // at 2^-24, the half's unit, leaving the half's bits in the low mantissa bits.
     const auto magic = hn::Set(du, 126u << 23);  // 0.5f
-    const auto sub = hn::Sub(
-        hn::BitCast(du, hn::Add(hn::BitCast(df, abs), hn::BitCast(df, magic))), magic);
+    const auto sub =
+        hn::Sub(hn::BitCast(du, hn::Add(hn::BitCast(df, abs), hn::BitCast(df, magic))), magic);
     auto h = hn::IfThenElse(hn::RebindMask(du, hn::Lt(abs_i, hn::Set(di, 113 << 23))), sub, normal);
     // abs >= 65536: inf, or for NaN a quiet NaN with the top payload bits (as vcvtps2ph does).
-    const auto nan = hn::Or(hn::Set(du, 0x7E00u), hn::And(hn::ShiftRight<13>(abs), hn::Set(du, 0x3FFu)));
+    const auto nan =
+        hn::Or(hn::Set(du, 0x7E00u), hn::And(hn::ShiftRight<13>(abs), hn::Set(du, 0x3FFu)));
     const auto is_nan = hn::RebindMask(du, hn::Gt(abs_i, hn::Set(di, 0x7F800000)));
     const auto big = hn::IfThenElse(is_nan, nan, hn::Set(du, 0x7C00u));
     h = hn::IfThenElse(hn::RebindMask(du, hn::Gt(abs_i, hn::Set(di, 0x477FFFFF))), big, h);
@@ -340,7 +317,8 @@ struct HalfF16CFormat {
   static HWY_INLINE F32Pair<DF> Load(DF df, const uint16_t* p) {
     const hn::Rebind<hwy::float16_t, DF> dh;
     const auto* ph = reinterpret_cast<const hwy::float16_t*>(p);
-    return {hn::PromoteTo(df, hn::LoadU(dh, ph)), hn::PromoteTo(df, hn::LoadU(dh, ph + hn::Lanes(df)))};
+    return {hn::PromoteTo(df, hn::LoadU(dh, ph)),
+            hn::PromoteTo(df, hn::LoadU(dh, ph + hn::Lanes(df)))};
   }
 
   template <class DF>
@@ -669,7 +647,34 @@ void FloatToBF16Impl(uint16_t* out, const float* in, std::size_t count) {
   FromFloatN<BF16Format>(out, in, count);
 }
 
-#endif  // HWY_TARGET == HWY_SCALAR
+#else  // HWY_TARGET == HWY_SCALAR
+// HWY_SCALAR is the fallback for CPUs without SSSE3 (and, with GCC < 12.3, hwy 1.0.3 uses it in
+// place of EMU128, which that compiler miscompiles). Its one-lane vectors can't be split into
+// narrower lanes, which the 16-bit formats need, and it would be no faster than plain loops anyway.
+
+void ReduceImpl(void* out, const void* a, const void* b, std::size_t count, DataType type,
+                ReduceOp op) {
+  reduce_scalar(out, a, b, count, type, op);
+}
+
+void DivideImpl(void* out, const void* in, std::size_t count, DataType type, uint64_t divisor) {
+  divide_scalar(out, in, count, type, divisor);
+}
+
+void HalfToFloatImpl(float* out, const uint16_t* in, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) out[i] = half_to_float(in[i]);
+}
+void FloatToHalfImpl(uint16_t* out, const float* in, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) out[i] = float_to_half(in[i]);
+}
+void BF16ToFloatImpl(float* out, const uint16_t* in, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) out[i] = bfloat16_to_float(in[i]);
+}
+void FloatToBF16Impl(uint16_t* out, const float* in, std::size_t count) {
+  for (std::size_t i = 0; i < count; ++i) out[i] = float_to_bfloat16(in[i]);
+}
+
+#endif  // HWY_TARGET != HWY_SCALAR
 
 const char* TargetNameImpl() { return hwy::TargetName(HWY_TARGET); }
 

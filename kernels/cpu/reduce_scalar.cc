@@ -102,7 +102,9 @@ void store_at(void* p, std::size_t i, T v) {
 template <typename T, typename Fn>
 void binary_loop(void* out, const void* a, const void* b, std::size_t count, Fn fn) {
   // Both inputs are read before the output is written, so out == a and/or out == b is fine.
-  for (std::size_t i = 0; i < count; ++i) store_at<T>(out, i, fn(load_at<T>(a, i), load_at<T>(b, i)));
+  for (std::size_t i = 0; i < count; ++i) {
+    store_at<T>(out, i, fn(load_at<T>(a, i), load_at<T>(b, i)));
+  }
 }
 
 // NaN in either input gives NaN; otherwise `a > b ? a : b`, the x86 maxps rule, which also fixes
@@ -179,9 +181,8 @@ void divide_int(void* out, const void* in, std::size_t count, uint64_t divisor) 
       const int64_t v = x;
       if (divisor <= kMaxSigned) return static_cast<S>(v / static_cast<int64_t>(divisor));
       // divisor >= 2^63 exceeds |v| except for INT64_MIN / 2^63.
-      return static_cast<S>(v == std::numeric_limits<int64_t>::min() && divisor == kMaxSigned + 1
-                                ? -1
-                                : 0);
+      return static_cast<S>(
+          v == std::numeric_limits<int64_t>::min() && divisor == kMaxSigned + 1 ? -1 : 0);
     });
   } else {
     unary_loop<S>(out, in, count, [divisor](S x) { return static_cast<S>(x / divisor); });
@@ -216,8 +217,7 @@ void reduce_scalar(void* out, const void* a, const void* b, std::size_t count, D
   }
 }
 
-void divide_scalar(void* out, const void* in, std::size_t count, DataType type,
-                   uint64_t divisor) {
+void divide_scalar(void* out, const void* in, std::size_t count, DataType type, uint64_t divisor) {
   // Integer division by zero is a caller error; copy instead of trapping (same as divide()).
   if (divisor == 0 && type != DataType::kFloat16 && type != DataType::kFloat32 &&
       type != DataType::kFloat64 && type != DataType::kBFloat16) {
@@ -238,9 +238,8 @@ void divide_scalar(void* out, const void* in, std::size_t count, DataType type,
     case DataType::kUint64:
       return divide_int<uint64_t>(out, in, count, divisor);
     case DataType::kFloat16:
-      return unary_loop<uint16_t>(out, in, count, [fdiv](uint16_t x) {
-        return float_to_half(half_to_float(x) / fdiv);
-      });
+      return unary_loop<uint16_t>(
+          out, in, count, [fdiv](uint16_t x) { return float_to_half(half_to_float(x) / fdiv); });
     case DataType::kFloat32:
       return unary_loop<float>(out, in, count, [fdiv](float x) { return x / fdiv; });
     case DataType::kFloat64: {
@@ -254,4 +253,4 @@ void divide_scalar(void* out, const void* in, std::size_t count, DataType type,
   }
 }
 
-}  // namespace kernels
+}  // namespace railcc::kernels

@@ -3,14 +3,15 @@
 namespace railcc::algo {
 
 Context::Context(int rank, int size, const Config& config, core::Engine& engine,
-                 const OpArgs& args, uint64_t seq, Deadline deadline)
+                 const OpArgs& args, uint64_t seq, Deadline deadline, Scratch& scratch)
     : rank_(rank),
       size_(size),
       config_(config),
       engine_(engine),
       args_(args),
       deadline_(deadline),
-      elem_(data_type_size(args.dtype)) {
+      elem_(data_type_size(args.dtype)),
+      scratch_(scratch) {
   expect_.op = args.op;
   expect_.dtype = args.dtype;
   expect_.redop = args.redop;
@@ -64,9 +65,6 @@ void Context::wait_all() {
   recvs_.clear();
 }
 
-std::byte* Context::scratch(std::size_t bytes) {
-  if (scratch_.size() < bytes) scratch_.resize(bytes);
-  return scratch_.data();
-}
+std::byte* Context::scratch(std::size_t bytes) { return scratch_.get(bytes); }
 
 }  // namespace railcc::algo

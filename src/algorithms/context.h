@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstring>
 #include <deque>
+#include <memory>
 #include <span>
 #include <vector>
 
@@ -35,10 +36,27 @@ struct OpArgs {
   std::vector<std::size_t> send_counts, send_displs, recv_counts, recv_displs;  // all_to_allv
 };
 
+// Memory an op may use for intermediate data; owned by the communicator and reused across ops,
+// so large ops do not pay for fresh pages every call. Not zeroed.
+class Scratch {
+ public:
+  std::byte* get(std::size_t bytes) {
+    if (bytes > size_) {
+      data_.reset(new std::byte[bytes]);
+      size_ = bytes;
+    }
+    return data_.get();
+  }
+
+ private:
+  std::unique_ptr<std::byte[]> data_;
+  std::size_t size_ = 0;
+};
+
 class Context {
  public:
   Context(int rank, int size, const Config& config, core::Engine& engine, const OpArgs& args,
-          uint64_t seq, Deadline deadline);
+          uint64_t seq, Deadline deadline, Scratch& scratch);
 
   int rank() const { return rank_; }
   int size() const { return size_; }
@@ -65,7 +83,7 @@ class Context {
   std::size_t elem_;
   std::deque<SendRequest> sends_;
   std::deque<RecvRequest> recvs_;
-  std::vector<std::byte> scratch_;
+  Scratch& scratch_;
 };
 
 // Splits `count` elements into `parts` nearly equal blocks; block i is [offset(i), offset(i+1)).

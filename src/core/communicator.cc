@@ -363,7 +363,6 @@ Work Communicator::send(const void* buf, std::size_t count, DataType type, int p
   const int r = rank();
   const std::size_t bytes = checked_bytes("send", r, count, type);
   check_rank("send", r, peer, size(), "peer");
-  if (peer == r) throw InvalidArgumentError(fmt::format("send on rank {}: peer is itself", r));
   check_ptr("send", r, buf, bytes, "buffer");
   OpArgs a;
   a.op = OpKind::kSendRecv;
@@ -380,7 +379,6 @@ Work Communicator::recv(void* buf, std::size_t count, DataType type, int peer, u
   const int r = rank();
   const std::size_t bytes = checked_bytes("recv", r, count, type);
   check_rank("recv", r, peer, size(), "peer");
-  if (peer == r) throw InvalidArgumentError(fmt::format("recv on rank {}: peer is itself", r));
   check_ptr("recv", r, buf, bytes, "buffer");
   OpArgs a;
   a.op = OpKind::kSendRecv;

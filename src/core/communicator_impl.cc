@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+#include <optional>
 #include <thread>
 
 #include "src/common/log.h"
@@ -38,6 +40,7 @@ CommunicatorImpl::~CommunicatorImpl() {
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
+    stop_requested_ = true;
   }
   queue_cv_.notify_all();
   worker_.join();
@@ -77,6 +80,7 @@ Work CommunicatorImpl::enqueue(OpArgs args) {
     op.work = work;
     work->description = describe(op.args, op.seq);
     queue_.push_back(std::move(op));
+    ++queued_;
   }
   queue_cv_.notify_one();
   return Work(work);
@@ -84,15 +88,27 @@ Work CommunicatorImpl::enqueue(OpArgs args) {
 
 void CommunicatorImpl::worker_loop() {
   while (true) {
-    Op op;
+    std::optional<Op> op;
     {
       std::unique_lock lock(mutex_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (queue_.empty()) return;  // stopping and drained
-      op = std::move(queue_.front());
-      queue_.pop_front();
+      if (p2p_.empty()) queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (!queue_.empty()) {
+        op = std::move(queue_.front());
+        queue_.pop_front();
+        --queued_;
+      } else if (stopping_ && p2p_.empty()) {
+        return;
+      }
     }
-    run(op);
+    if (op) {
+      if (op->args.op == OpKind::kSendRecv) {
+        post_p2p(std::move(*op));
+      } else {
+        run(*op);
+      }
+    }
+    reap_p2p();
+    if (!op && !p2p_.empty()) wait_p2p();
   }
 }
 
@@ -134,7 +150,8 @@ void CommunicatorImpl::run(Op& op) {
   try {
     if (abort_) throw AbortedError("communicator aborted");
     const Deadline deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
-    algo::Context ctx(p_.rank, p_.size, p_.config, *engine_, op.args, op.seq, deadline);
+    algo::Context ctx(p_.rank, p_.size, p_.config, *engine_, op.args, op.seq, deadline,
+                      scratch_);
     RAILCC_DEBUG("coll", "{} starts", where);
     dispatch(ctx);
     op.work->finish(nullptr);
@@ -171,6 +188,122 @@ void CommunicatorImpl::dispatch(algo::Context& ctx) {
     case OpKind::kCount_: break;
   }
   throw InternalError("unknown op kind");
+}
+
+std::exception_ptr CommunicatorImpl::failure_error(const std::string& description) {
+  std::lock_guard lock(failure_mutex_);
+  if (failure_code_ == ErrorCode::kOk) return nullptr;
+  return make_error(failure_code_,
+                    fmt::format("rank {}: {} not completed: this communicator failed and must be "
+                                "destroyed: {}",
+                                p_.rank, description, failure_));
+}
+
+void CommunicatorImpl::post_p2p(Op op) {
+  auto pending = std::make_unique<PendingP2P>();
+  PendingP2P& p = *pending;
+  p.op = std::move(op);
+  const OpArgs& a = p.op.args;
+  if (auto e = failure_error(p.op.work->description)) {
+    p.op.work->finish(e);
+    return;
+  }
+  p.deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
+  const std::size_t bytes = a.count * data_type_size(a.dtype);
+  transport::Expectation what;
+  what.op = OpKind::kSendRecv;
+  what.dtype = a.dtype;
+  what.count = a.count;
+  what.tag = a.tag;
+  if (a.peer == p_.rank) {
+    p.self = true;
+    (a.is_send ? self_sends_ : self_recvs_).push_back(&p);
+  } else if (a.is_send) {
+    p.send.data = a.send;
+    p.send.length = bytes;
+    p.send.what = what;
+    engine_->send(a.peer, &p.send);
+  } else {
+    p.recv.dst = a.recv;
+    p.recv.length = bytes;
+    p.recv.expect = what;
+    engine_->recv(a.peer, &p.recv);
+  }
+  p2p_.push_back(std::move(pending));
+  try {
+    match_self_p2p();
+  } catch (const Error& e) {
+    fail(e.code(), fmt::format("rank {}: {} failed: {}", p_.rank, p.op.work->description, e.what()));
+  }
+}
+
+void CommunicatorImpl::match_self_p2p() {
+  while (!self_sends_.empty() && !self_recvs_.empty()) {
+    PendingP2P* s = self_sends_.front();
+    PendingP2P* r = self_recvs_.front();
+    self_sends_.pop_front();
+    self_recvs_.pop_front();
+    const OpArgs &sa = s->op.args, &ra = r->op.args;
+    if (sa.tag != ra.tag || sa.count != ra.count || sa.dtype != ra.dtype) {
+      throw MismatchError(fmt::format(
+          "rank {} sends itself {} x {} with tag {} but receives {} x {} with tag {}", p_.rank,
+          sa.count, data_type_name(sa.dtype), sa.tag, ra.count, data_type_name(ra.dtype), ra.tag));
+    }
+    const std::size_t bytes = sa.count * data_type_size(sa.dtype);
+    if (bytes) std::memmove(ra.recv, sa.send, bytes);
+    s->self_done = r->self_done = true;
+  }
+}
+
+void CommunicatorImpl::reap_p2p() {
+  for (auto it = p2p_.begin(); it != p2p_.end();) {
+    PendingP2P& p = **it;
+    std::exception_ptr error;
+    if (!p.done()) {
+      error = failure_error(p.op.work->description);
+      if (!error && !abort_ && !p.deadline.expired()) {
+        ++it;
+        continue;
+      }
+      if (!error) {
+        const std::string msg =
+            abort_ ? fmt::format("rank {}: {} aborted", p_.rank, p.op.work->description)
+                   : fmt::format("rank {}: {} timed out after {} s (RAILCC_TIMEOUT): rank {} never "
+                                 "posted the matching {}",
+                                 p_.rank, p.op.work->description, timeout_ms_.load() / 1000.0,
+                                 p.op.args.peer, p.op.args.is_send ? "recv" : "send");
+        const ErrorCode code = abort_ ? ErrorCode::kAborted : ErrorCode::kTimeout;
+        fail(code, msg);
+        error = make_error(code, msg);
+      }
+      std::erase(self_sends_, &p);
+      std::erase(self_recvs_, &p);
+    }
+    p.op.work->finish(error);
+    it = p2p_.erase(it);
+  }
+}
+
+void CommunicatorImpl::wait_p2p() {
+  Deadline earliest = Deadline::never();
+  for (const auto& p : p2p_) {
+    if (p->deadline.time() < earliest.time()) earliest = p->deadline;
+  }
+  try {
+    engine_->wait(
+        [&] {
+          if (queued_.load() > 0) return true;
+          for (const auto& p : p2p_) {
+            if (p->done()) return true;
+          }
+          return false;
+        },
+        earliest);
+  } catch (const TimeoutError&) {
+    // reap_p2p() names the op whose deadline passed.
+  } catch (const Error& e) {
+    fail(e.code(), fmt::format("rank {}: point-to-point op failed: {}", p_.rank, e.what()));
+  }
 }
 
 // Names the ranks that never reached the op: each rank that timed out checks in at the store,

@@ -49,9 +49,27 @@ class CommunicatorImpl {
     std::shared_ptr<WorkState> work;
   };
 
+  // A point-to-point op posted by the worker; it completes while later ops run, so a rank can
+  // post a receive and then a send without deadlocking.
+  struct PendingP2P {
+    Op op;
+    transport::SendRequest send;
+    transport::RecvRequest recv;
+    Deadline deadline;
+    bool self = false;  // peer == rank: matched against the other direction locally
+    bool self_done = false;
+    bool done() const { return self ? self_done : (op.args.is_send ? send.done : recv.done); }
+  };
+
   explicit CommunicatorImpl(CommParams params);
   void worker_loop();
   void run(Op& op);
+  void post_p2p(Op op);
+  void match_self_p2p();
+  // Finishes completed point-to-point ops; fails them all once the communicator failed.
+  void reap_p2p();
+  void wait_p2p();
+  std::exception_ptr failure_error(const std::string& description);
   void dispatch(algo::Context& ctx);
   std::string timeout_message(const Op& op, const std::string& detail);
   std::string describe(const algo::OpArgs& a, uint64_t seq) const;
@@ -68,6 +86,11 @@ class CommunicatorImpl {
   std::condition_variable queue_cv_;
   std::deque<Op> queue_;
   bool stopping_ = false;
+  std::atomic<int> queued_{0};           // ops in queue_, readable without the mutex
+  std::atomic<bool> stop_requested_{false};
+  algo::Scratch scratch_;  // reused by every op: no page faults per call
+  std::deque<std::unique_ptr<PendingP2P>> p2p_;  // worker thread only
+  std::deque<PendingP2P*> self_sends_, self_recvs_;
   // Set once an op failed: the ranks are out of step and every later op fails the same way.
   std::mutex failure_mutex_;
   ErrorCode failure_code_ = ErrorCode::kOk;

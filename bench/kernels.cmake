@@ -1,0 +1,9 @@
+# CPU reduction kernel benchmark: build/bin/railcc_kernel_bench (included from bench/CMakeLists.txt).
+if(NOT TARGET benchmark::benchmark)
+  find_package(benchmark REQUIRED)
+endif()
+add_executable(railcc_kernel_bench ${CMAKE_CURRENT_LIST_DIR}/kernel_bench.cc)
+target_include_directories(railcc_kernel_bench PRIVATE ${PROJECT_SOURCE_DIR})
+target_compile_options(railcc_kernel_bench PRIVATE ${RAILCC_WARNINGS})
+target_link_libraries(railcc_kernel_bench PRIVATE railcc_static benchmark::benchmark)
+set_target_properties(railcc_kernel_bench PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${CMAKE_BINARY_DIR}/bin)
