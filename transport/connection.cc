@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/cpu/reduce.h"
@@ -90,6 +91,43 @@ void Connection::send_error(ErrorCode code, const std::string& message) {
   owned_.push_back(std::move(owned));
 }
 
+void Connection::abandon_requests() {
+  for (auto& s : streams_) {
+    std::deque<SendRequest*> keep;
+    for (std::size_t i = 0; i < s.sendq.size(); ++i) {
+      SendRequest* r = s.sendq[i];
+      const bool ours = std::any_of(owned_.begin(), owned_.end(),
+                                    [r](const auto& o) { return &o->request == r; });
+      if (ours) {
+        keep.push_back(r);
+      } else if (i == 0 && r->written > 0) {
+        // Copy what is left of this frame so the peer still sees whole frames.
+        auto owned = std::make_unique<OwnedSend>();
+        const std::size_t header = sizeof(FrameHeader);
+        if (r->written < header) {
+          owned->payload.assign(reinterpret_cast<const char*>(&r->header) + r->written,
+                                header - r->written);
+          owned->payload.append(reinterpret_cast<const char*>(r->data), r->length);
+        } else {
+          owned->payload.assign(reinterpret_cast<const char*>(r->data) + (r->written - header),
+                                header + r->length - r->written);
+        }
+        owned->request.raw = true;
+        owned->request.data = reinterpret_cast<const std::byte*>(owned->payload.data());
+        owned->request.length = owned->payload.size();
+        keep.push_back(&owned->request);
+        owned_.push_back(std::move(owned));
+      }
+    }
+    s.sendq = std::move(keep);
+    if (s.in_payload && s.target) {
+      s.target = nullptr;
+      s.discard = true;
+    }
+  }
+  posted_.clear();
+}
+
 bool Connection::has_pending_sends() const {
   for (const auto& s : streams_) {
     if (!s.sendq.empty()) return true;
@@ -139,9 +177,11 @@ bool Connection::progress_sends(StreamState& s) {
   while (!s.sendq.empty()) {
     SendRequest* r = s.sendq.front();
     constexpr std::size_t kHeader = sizeof(FrameHeader);
-    const std::size_t total = kHeader + r->length;
+    const std::size_t total = r->raw ? r->length : kHeader + r->length;
     std::size_t n;
-    if (r->written < kHeader) {
+    if (r->raw) {
+      n = s.stream->write_some(r->data + r->written, r->length - r->written);
+    } else if (r->written < kHeader) {
       n = s.stream->write_some2(reinterpret_cast<const std::byte*>(&r->header) + r->written,
                                 kHeader - r->written, r->data, r->length);
     } else {
@@ -153,7 +193,7 @@ bool Connection::progress_sends(StreamState& s) {
     if (r->written < total) break;
     r->done = true;
     s.sendq.pop_front();
-    if (r->header.kind == static_cast<uint8_t>(FrameKind::kError)) {
+    if (r->raw || r->header.kind == static_cast<uint8_t>(FrameKind::kError)) {
       std::erase_if(owned_, [r](const auto& o) { return &o->request == r; });
     }
   }
@@ -236,7 +276,12 @@ void Connection::on_header(StreamState& s) {
   if (op != wire::OpKind::kSendRecv && h.seq > max_seq_seen_) max_seq_seen_ = h.seq;
   auto it = posted_.find(h.msg_id);
   if (it != posted_.end()) {
-    check_expectation(h, *it->second);
+    try {
+      check_expectation(h, *it->second);
+    } catch (...) {
+      s.discard = true;  // keep the stream framed: the payload is read and dropped
+      throw;
+    }
     s.target = it->second;
   } else {
     auto u = std::make_unique<Unexpected>();
@@ -247,6 +292,7 @@ void Connection::on_header(StreamState& s) {
   }
   if (h.length == 0) finish_payload(s);
 }
+
 
 void Connection::finish_payload(StreamState& s) {
   s.in_payload = false;
@@ -310,6 +356,22 @@ bool Connection::progress_recvs(StreamState& s) {
       s.payload_got += n;
       moved = true;
       if (s.payload_got == length) finish_payload(s);
+      continue;
+    }
+    if (s.discard) {
+      if (s.payload_got < length) {
+        std::byte sink[4096];
+        const std::size_t n =
+            s.stream->read_some(sink, std::min(sizeof(sink), length - s.payload_got));
+        if (n == 0) return moved;
+        moved = true;
+        s.payload_got += n;
+      }
+      if (s.payload_got == length) {
+        s.discard = false;
+        s.in_payload = false;
+        s.header_got = 0;
+      }
       continue;
     }
     if (s.unexpected) {

@@ -45,6 +45,7 @@ struct SendRequest {
   wire::FrameHeader header{};
   std::size_t written = 0;
   bool done = false;
+  bool raw = false;  // internal: bytes that finish a frame cut short by abandon_requests()
 };
 
 struct RecvRequest {
@@ -71,6 +72,10 @@ class Connection {
   // Moves whatever bytes can move now. Returns true if anything moved. Throws railcc::Error on a
   // broken stream, a bad header, a mismatch or an error reported by the peer.
   bool progress();
+  // After a failure: forgets every request of the failed op (their memory is about to go away).
+  // A frame already partly written is finished from a private copy so the stream stays framed
+  // and an error frame can still follow; a payload being received is read and dropped.
+  void abandon_requests();
   // Best effort: queue an error frame so the peer fails its op with our message.
   void send_error(ErrorCode code, const std::string& message);
   bool has_pending_sends() const;
@@ -107,6 +112,7 @@ class Connection {
     std::size_t payload_got = 0;
     std::byte carry[16];  // one element split across a ring wrap or socket read
     std::size_t carry_len = 0;
+    bool discard = false;  // drop the rest of the current payload (its receive was abandoned)
   };
 
   bool progress_sends(StreamState& s);

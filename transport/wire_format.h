@@ -38,8 +38,8 @@ enum class OpKind : uint8_t {
 };
 const char* op_kind_name(OpKind kind);
 
-#pragma pack(push, 1)
-struct FrameHeader {
+// Natural alignment with no padding (checked below), so it can be read in place.
+struct alignas(8) FrameHeader {
   uint32_t magic;
   uint8_t version;
   uint8_t kind;    // FrameKind
@@ -57,7 +57,6 @@ struct FrameHeader {
   uint64_t count;     // element count of the whole op, as the sender sees it
   uint64_t length;    // payload bytes that follow
 };
-#pragma pack(pop)
 static_assert(sizeof(FrameHeader) == 64);
 
 inline constexpr uint64_t kMaxErrorPayload = 4096;

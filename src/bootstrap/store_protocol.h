@@ -13,7 +13,7 @@ inline constexpr uint32_t kMaxValueBytes = 64u << 20;
 enum class Command : uint8_t { kSet = 1, kGet = 2, kAdd = 3, kCheck = 4, kJobKey = 5 };
 enum class Reply : uint8_t { kOk = 0, kTimeout = 1, kMissing = 2 };
 
-#pragma pack(push, 1)
+// Naturally aligned, no padding (sizes checked below).
 struct RequestHeader {
   uint32_t magic;
   uint8_t command;
@@ -27,10 +27,10 @@ struct ReplyHeader {
   uint8_t status;
   uint8_t reserved[3];
   uint32_t value_len;
+  uint32_t reserved2;
   int64_t number;  // kAdd: new value; kJobKey: the key
 };
-#pragma pack(pop)
 static_assert(sizeof(RequestHeader) == 24);
-static_assert(sizeof(ReplyHeader) == 20);
+static_assert(sizeof(ReplyHeader) == 24);
 
 }  // namespace railcc::store_protocol

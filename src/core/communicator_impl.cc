@@ -123,6 +123,7 @@ std::exception_ptr make_error(ErrorCode code, const std::string& message) {
 }  // namespace
 
 void CommunicatorImpl::fail(ErrorCode code, const std::string& message) {
+  engine_->abandon_all();
   {
     std::lock_guard lock(failure_mutex_);
     if (failure_code_ != ErrorCode::kOk) return;
@@ -147,11 +148,12 @@ void CommunicatorImpl::run(Op& op) {
     }
   }
   const std::string where = fmt::format("rank {}: {}", p_.rank, op.work->description);
+  const Deadline deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
+  // Outlives the try block: on failure the connections still point at its requests until
+  // fail() abandons them.
+  algo::Context ctx(p_.rank, p_.size, p_.config, *engine_, op.args, op.seq, deadline, scratch_);
   try {
     if (abort_) throw AbortedError("communicator aborted");
-    const Deadline deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
-    algo::Context ctx(p_.rank, p_.size, p_.config, *engine_, op.args, op.seq, deadline,
-                      scratch_);
     RAILCC_DEBUG("coll", "{} starts", where);
     dispatch(ctx);
     op.work->finish(nullptr);

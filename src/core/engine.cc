@@ -95,7 +95,14 @@ void Engine::reject_foreign_connections() {
   }
 }
 
+void Engine::abandon_all() {
+  for (auto& c : mesh_.connections) {
+    if (c) c->abandon_requests();
+  }
+}
+
 void Engine::broadcast_error(ErrorCode code, const std::string& message) {
+  abandon_all();
   for (auto& c : mesh_.connections) {
     if (c) c->send_error(code, message);
   }

@@ -37,6 +37,8 @@ class Engine {
   // Progresses until done() holds. Throws TimeoutError at the deadline (naming the peers this
   // rank still waits on), AbortedError after abort(), or whatever a connection throws.
   void wait(const std::function<bool()>& done, Deadline deadline);
+  // Drops every posted request (after a failure, before their owners go away).
+  void abandon_all();
   // Sends an error frame to every peer and flushes for a short while (best effort).
   void broadcast_error(ErrorCode code, const std::string& message);
   // Peers this rank still needs (pending receives or sends), e.g. "1, 3".
