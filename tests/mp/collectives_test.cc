@@ -71,7 +71,7 @@ void test_all_gather(Communicator& c, std::size_t count, bool in_place) {
   const Bytes mine = make_input(c.rank(), count, t, ReduceOp::kSum);
   Bytes recv(want.size());
   if (in_place) {
-    std::memcpy(recv.data() + mine.size() * c.rank(), mine.data(), mine.size());
+    if (!mine.empty()) std::memcpy(recv.data() + mine.size() * c.rank(), mine.data(), mine.size());
     c.all_gather(recv.data() + mine.size() * c.rank(), recv.data(), count, t).wait();
   } else {
     c.all_gather(mine.data(), recv.data(), count, t).wait();

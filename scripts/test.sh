@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# Sets up like quickstart.sh, builds Release with every test, and runs them all (ctest), then
+# builds with AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit and multi-process
+# tests again. Usage: scripts/test.sh [--no-sanitize] [--sanitize-only]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/deps.sh
+railcc_install_deps
+
+run_release=1
+run_sanitize=1
+for arg in "$@"; do
+  case "$arg" in
+    --no-sanitize) run_sanitize=0 ;;
+    --sanitize-only) run_release=0 ;;
+    *) echo "usage: scripts/test.sh [--no-sanitize] [--sanitize-only]" >&2; exit 2 ;;
+  esac
+done
+jobs=$(railcc_jobs)
+status=0
+
+if [ $run_release -eq 1 ]; then
+  echo "== Release build and every test"
+  cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DRAILCC_BUILD_TESTS=ON -DRAILCC_BUILD_BENCH=ON
+  cmake --build build -j"$jobs"
+  (cd build && ctest --output-on-failure --timeout 600 -j1) || status=1
+fi
+
+if [ $run_sanitize -eq 1 ]; then
+  echo "== ASan+UBSan build: unit and multi-process tests"
+  cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAILCC_SANITIZE=address,undefined \
+    -DRAILCC_BUILD_TESTS=ON -DRAILCC_BUILD_BENCH=OFF
+  cmake --build build-asan -j"$jobs" --target railcc_unit_tests railcc_mp_tests railcc-run
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  (cd build-asan && ctest --output-on-failure --timeout 900 -j1 -L 'unit|mp' -E 'capi_smoke|packaging') \
+    || status=1
+fi
+
+if [ $status -ne 0 ]; then
+  echo "railcc: some tests FAILED" >&2
+fi
+exit $status
