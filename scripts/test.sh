@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Sets up like quickstart.sh, builds Release with every test, and runs them all (ctest), then
 # builds with AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit and multi-process
-# tests again. Usage: scripts/test.sh [--no-sanitize] [--sanitize-only]
+# tests again, then the multi-process tests under ThreadSanitizer.
+# Usage: scripts/test.sh [--no-sanitize] [--sanitize-only]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
@@ -30,10 +31,20 @@ if [ $run_sanitize -eq 1 ]; then
   echo "== ASan+UBSan build: unit and multi-process tests"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAILCC_SANITIZE=address,undefined \
     -DRAILCC_BUILD_TESTS=ON -DRAILCC_BUILD_BENCH=OFF
-  cmake --build build-asan -j"$jobs" --target railcc_unit_tests railcc_mp_tests railcc-run
+  cmake --build build-asan -j"$jobs" --target railcc_unit_tests railcc_mp_tests railcc-run launcher_probe
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   (cd build-asan && ctest --output-on-failure --timeout 900 -j1 -L 'unit|mp' -E 'capi_smoke|packaging') \
+    || status=1
+fi
+
+if [ $run_sanitize -eq 1 ]; then
+  echo "== TSan build: multi-process tests (the worker thread and user threads)"
+  cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAILCC_SANITIZE=thread \
+    -DRAILCC_BUILD_TESTS=ON -DRAILCC_BUILD_BENCH=OFF
+  cmake --build build-tsan -j"$jobs" --target railcc_mp_tests
+  export TSAN_OPTIONS=halt_on_error=1
+  (cd build-tsan && ctest --output-on-failure --timeout 900 -j1 -R '^Transports/|^ErrorsTcp') \
     || status=1
 fi
 

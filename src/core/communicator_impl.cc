@@ -113,13 +113,7 @@ void CommunicatorImpl::worker_loop() {
 }
 
 namespace {
-std::exception_ptr make_error(ErrorCode code, const std::string& message) {
-  try {
-    throw_error(code, message);
-  } catch (...) {
-    return std::current_exception();
-  }
-}
+WorkError make_error(ErrorCode code, const std::string& message) { return {code, message}; }
 }  // namespace
 
 void CommunicatorImpl::fail(ErrorCode code, const std::string& message) {
@@ -156,7 +150,7 @@ void CommunicatorImpl::run(Op& op) {
     if (abort_) throw AbortedError("communicator aborted");
     RAILCC_DEBUG("coll", "{} starts", where);
     dispatch(ctx);
-    op.work->finish(nullptr);
+    op.work->finish({});
   } catch (const TimeoutError& e) {
     const std::string msg = timeout_message(op, e.what());
     fail(ErrorCode::kTimeout, msg);
@@ -192,9 +186,9 @@ void CommunicatorImpl::dispatch(algo::Context& ctx) {
   throw InternalError("unknown op kind");
 }
 
-std::exception_ptr CommunicatorImpl::failure_error(const std::string& description) {
+WorkError CommunicatorImpl::failure_error(const std::string& description) {
   std::lock_guard lock(failure_mutex_);
-  if (failure_code_ == ErrorCode::kOk) return nullptr;
+  if (failure_code_ == ErrorCode::kOk) return {};
   return make_error(failure_code_,
                     fmt::format("rank {}: {} not completed: this communicator failed and must be "
                                 "destroyed: {}",
@@ -260,7 +254,7 @@ void CommunicatorImpl::match_self_p2p() {
 void CommunicatorImpl::reap_p2p() {
   for (auto it = p2p_.begin(); it != p2p_.end();) {
     PendingP2P& p = **it;
-    std::exception_ptr error;
+    WorkError error;
     if (!p.done()) {
       error = failure_error(p.op.work->description);
       if (!error && !abort_ && !p.deadline.expired()) {

@@ -69,7 +69,7 @@ class CommunicatorImpl {
   // Finishes completed point-to-point ops; fails them all once the communicator failed.
   void reap_p2p();
   void wait_p2p();
-  std::exception_ptr failure_error(const std::string& description);
+  WorkError failure_error(const std::string& description);
   void dispatch(algo::Context& ctx);
   std::string timeout_message(const Op& op, const std::string& detail);
   std::string describe(const algo::OpArgs& a, uint64_t seq) const;

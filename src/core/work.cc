@@ -17,14 +17,14 @@ void Work::wait(std::chrono::milliseconds timeout) const {
                                    "(it is still running)",
                                    state_->description, timeout.count()));
   }
-  if (state_->error) std::rethrow_exception(state_->error);
+  if (state_->error) throw_error(state_->error.code, state_->error.message);
 }
 
 bool Work::test() const {
   if (!state_) throw InvalidArgumentError("Work::test on an empty Work");
   std::lock_guard lock(state_->mutex);
   if (!state_->done) return false;
-  if (state_->error) std::rethrow_exception(state_->error);
+  if (state_->error) throw_error(state_->error.code, state_->error.message);
   return true;
 }
 
@@ -36,8 +36,17 @@ bool Work::is_completed() const noexcept {
 
 std::exception_ptr Work::exception() const noexcept {
   if (!state_) return nullptr;
-  std::lock_guard lock(state_->mutex);
-  return state_->error;
+  detail::WorkError error;
+  {
+    std::lock_guard lock(state_->mutex);
+    error = state_->error;
+  }
+  if (!error) return nullptr;
+  try {
+    throw_error(error.code, error.message);
+  } catch (...) {
+    return std::current_exception();
+  }
 }
 
 std::string Work::description() const { return state_ ? state_->description : "(empty Work)"; }

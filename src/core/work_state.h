@@ -2,20 +2,30 @@
 #pragma once
 
 #include <condition_variable>
-#include <exception>
 #include <mutex>
 #include <string>
 
+#include "railcc/status.hpp"
+
 namespace railcc::detail {
+
+// An op's failure as plain data. Each waiting thread throws its own exception object from it:
+// sharing one exception_ptr across threads makes ThreadSanitizer report libstdc++'s
+// uninstrumented reference count.
+struct WorkError {
+  ErrorCode code = ErrorCode::kOk;
+  std::string message;
+  explicit operator bool() const { return code != ErrorCode::kOk; }
+};
 
 struct WorkState {
   std::mutex mutex;
   std::condition_variable done_cv;
   bool done = false;
-  std::exception_ptr error;
+  WorkError error;
   std::string description;
 
-  void finish(std::exception_ptr e) {
+  void finish(WorkError e) {
     {
       std::lock_guard lock(mutex);
       done = true;
