@@ -86,7 +86,8 @@ void Connection::send_error(ErrorCode code, const std::string& message) {
   // Jump the queue, but never into the middle of a frame already partly written.
   auto& q = streams_[0].sendq;
   auto pos = q.begin();
-  if (pos != q.end() && (*pos)->written > 0) ++pos;
+  // A raw remainder (see abandon_requests) is the tail of a frame too, even if not started.
+  if (pos != q.end() && ((*pos)->written > 0 || (*pos)->raw)) ++pos;
   q.insert(pos, &r);
   owned_.push_back(std::move(owned));
 }
@@ -286,7 +287,14 @@ void Connection::on_header(StreamState& s) {
   } else {
     auto u = std::make_unique<Unexpected>();
     u->header = h;
-    u->payload.resize(h.length);
+    try {
+      u->payload.resize(h.length);
+    } catch (const std::bad_alloc&) {
+      s.discard = true;
+      throw SystemError(fmt::format("out of memory buffering a {}-byte message from {} that "
+                                    "arrived before its receive was posted",
+                                    h.length, who()));
+    }
     s.unexpected = u.get();
     unexpected_[h.msg_id] = std::move(u);
   }

@@ -106,6 +106,12 @@ class TcpStoreClient final : public Store {
       throw PeerFailureError(fmt::format(
           "lost the connection to the rendezvous store {} (did rank 0 or the launcher exit?)",
           addr_));
+    } catch (const SystemError& e) {  // reset or broken pipe
+      fd_.reset();
+      throw PeerFailureError(fmt::format(
+          "lost the connection to the rendezvous store {} (did rank 0 or the launcher exit?): "
+          "{}",
+          addr_, e.what()));
     }
   }
 

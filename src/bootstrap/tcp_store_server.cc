@@ -106,7 +106,9 @@ class TcpStoreServer final : public StoreServer {
   }
 
   void service(int fd) {
-    Client& c = clients_.at(fd);
+    auto found = clients_.find(fd);
+    if (found == clients_.end()) return;  // dropped earlier in this poll round
+    Client& c = found->second;
     uint8_t buf[65536];
     while (true) {
       const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);

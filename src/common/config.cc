@@ -91,15 +91,27 @@ LaunchInfo read_launch(const EnvMap& env) {
     }
     if (const std::string* ls = find(env, s.local_size)) {
       // Slurm writes e.g. "4(x2)" for heterogeneous layouts; keep the leading number.
-      std::string v = *ls;
-      v = v.substr(0, v.find('('));
-      info.local_world_size = static_cast<int>(parse_int(s.local_size, v, 1, info.world_size));
+      const std::string v = ls->substr(0, ls->find('('));
+      try {
+        info.local_world_size = static_cast<int>(parse_int(s.local_size, v, 1, info.world_size));
+      } catch (const ConfigError&) {
+        bad(s.local_size, *ls, "a rank count, optionally followed by (xN)");
+      }
     }
     break;
   }
   if (const std::string* addr = find(env, "RAILCC_STORE_ADDR")) {
-    if (addr->find(':') == std::string::npos) {
-      bad("RAILCC_STORE_ADDR", *addr, "host:port");
+    const auto colon = addr->rfind(':');
+    const std::string host = colon == std::string::npos ? "" : addr->substr(0, colon);
+    const bool v6_unbracketed = host.find(':') != std::string::npos &&
+                                !(host.front() == '[' && host.back() == ']');
+    if (colon == std::string::npos || host.empty() || v6_unbracketed) {
+      bad("RAILCC_STORE_ADDR", *addr, "host:port (IPv6 as [addr]:port)");
+    }
+    try {
+      parse_int("RAILCC_STORE_ADDR", addr->substr(colon + 1), 1, 65535);
+    } catch (const ConfigError&) {
+      bad("RAILCC_STORE_ADDR", *addr, "host:port with a port in [1, 65535]");
     }
     info.store_addr = *addr;
   } else {
@@ -202,9 +214,9 @@ Config Config::from_env() {
 }
 
 bool Config::debug_enabled(const char* subsystem) const {
-  const std::string list = "," + debug_subsystems + ",";
+  const std::string list = fmt::format(",{},", debug_subsystems);
   return list.find(",all,") != std::string::npos ||
-         list.find("," + std::string(subsystem) + ",") != std::string::npos;
+         list.find(fmt::format(",{},", subsystem)) != std::string::npos;
 }
 
 std::string Config::to_string() const {

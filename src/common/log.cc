@@ -39,7 +39,7 @@ void configure(const Config& config) {
   State& s = state();
   std::lock_guard lock(s.mutex);
   s.level = static_cast<int>(config.log_level);
-  s.subsystems = "," + config.debug_subsystems + ",";
+  s.subsystems = fmt::format(",{},", config.debug_subsystems);
   s.all_subsystems = s.subsystems.find(",all,") != std::string::npos;
 }
 

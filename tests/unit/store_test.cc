@@ -39,6 +39,18 @@ long long MsSince(Clock::time_point start) {
   return std::chrono::duration_cast<milliseconds>(Clock::now() - start).count();
 }
 
+// Wraps a thread body so that an exception fails the test instead of terminating the binary.
+template <typename F>
+auto Guarded(F f) {
+  return [f = std::move(f)]() mutable {
+    try {
+      f();
+    } catch (const std::exception& e) {
+      ADD_FAILURE() << "a helper thread threw: " << e.what();
+    }
+  };
+}
+
 // A connected raw TCP socket to 127.0.0.1:port (blocking).
 int RawConnect(int port) {
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -199,10 +211,10 @@ TEST_F(StoreTest, GetBlocksUntilAnotherClientSets) {
   auto waiter = Connect();
   auto setter = Connect();
   const auto start = Clock::now();
-  std::thread t([&] {
+  std::jthread t(Guarded([&] {
     std::this_thread::sleep_for(milliseconds(150));
     setter->set("late", ToBytes("arrived"));
-  });
+  }));
   const Bytes v = waiter->get("late", milliseconds(5000));
   const long long waited = MsSince(start);
   t.join();
@@ -216,9 +228,10 @@ TEST_F(StoreTest, SeveralWaitersOnOneKeyAllWakeUp) {
   std::vector<std::shared_ptr<Store>> clients;
   for (int i = 0; i < kWaiters; ++i) clients.push_back(Connect());
   std::vector<Bytes> got(kWaiters);
-  std::vector<std::thread> threads;
+  std::vector<std::jthread> threads;
   for (int i = 0; i < kWaiters; ++i) {
-    threads.emplace_back([&, i] { got[i] = clients[i]->get("go", milliseconds(5000)); });
+    threads.emplace_back(
+        Guarded([&, i] { got[i] = clients[i]->get("go", milliseconds(5000)); }));
   }
   std::this_thread::sleep_for(milliseconds(100));
   Connect()->set("go", ToBytes("now"));
@@ -259,10 +272,10 @@ TEST_F(StoreTest, AddIsACounter) {
 
 TEST_F(StoreTest, AddWakesAGetOnTheCounter) {
   auto waiter = Connect();
-  std::thread t([&] {
+  std::jthread t(Guarded([&] {
     std::this_thread::sleep_for(milliseconds(100));
     Connect()->add("arrivals", 3);
-  });
+  }));
   EXPECT_EQ(waiter->get("arrivals", milliseconds(5000)), ToBytes("3"));
   t.join();
 }
@@ -271,12 +284,12 @@ TEST_F(StoreTest, ConcurrentAddsSumCorrectly) {
   constexpr int kThreads = 4;
   constexpr int kAddsPerThread = 250;
   std::vector<std::vector<int64_t>> seen(kThreads);
-  std::vector<std::thread> threads;
+  std::vector<std::jthread> threads;
   for (int i = 0; i < kThreads; ++i) {
-    threads.emplace_back([&, i] {
+    threads.emplace_back(Guarded([&, i] {
       auto s = Connect();
       for (int k = 0; k < kAddsPerThread; ++k) seen[i].push_back(s->add("sum", 1));
-    });
+    }));
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(Connect()->add("sum", 0), kThreads * kAddsPerThread);
@@ -290,11 +303,11 @@ TEST_F(StoreTest, ConcurrentAddsSumCorrectly) {
 
 TEST_F(StoreTest, ConcurrentAddsThroughOneSharedClient) {
   auto s = Connect();
-  std::vector<std::thread> threads;
+  std::vector<std::jthread> threads;
   for (int i = 0; i < 4; ++i) {
-    threads.emplace_back([&] {
+    threads.emplace_back(Guarded([&] {
       for (int k = 0; k < 100; ++k) s->add("shared", 2);
-    });
+    }));
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(s->add("shared", 0), 800);
@@ -315,13 +328,13 @@ TEST_F(StoreTest, WaitReturnsOnceEveryKeyExists) {
   s->wait({}, milliseconds(100));  // nothing to wait for
   s->set("w1", ToBytes("1"));
   s->wait({"w1"}, milliseconds(1000));
-  std::thread t([&] {
+  std::jthread t(Guarded([&] {
     auto other = Connect();
     std::this_thread::sleep_for(milliseconds(50));
     other->set("w3", ToBytes("3"));
     std::this_thread::sleep_for(milliseconds(50));
     other->set("w2", ToBytes("2"));
-  });
+  }));
   const auto start = Clock::now();
   s->wait({"w1", "w2", "w3"}, milliseconds(5000));
   EXPECT_GE(MsSince(start), 50);
@@ -394,17 +407,17 @@ TEST_F(StoreTest, ManyClients) {
   constexpr int kClients = 24;
   std::vector<std::shared_ptr<Store>> clients;
   for (int i = 0; i < kClients; ++i) clients.push_back(Connect());
-  std::vector<std::thread> threads;
+  std::vector<std::jthread> threads;
   std::atomic<int> failures{0};
   for (int i = 0; i < kClients; ++i) {
-    threads.emplace_back([&, i] {
+    threads.emplace_back(Guarded([&, i] {
       clients[i]->set("rank/" + std::to_string(i), ToBytes(std::to_string(i * i)));
       for (int j = 0; j < kClients; ++j) {
         const Bytes v = clients[i]->get("rank/" + std::to_string(j), milliseconds(5000));
         if (v != ToBytes(std::to_string(j * j))) ++failures;
       }
       clients[i]->add("done", 1);
-    });
+    }));
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(failures.load(), 0);
@@ -413,10 +426,10 @@ TEST_F(StoreTest, ManyClients) {
 
 TEST_F(StoreTest, ClientFailsWhenTheServerGoesAway) {
   auto s = Connect();
-  std::thread killer([&] {
+  std::jthread killer(Guarded([&] {
     std::this_thread::sleep_for(milliseconds(100));
     server_.reset();
-  });
+  }));
   const auto start = Clock::now();
   EXPECT_THROW(s->get("never", milliseconds(20000)), PeerFailureError);
   EXPECT_LT(MsSince(start), 3000);
@@ -498,7 +511,8 @@ TEST_F(StoreTest, ServerDropsAnUnknownCommand) {
 
 TEST_F(StoreTest, ServerSurvivesAClientThatHangsUpMidRequest) {
   auto waiter = Connect();
-  std::thread t([&] { EXPECT_EQ(waiter->get("mid", milliseconds(5000)), ToBytes("ok")); });
+  std::jthread t(
+      Guarded([&] { EXPECT_EQ(waiter->get("mid", milliseconds(5000)), ToBytes("ok")); }));
   {
     // Half a header, then close.
     store_protocol::RequestHeader h{};
@@ -651,49 +665,59 @@ TEST(StoreClientTest, ServerResettingTheConnectionIsAPeerFailure) {
   EXPECT_THROW(s->set("k", ToBytes("v")), PeerFailureError);
 }
 
-TEST(StoreClientTest, ConnectToAClosedPortTimesOut) {
-  // Find a port nobody listens on.
-  int port = 0;
-  {
-    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+// A TCP socket bound to a free port of 127.0.0.1 but not listening: connections to it are
+// refused, and nobody else can take the port while it is held.
+class BoundPort {
+ public:
+  BoundPort() {
+    fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    ASSERT_EQ(::bind(fd, reinterpret_cast<const sockaddr*>(&a), sizeof(a)), 0);
+    EXPECT_EQ(::bind(fd_, reinterpret_cast<const sockaddr*>(&a), sizeof(a)), 0);
     socklen_t len = sizeof(a);
-    ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-    port = ntohs(a.sin_port);
-    ::close(fd);
+    ::getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
   }
-  const std::string addr = "127.0.0.1:" + std::to_string(port);
+  ~BoundPort() { ::close(fd_); }
+  int port() const { return port_; }
+  void Listen() { EXPECT_EQ(::listen(fd_, 4), 0); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+};
+
+TEST(StoreClientTest, ConnectToAClosedPortTimesOut) {
+  BoundPort closed;
+  const std::string addr = "127.0.0.1:" + std::to_string(closed.port());
   const auto start = Clock::now();
   try {
     connect_tcp_store(addr, milliseconds(300));
     FAIL() << "connected to a closed port";
   } catch (const TimeoutError& e) {
-    EXPECT_NE(std::string(e.what()).find(std::to_string(port)), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find(std::to_string(closed.port())), std::string::npos)
+        << e.what();
   }
   const long long waited = MsSince(start);
   EXPECT_GE(waited, 250);
   EXPECT_LT(waited, 3000);
 }
 
-TEST(StoreClientTest, ConnectWaitsForALateServer) {
-  // The rendezvous server may come up after the clients start.
-  int port = 0;
-  {
-    auto probe = start_store_server("127.0.0.1", 0);
-    port = probe->port();
-  }
-  std::unique_ptr<StoreServer> late;
-  std::thread t([&] {
+TEST(StoreClientTest, ConnectRetriesUntilTheServerListens) {
+  // The rendezvous server may come up after the clients start: connect keeps retrying.
+  BoundPort late;
+  std::jthread t(Guarded([&] {
     std::this_thread::sleep_for(milliseconds(150));
-    late = start_store_server("127.0.0.1", port);
-  });
-  auto s = connect_tcp_store("127.0.0.1:" + std::to_string(port), milliseconds(5000));
+    late.Listen();
+  }));
+  const auto start = Clock::now();
+  auto s = connect_tcp_store("127.0.0.1:" + std::to_string(late.port()), milliseconds(5000));
+  const long long waited = MsSince(start);
   t.join();
-  s->set("k", ToBytes("v"));
-  EXPECT_EQ(s->get("k", milliseconds(1000)), ToBytes("v"));
+  EXPECT_NE(s, nullptr);
+  EXPECT_GE(waited, 100);
+  EXPECT_LT(waited, 3000);
 }
 
 TEST(StoreClientTest, BadAddressIsAConfigError) {
