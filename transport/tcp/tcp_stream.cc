@@ -26,12 +26,22 @@ void TcpStream::broken(const char* what, int err) {
                                      what, err ? std::strerror(err) : "closed by the peer"));
 }
 
+// The peer closed or reset the connection. Not an error by itself: what it sent before (maybe
+// an error frame that explains why) is still to be read, and the connection reports the peer as
+// gone only if it still needs it (see Connection::check_alive).
+bool TcpStream::peer_closed(int err) {
+  if (err != EPIPE && err != ECONNRESET) return false;
+  closed_ = true;
+  return true;
+}
+
 std::size_t TcpStream::write_some(const void* data, std::size_t n) {
   while (true) {
     const ssize_t rc = ::send(fd_.get(), data, n, MSG_NOSIGNAL | MSG_DONTWAIT);
     if (rc >= 0) return static_cast<std::size_t>(rc);
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    if (peer_closed(errno)) return 0;
     broken("send", errno);
   }
 }
@@ -46,6 +56,7 @@ std::size_t TcpStream::write_some2(const void* a, std::size_t na, const void* b,
     if (rc >= 0) return static_cast<std::size_t>(rc);
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
+    if (peer_closed(errno)) return 0;
     broken("send", errno);
   }
 }
@@ -60,10 +71,7 @@ std::size_t TcpStream::recv_into(void* dst, std::size_t n) {
     }
     if (errno == EINTR) continue;
     if (errno == EAGAIN || errno == EWOULDBLOCK) return 0;
-    if (errno == ECONNRESET) {
-      closed_ = true;
-      return 0;
-    }
+    if (peer_closed(errno)) return 0;
     broken("receive", errno);
   }
 }

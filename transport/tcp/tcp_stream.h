@@ -27,6 +27,7 @@ class TcpStream final : public Stream {
   // Returns bytes received, 0 if none now; throws when the peer is gone.
   std::size_t recv_into(void* dst, std::size_t n);
   [[noreturn]] void broken(const char* what, int err);
+  bool peer_closed(int err);
 
   net::Fd fd_;
   std::string who_;
