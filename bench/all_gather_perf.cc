@@ -31,9 +31,7 @@ class AllGather final : public Collective {
     }
   }
 
-  double BusBwFactor(int nranks) const override {
-    return static_cast<double>(nranks - 1) / nranks;
-  }
+  double BusBwFactor(int nranks) const override { return static_cast<double>(nranks - 1) / nranks; }
 };
 
 }  // namespace

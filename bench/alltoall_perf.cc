@@ -34,9 +34,7 @@ class AllToAll final : public Collective {
     }
   }
 
-  double BusBwFactor(int nranks) const override {
-    return static_cast<double>(nranks - 1) / nranks;
-  }
+  double BusBwFactor(int nranks) const override { return static_cast<double>(nranks - 1) / nranks; }
 };
 
 }  // namespace

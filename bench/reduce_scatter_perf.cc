@@ -30,9 +30,7 @@ class ReduceScatter final : public Collective {
                 d.nranks, d.seed);
   }
 
-  double BusBwFactor(int nranks) const override {
-    return static_cast<double>(nranks - 1) / nranks;
-  }
+  double BusBwFactor(int nranks) const override { return static_cast<double>(nranks - 1) / nranks; }
 };
 
 }  // namespace

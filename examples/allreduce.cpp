@@ -1,8 +1,7 @@
 // The smallest useful railcc program: every rank contributes its rank number, all_reduce sums
 // them. Run it with:   build/bin/railcc-run -n 4 build/bin/example_allreduce
-#include <railcc/railcc.hpp>
-
 #include <cstdio>
+#include <railcc/railcc.hpp>
 #include <vector>
 
 int main() {
@@ -13,8 +12,8 @@ int main() {
                      railcc::ReduceOp::kSum)
         .wait();
     const float expected = comm->size() * (comm->size() - 1) / 2.0f;
-    std::printf("rank %d of %d: data[0] = %g (expected %g)\n", comm->rank(), comm->size(),
-                data[0], expected);
+    std::printf("rank %d of %d: data[0] = %g (expected %g)\n", comm->rank(), comm->size(), data[0],
+                expected);
     return data[0] == expected && data.back() == expected ? 0 : 1;
   } catch (const railcc::Error& e) {
     std::fprintf(stderr, "railcc error: %s\n", e.what());

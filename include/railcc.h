@@ -77,7 +77,7 @@ typedef enum railcc_datatype {
   RAILCC_UINT32 = 3,
   RAILCC_INT64 = 4,
   RAILCC_UINT64 = 5,
-  RAILCC_FLOAT16 = 6,  /* IEEE 754 binary16 */
+  RAILCC_FLOAT16 = 6, /* IEEE 754 binary16 */
   RAILCC_FLOAT32 = 7,
   RAILCC_FLOAT64 = 8,
   RAILCC_BFLOAT16 = 9,
@@ -141,8 +141,8 @@ RAILCC_API railcc_status railcc_comm_new_group(railcc_comm_t comm, const int* ra
 
 /* recv[i] = op over ranks of send[i], on every rank. */
 RAILCC_API railcc_status railcc_all_reduce(railcc_comm_t comm, const void* send, void* recv,
-                                           size_t count, railcc_datatype_t dtype,
-                                           railcc_redop_t op, railcc_work_t* work);
+                                           size_t count, railcc_datatype_t dtype, railcc_redop_t op,
+                                           railcc_work_t* work);
 /* send holds size*recv_count elements; rank r gets the reduction of block r. */
 RAILCC_API railcc_status railcc_reduce_scatter(railcc_comm_t comm, const void* send, void* recv,
                                                size_t recv_count, railcc_datatype_t dtype,

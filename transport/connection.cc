@@ -242,8 +242,8 @@ void Connection::check_expectation(const FrameHeader& h, const RecvRequest& r) c
   }
   throw MismatchError(fmt::format(
       "mismatch between rank {} and rank {}: rank {} called {} but rank {} called {}; {} {}",
-      my_rank_, peer_, peer_,
-      describe(op, p2p ? 0 : h.seq, h.count, h.dtype, h.redop, h.root), my_rank_,
+      my_rank_, peer_, peer_, describe(op, p2p ? 0 : h.seq, h.count, h.dtype, h.redop, h.root),
+      my_rank_,
       describe(e.op, p2p ? 0 : e.seq, e.count, static_cast<uint8_t>(e.dtype),
                static_cast<uint8_t>(e.redop), e.root),
       who(), problem));
@@ -252,7 +252,8 @@ void Connection::check_expectation(const FrameHeader& h, const RecvRequest& r) c
 void Connection::on_header(StreamState& s) {
   FrameHeader& h = s.header;
   if (auto bad = wire::validate(h)) {
-    throw ProtocolError(fmt::format("garbage from {} on {}: {}", who(), s.stream->describe(), *bad));
+    throw ProtocolError(
+        fmt::format("garbage from {} on {}: {}", who(), s.stream->describe(), *bad));
   }
   s.in_payload = true;
   s.payload_got = 0;
@@ -291,16 +292,16 @@ void Connection::on_header(StreamState& s) {
       u->payload.resize(h.length);
     } catch (const std::bad_alloc&) {
       s.discard = true;
-      throw SystemError(fmt::format("out of memory buffering a {}-byte message from {} that "
-                                    "arrived before its receive was posted",
-                                    h.length, who()));
+      throw SystemError(
+          fmt::format("out of memory buffering a {}-byte message from {} that "
+                      "arrived before its receive was posted",
+                      h.length, who()));
     }
     s.unexpected = u.get();
     unexpected_[h.msg_id] = std::move(u);
   }
   if (h.length == 0) finish_payload(s);
 }
-
 
 void Connection::finish_payload(StreamState& s) {
   s.in_payload = false;
@@ -330,8 +331,7 @@ void Connection::finish_payload(StreamState& s) {
   }
 }
 
-void Connection::deliver(RecvRequest* r, std::size_t offset, const std::byte* src,
-                         std::size_t n) {
+void Connection::deliver(RecvRequest* r, std::size_t offset, const std::byte* src, std::size_t n) {
   if (n == 0) return;
   if (r->reduce_with == nullptr) {
     std::memcpy(r->dst + offset, src, n);
@@ -346,9 +346,9 @@ bool Connection::progress_recvs(StreamState& s) {
   bool moved = false;
   while (true) {
     if (!s.in_payload) {
-      const std::size_t n = s.stream->read_some(reinterpret_cast<std::byte*>(&s.header) +
-                                                    s.header_got,
-                                                sizeof(FrameHeader) - s.header_got);
+      const std::size_t n =
+          s.stream->read_some(reinterpret_cast<std::byte*>(&s.header) + s.header_got,
+                              sizeof(FrameHeader) - s.header_got);
       if (n == 0) return moved;
       moved = true;
       s.header_got += n;
@@ -383,8 +383,8 @@ bool Connection::progress_recvs(StreamState& s) {
       continue;
     }
     if (s.unexpected) {
-      const std::size_t n = s.stream->read_some(s.unexpected->payload.data() + s.payload_got,
-                                                length - s.payload_got);
+      const std::size_t n =
+          s.stream->read_some(s.unexpected->payload.data() + s.payload_got, length - s.payload_got);
       if (n == 0) return moved;
       moved = true;
       s.payload_got += n;

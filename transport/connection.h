@@ -62,8 +62,7 @@ struct RecvRequest {
 
 class Connection {
  public:
-  Connection(int my_rank, int peer, uint64_t comm_id,
-             std::vector<std::unique_ptr<Stream>> streams);
+  Connection(int my_rank, int peer, uint64_t comm_id, std::vector<std::unique_ptr<Stream>> streams);
   ~Connection();
 
   int peer() const { return peer_; }

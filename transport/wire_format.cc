@@ -11,20 +11,34 @@ namespace railcc::wire {
 
 const char* op_kind_name(OpKind kind) {
   switch (kind) {
-    case OpKind::kNone: return "none";
-    case OpKind::kAllReduce: return "all_reduce";
-    case OpKind::kReduceScatter: return "reduce_scatter";
-    case OpKind::kAllGather: return "all_gather";
-    case OpKind::kBroadcast: return "broadcast";
-    case OpKind::kReduce: return "reduce";
-    case OpKind::kGather: return "gather";
-    case OpKind::kScatter: return "scatter";
-    case OpKind::kAllToAll: return "all_to_all";
-    case OpKind::kAllToAllv: return "all_to_allv";
-    case OpKind::kSendRecv: return "send/recv";
-    case OpKind::kBarrier: return "barrier";
-    case OpKind::kSplit: return "split";
-    case OpKind::kCount_: break;
+    case OpKind::kNone:
+      return "none";
+    case OpKind::kAllReduce:
+      return "all_reduce";
+    case OpKind::kReduceScatter:
+      return "reduce_scatter";
+    case OpKind::kAllGather:
+      return "all_gather";
+    case OpKind::kBroadcast:
+      return "broadcast";
+    case OpKind::kReduce:
+      return "reduce";
+    case OpKind::kGather:
+      return "gather";
+    case OpKind::kScatter:
+      return "scatter";
+    case OpKind::kAllToAll:
+      return "all_to_all";
+    case OpKind::kAllToAllv:
+      return "all_to_allv";
+    case OpKind::kSendRecv:
+      return "send/recv";
+    case OpKind::kBarrier:
+      return "barrier";
+    case OpKind::kSplit:
+      return "split";
+    case OpKind::kCount_:
+      break;
   }
   return "unknown";
 }

@@ -42,10 +42,10 @@ const char* op_kind_name(OpKind kind);
 struct alignas(8) FrameHeader {
   uint32_t magic;
   uint8_t version;
-  uint8_t kind;    // FrameKind
-  uint8_t op;      // OpKind
-  uint8_t dtype;   // railcc::DataType
-  uint8_t redop;   // railcc::ReduceOp
+  uint8_t kind;   // FrameKind
+  uint8_t op;     // OpKind
+  uint8_t dtype;  // railcc::DataType
+  uint8_t redop;  // railcc::ReduceOp
   uint8_t flags;
   uint16_t reserved;
   int32_t root;       // root of rooted ops; rank of the sender in kHello/kError

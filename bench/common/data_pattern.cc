@@ -55,16 +55,26 @@ double UnitRoundoff() {
 template <typename Fn>
 decltype(auto) DispatchType(DataType type, Fn&& fn) {
   switch (type) {
-    case DataType::kInt8: return fn(int8_t{});
-    case DataType::kUint8: return fn(uint8_t{});
-    case DataType::kInt32: return fn(int32_t{});
-    case DataType::kUint32: return fn(uint32_t{});
-    case DataType::kInt64: return fn(int64_t{});
-    case DataType::kUint64: return fn(uint64_t{});
-    case DataType::kFloat16: return fn(Half{});
-    case DataType::kFloat32: return fn(float{});
-    case DataType::kFloat64: return fn(double{});
-    case DataType::kBFloat16: return fn(Bf16{});
+    case DataType::kInt8:
+      return fn(int8_t{});
+    case DataType::kUint8:
+      return fn(uint8_t{});
+    case DataType::kInt32:
+      return fn(int32_t{});
+    case DataType::kUint32:
+      return fn(uint32_t{});
+    case DataType::kInt64:
+      return fn(int64_t{});
+    case DataType::kUint64:
+      return fn(uint64_t{});
+    case DataType::kFloat16:
+      return fn(Half{});
+    case DataType::kFloat32:
+      return fn(float{});
+    case DataType::kFloat64:
+      return fn(double{});
+    case DataType::kBFloat16:
+      return fn(Bf16{});
   }
   return fn(uint8_t{});  // unreachable for valid types
 }
@@ -76,10 +86,14 @@ struct PatternSpec {
 
 PatternSpec Spec(Pattern pattern) {
   switch (pattern) {
-    case Pattern::kCopy: return {113, 37};
-    case Pattern::kSum: return {7, 1};
-    case Pattern::kProd: return {4, 1};
-    case Pattern::kMinMax: return {13, 5};
+    case Pattern::kCopy:
+      return {113, 37};
+    case Pattern::kSum:
+      return {7, 1};
+    case Pattern::kProd:
+      return {4, 1};
+    case Pattern::kMinMax:
+      return {13, 5};
   }
   return {1, 0};
 }
@@ -132,8 +146,8 @@ std::vector<T> ReducedTable(ReduceOp op, int nranks) {
   std::vector<T> table(spec.period);
   for (uint64_t q = 0; q < spec.period; ++q) {
     auto value = [&](int r) {
-      return PatternValue(pattern, (q + static_cast<uint64_t>(r) % spec.period *
-                                            spec.rank_stride) % spec.period);
+      return PatternValue(
+          pattern, (q + static_cast<uint64_t>(r) % spec.period * spec.rank_stride) % spec.period);
     };
     if constexpr (kIsInteger<T>) {
       // Unsigned 64-bit arithmetic wraps exactly like the narrower types do once truncated.
@@ -141,10 +155,18 @@ std::vector<T> ReducedTable(ReduceOp op, int nranks) {
       for (int r = 1; r < nranks; ++r) {
         switch (op) {
           case ReduceOp::kSum:
-          case ReduceOp::kAvg: acc += value(r); break;
-          case ReduceOp::kProd: acc *= value(r); break;
-          case ReduceOp::kMax: acc = std::max(acc, value(r)); break;
-          case ReduceOp::kMin: acc = std::min(acc, value(r)); break;
+          case ReduceOp::kAvg:
+            acc += value(r);
+            break;
+          case ReduceOp::kProd:
+            acc *= value(r);
+            break;
+          case ReduceOp::kMax:
+            acc = std::max(acc, value(r));
+            break;
+          case ReduceOp::kMin:
+            acc = std::min(acc, value(r));
+            break;
         }
       }
       if (op == ReduceOp::kAvg) acc /= static_cast<uint64_t>(nranks);
@@ -155,10 +177,18 @@ std::vector<T> ReducedTable(ReduceOp op, int nranks) {
         const double v = static_cast<double>(value(r));
         switch (op) {
           case ReduceOp::kSum:
-          case ReduceOp::kAvg: acc += v; break;
-          case ReduceOp::kProd: acc *= v; break;
-          case ReduceOp::kMax: acc = std::max(acc, v); break;
-          case ReduceOp::kMin: acc = std::min(acc, v); break;
+          case ReduceOp::kAvg:
+            acc += v;
+            break;
+          case ReduceOp::kProd:
+            acc *= v;
+            break;
+          case ReduceOp::kMax:
+            acc = std::max(acc, v);
+            break;
+          case ReduceOp::kMin:
+            acc = std::min(acc, v);
+            break;
         }
       }
       if (op == ReduceOp::kAvg) acc /= nranks;
@@ -190,10 +220,13 @@ Pattern PatternFor(std::optional<ReduceOp> op) {
   if (!op) return Pattern::kCopy;
   switch (*op) {
     case ReduceOp::kSum:
-    case ReduceOp::kAvg: return Pattern::kSum;
-    case ReduceOp::kProd: return Pattern::kProd;
+    case ReduceOp::kAvg:
+      return Pattern::kSum;
+    case ReduceOp::kProd:
+      return Pattern::kProd;
     case ReduceOp::kMax:
-    case ReduceOp::kMin: return Pattern::kMinMax;
+    case ReduceOp::kMin:
+      return Pattern::kMinMax;
   }
   return Pattern::kCopy;
 }
@@ -224,8 +257,7 @@ int64_t CountWrong(const void* got, const void* want, std::size_t count, DataTyp
     if constexpr (!kIsInteger<T>) {
       if (op == ReduceOp::kAvg) rel_tol = (nranks + 2) * UnitRoundoff<T>();
     }
-    return CountWrongTyped(static_cast<const T*>(got), static_cast<const T*>(want), count,
-                           rel_tol);
+    return CountWrongTyped(static_cast<const T*>(got), static_cast<const T*>(want), count, rel_tol);
   });
 }
 
@@ -233,7 +265,7 @@ uint16_t FloatToHalf(float value) {
   const uint32_t x = std::bit_cast<uint32_t>(value);
   const uint16_t sign = static_cast<uint16_t>((x >> 16) & 0x8000u);
   const uint32_t abs = x & 0x7fffffffu;
-  if (abs > 0x7f800000u) return sign | 0x7e00u;  // NaN
+  if (abs > 0x7f800000u) return sign | 0x7e00u;   // NaN
   if (abs >= 0x477ff000u) return sign | 0x7c00u;  // >= 65520 rounds to infinity
   if (abs < 0x38800000u) {
     // Below the smallest normal half (2^-14): a multiple of 2^-24, rounded to nearest even.

@@ -1,14 +1,14 @@
 #include "bench/common/perf_args.h"
 
+#include <fmt/format.h>
+
+#include <CLI/CLI.hpp>
 #include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <iostream>
 #include <string>
-
-#include <CLI/CLI.hpp>
-#include <fmt/format.h>
 
 namespace railcc::bench {
 namespace {
@@ -22,9 +22,10 @@ std::string Lower(std::string_view text) {
 std::size_t SizeFlag(const std::string& flag, const std::string& value) {
   const std::optional<std::size_t> size = ParseSize(value);
   if (!size) {
-    throw UsageError(fmt::format("{} '{}' is not a size: expected bytes, optionally with a K, M "
-                                 "or G suffix (e.g. 8, 512K, 64M, 1G)",
-                                 flag, value));
+    throw UsageError(
+        fmt::format("{} '{}' is not a size: expected bytes, optionally with a K, M "
+                    "or G suffix (e.g. 8, 512K, 64M, 1G)",
+                    flag, value));
   }
   return *size;
 }
@@ -48,9 +49,10 @@ std::vector<DataType> ParseTypes(const std::string& value) {
   }
   const std::optional<DataType> type = parse_data_type(value);
   if (!type) {
-    throw UsageError(fmt::format("--datatype '{}' is unknown: expected int8, uint8, int32, "
-                                 "uint32, int64, uint64, half, float, double, bfloat16 or all",
-                                 value));
+    throw UsageError(
+        fmt::format("--datatype '{}' is unknown: expected int8, uint8, int32, "
+                    "uint32, int64, uint64, half, float, double, bfloat16 or all",
+                    value));
   }
   types.push_back(*type);
   return types;
@@ -98,10 +100,17 @@ std::optional<std::size_t> ParseSize(std::string_view text) {
   double unit = 1;
   if (!suffix.empty()) {
     switch (suffix[0]) {
-      case 'k': unit = 1024.0; break;
-      case 'm': unit = 1024.0 * 1024; break;
-      case 'g': unit = 1024.0 * 1024 * 1024; break;
-      default: break;
+      case 'k':
+        unit = 1024.0;
+        break;
+      case 'm':
+        unit = 1024.0 * 1024;
+        break;
+      case 'g':
+        unit = 1024.0 * 1024 * 1024;
+        break;
+      default:
+        break;
     }
     if (unit != 1) suffix.erase(0, 1);
     if (suffix != "" && suffix != "b" && !(unit != 1 && suffix == "ib")) return std::nullopt;
@@ -145,8 +154,7 @@ std::variant<Options, int> ParseArgs(int argc, char** argv, const std::string& p
       ->capture_default_str();
   app.add_option("-f,--stepfactor", step_factor, "Size multiplier between rows")
       ->capture_default_str();
-  app.add_option("-n,--iters", opts.iters, "Timed iterations per result")
-      ->capture_default_str();
+  app.add_option("-n,--iters", opts.iters, "Timed iterations per result")->capture_default_str();
   app.add_option("-m,--agg_iters", opts.agg_iters, "Calls per iteration")->capture_default_str();
   app.add_option("-w,--warmup_iters", opts.warmup_iters, "Warm-up calls per size")
       ->capture_default_str();
@@ -156,8 +164,7 @@ std::variant<Options, int> ParseArgs(int argc, char** argv, const std::string& p
       ->capture_default_str();
   app.add_option("-c,--check", opts.check, "Checked runs per result (0 = no check)")
       ->capture_default_str();
-  app.add_option("-o,--op", opts.op_arg, "sum, prod, max, min, avg or all")
-      ->capture_default_str();
+  app.add_option("-o,--op", opts.op_arg, "sum, prod, max, min, avg or all")->capture_default_str();
   app.add_option("-d,--datatype", opts.datatype_arg,
                  "int8 uint8 int32 uint32 int64 uint64 half float double bfloat16, or all")
       ->capture_default_str();

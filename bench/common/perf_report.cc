@@ -1,9 +1,9 @@
 #include "bench/common/perf_report.h"
 
+#include <fmt/format.h>
+
 #include <stdexcept>
 #include <utility>
-
-#include <fmt/format.h>
 
 namespace railcc::bench {
 

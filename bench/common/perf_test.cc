@@ -1,5 +1,6 @@
 #include "bench/common/perf_test.h"
 
+#include <fmt/format.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -10,14 +11,12 @@
 #include <cstring>
 #include <fstream>
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <thread>
 #include <utility>
-
-#include <fmt/format.h>
-#include <nlohmann/json.hpp>
 
 #include "bench/common/data_pattern.h"
 #include "bench/common/perf_args.h"
@@ -223,16 +222,21 @@ json Runner::PrintHeader() {
       "# nThread 1 nGpus 1 minBytes {} maxBytes {} step: {}({}) warmup iters: {} iters: {} agg "
       "iters: {} validation: {} graph: 0\n",
       opts_.min_bytes, opts_.max_bytes, factor ? opts_.step_factor : opts_.step_bytes,
-      factor ? "factor" : "bytes", opts_.warmup_iters, opts_.iters, opts_.agg_iters,
-      opts_.check));
+      factor ? "factor" : "bytes", opts_.warmup_iters, opts_.iters, opts_.agg_iters, opts_.check));
   switch (opts_.blocking) {
-    case 1: Print("# Blocking Enabled: wait and barrier after each call\n"); break;
-    case 2: Print("# Blocking Enabled: wait after each call, no barrier\n"); break;
-    case 3:
-      Print("# Blocking Enabled: wait and barrier after each iteration (-n); time excludes "
-            "barrier\n");
+    case 1:
+      Print("# Blocking Enabled: wait and barrier after each call\n");
       break;
-    default: break;
+    case 2:
+      Print("# Blocking Enabled: wait after each call, no barrier\n");
+      break;
+    case 3:
+      Print(
+          "# Blocking Enabled: wait and barrier after each iteration (-n); time excludes "
+          "barrier\n");
+      break;
+    default:
+      break;
   }
   Print("#\n# Using devices\n");
 
@@ -288,9 +292,9 @@ json Runner::PrintHeader() {
                  {"datatype", opts_.datatype_arg},
                  {"op", opts_.op_arg},
                  {"root", opts_.root}};
-  return {{"benchmark", program_},       {"collective", coll_.name()},
-          {"railcc_version", version_string()}, {"nranks", nranks_},
-          {"config", std::move(config)}, {"devices", std::move(devices)}};
+  return {
+      {"benchmark", program_}, {"collective", coll_.name()},  {"railcc_version", version_string()},
+      {"nranks", nranks_},     {"config", std::move(config)}, {"devices", std::move(devices)}};
 }
 
 void Runner::Start(const TestCase& tc, const Sizes& sizes, bool in_place,

@@ -15,11 +15,13 @@ enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3, kTrace = 4 }
 
 // Where rank, world size and the rendezvous address came from.
 struct LaunchInfo {
-  int rank = -1;              // RAILCC_RANK | RANK | OMPI_COMM_WORLD_RANK | PMI_RANK | SLURM_PROCID
-  int world_size = -1;        // RAILCC_WORLD_SIZE | WORLD_SIZE | OMPI_COMM_WORLD_SIZE | SLURM_NTASKS
-  int local_rank = -1;        // RAILCC_LOCAL_RANK | LOCAL_RANK | OMPI_COMM_WORLD_LOCAL_RANK | SLURM_LOCALID
-  int local_world_size = -1;  // LOCAL_WORLD_SIZE | OMPI_COMM_WORLD_LOCAL_SIZE | SLURM_NTASKS_PER_NODE
-  std::string store_addr;     // RAILCC_STORE_ADDR host:port, else MASTER_ADDR:MASTER_PORT
+  int rank = -1;        // RAILCC_RANK | RANK | OMPI_COMM_WORLD_RANK | PMI_RANK | SLURM_PROCID
+  int world_size = -1;  // RAILCC_WORLD_SIZE | WORLD_SIZE | OMPI_COMM_WORLD_SIZE | SLURM_NTASKS
+  int local_rank =
+      -1;  // RAILCC_LOCAL_RANK | LOCAL_RANK | OMPI_COMM_WORLD_LOCAL_RANK | SLURM_LOCALID
+  int local_world_size =
+      -1;                  // LOCAL_WORLD_SIZE | OMPI_COMM_WORLD_LOCAL_SIZE | SLURM_NTASKS_PER_NODE
+  std::string store_addr;  // RAILCC_STORE_ADDR host:port, else MASTER_ADDR:MASTER_PORT
   bool store_is_server = false;  // true on rank 0 when the address came from MASTER_ADDR/PORT
   std::string source;            // "railcc", "torchrun", "openmpi", "slurm" or "" (not launched)
 };

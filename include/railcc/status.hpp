@@ -33,9 +33,9 @@ class Error : public std::runtime_error {
   ErrorCode code_;
 };
 
-#define RAILCC_DEFINE_ERROR(Name, Code) \
-  class Name : public Error {           \
-   public:                              \
+#define RAILCC_DEFINE_ERROR(Name, Code)                                 \
+  class Name : public Error {                                           \
+   public:                                                              \
     explicit Name(const std::string& message) : Error(Code, message) {} \
   };
 RAILCC_DEFINE_ERROR(InvalidArgumentError, ErrorCode::kInvalidArgument)

@@ -25,7 +25,8 @@ class Store {
 };
 
 // Client of railcc's TCP rendezvous server. `addr` is "host:port".
-std::shared_ptr<Store> connect_tcp_store(const std::string& addr, std::chrono::milliseconds timeout);
+std::shared_ptr<Store> connect_tcp_store(const std::string& addr,
+                                         std::chrono::milliseconds timeout);
 
 // A running rendezvous server (one per job; rank 0 or railcc-run hosts it).
 class StoreServer {

@@ -13,8 +13,7 @@ namespace railcc::kernels {
 // out may be the same pointer as a and/or b; no other overlap is allowed.
 // Integers wrap on overflow; float16/bfloat16 compute in float32 and round to nearest even.
 // min/max on floats: a NaN in either input gives NaN.
-void reduce(void* out, const void* a, const void* b, std::size_t count, DataType type,
-            ReduceOp op);
+void reduce(void* out, const void* a, const void* b, std::size_t count, DataType type, ReduceOp op);
 
 // out[i] = in[i] / divisor (finishes kAvg). Integers truncate toward zero. out may equal in.
 void divide(void* out, const void* in, std::size_t count, DataType type, uint64_t divisor);
@@ -25,8 +24,7 @@ const char* simd_target_name();
 // Plain scalar versions, the reference the SIMD code is tested against.
 void reduce_scalar(void* out, const void* a, const void* b, std::size_t count, DataType type,
                    ReduceOp op);
-void divide_scalar(void* out, const void* in, std::size_t count, DataType type,
-                   uint64_t divisor);
+void divide_scalar(void* out, const void* in, std::size_t count, DataType type, uint64_t divisor);
 
 // float <-> half / bfloat16 bit conversions, round to nearest even, NaN kept NaN.
 uint16_t float_to_half(float f);

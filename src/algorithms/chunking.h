@@ -20,7 +20,9 @@ struct Chunks {
     if (per_chunk == 0) per_chunk = 1;
   }
   std::size_t begin(std::size_t c) const { return std::min(elems, c * per_chunk); }
-  std::size_t length(std::size_t c) const { return std::min(elems, (c + 1) * per_chunk) - begin(c); }
+  std::size_t length(std::size_t c) const {
+    return std::min(elems, (c + 1) * per_chunk) - begin(c);
+  }
 };
 
 }  // namespace railcc::algo

@@ -2,8 +2,8 @@
 
 namespace railcc::algo {
 
-Context::Context(int rank, int size, const Config& config, core::Engine& engine,
-                 const OpArgs& args, uint64_t seq, Deadline deadline, Scratch& scratch)
+Context::Context(int rank, int size, const Config& config, core::Engine& engine, const OpArgs& args,
+                 uint64_t seq, Deadline deadline, Scratch& scratch)
     : rank_(rank),
       size_(size),
       config_(config),

@@ -9,9 +9,8 @@ namespace {
 int mod(int a, int p) { return ((a % p) + p) % p; }
 }  // namespace
 
-void ring_reduce_scatter(Context& ctx, const std::byte* src, std::byte* work,
-                         std::byte* final_dst, std::size_t count,
-                         std::vector<RecvRequest*>* final_recvs) {
+void ring_reduce_scatter(Context& ctx, const std::byte* src, std::byte* work, std::byte* final_dst,
+                         std::size_t count, std::vector<RecvRequest*>* final_recvs) {
   const int p = ctx.size(), r = ctx.rank();
   const int right = mod(r + 1, p), left = mod(r - 1, p);
   const std::size_t es = ctx.elem_size();
@@ -27,8 +26,8 @@ void ring_reduce_scatter(Context& ctx, const std::byte* src, std::byte* work,
     const Chunks ch(elems(b), es, ctx.config().chunk_bytes);
     std::byte* dst = k == p - 2 ? final_dst : work + off(b);
     for (std::size_t c = 0; c < ch.n; ++c) {
-      got[k].push_back(ctx.recv_reduce(left, dst + ch.begin(c) * es, src + off(b) + ch.begin(c) * es,
-                                       ch.length(c) * es));
+      got[k].push_back(ctx.recv_reduce(left, dst + ch.begin(c) * es,
+                                       src + off(b) + ch.begin(c) * es, ch.length(c) * es));
     }
   }
   // Step k sends block r-k-1: our input at step 0, then what arrived at step k-1.

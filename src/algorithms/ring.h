@@ -12,9 +12,8 @@ namespace railcc::algo {
 // Reduces `count` elements of src across ranks. Block r of the result lands in final_dst; the
 // other blocks pass through `work` (a buffer of count elements; may equal src). Returns without
 // waiting for the last transfers: pass the final receives to the caller through `final_recvs`.
-void ring_reduce_scatter(Context& ctx, const std::byte* src, std::byte* work,
-                         std::byte* final_dst, std::size_t count,
-                         std::vector<RecvRequest*>* final_recvs);
+void ring_reduce_scatter(Context& ctx, const std::byte* src, std::byte* work, std::byte* final_dst,
+                         std::size_t count, std::vector<RecvRequest*>* final_recvs);
 
 // Fills every block of `buf` (count elements) from the rank that owns it; block r is read from
 // `own` (may be buf + block r). If `own_ready` is given, chunk c of block r is sent only after

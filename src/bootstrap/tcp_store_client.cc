@@ -29,8 +29,8 @@ class TcpStoreClient final : public Store {
   std::vector<uint8_t> get(const std::string& key, std::chrono::milliseconds timeout) override {
     auto [status, number, value] = call(Command::kGet, key, {}, timeout.count(), timeout);
     if (status == Reply::kTimeout) {
-      throw TimeoutError(fmt::format("store {}: key '{}' was not set within {} ms", addr_, key,
-                                     timeout.count()));
+      throw TimeoutError(
+          fmt::format("store {}: key '{}' was not set within {} ms", addr_, key, timeout.count()));
     }
     return value;
   }
@@ -52,21 +52,21 @@ class TcpStoreClient final : public Store {
       for (std::size_t j = i; j < keys.size(); ++j) {
         if (j == i || !check(keys[j])) missing += (missing.empty() ? "" : ", ") + keys[j];
       }
-      throw TimeoutError(fmt::format("store {}: still missing after {} ms: {}", addr_,
-                                     timeout.count(), missing));
+      throw TimeoutError(
+          fmt::format("store {}: still missing after {} ms: {}", addr_, timeout.count(), missing));
     }
   }
 
   uint64_t job_key() {
-    return static_cast<uint64_t>(std::get<1>(call(Command::kJobKey, "", {}, 0,
-                                                  std::chrono::seconds(60))));
+    return static_cast<uint64_t>(
+        std::get<1>(call(Command::kJobKey, "", {}, 0, std::chrono::seconds(60))));
   }
 
  private:
   std::tuple<Reply, int64_t, std::vector<uint8_t>> call(Command cmd, const std::string& key,
-                                                       const std::vector<uint8_t>& value,
-                                                       int64_t arg,
-                                                       std::chrono::milliseconds timeout) {
+                                                        const std::vector<uint8_t>& value,
+                                                        int64_t arg,
+                                                        std::chrono::milliseconds timeout) {
     if (key.size() > kMaxKeyBytes || value.size() > kMaxValueBytes) {
       throw InvalidArgumentError(fmt::format("store key or value too large (key '{}')", key));
     }
@@ -92,8 +92,8 @@ class TcpStoreClient final : public Store {
       }
       if (r.magic != kMagic || r.value_len > kMaxValueBytes) {
         fd_.reset();
-        throw ProtocolError(fmt::format("store {} sent a malformed reply: is it a railcc store?",
-                                        addr_));
+        throw ProtocolError(
+            fmt::format("store {} sent a malformed reply: is it a railcc store?", addr_));
       }
       std::vector<uint8_t> out(r.value_len);
       if (!net::read_all(fd_.get(), out.data(), out.size(), deadline)) {

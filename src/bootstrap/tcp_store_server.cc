@@ -170,7 +170,8 @@ class TcpStoreServer final : public StoreServer {
       case Command::kGet: {
         auto it = data_.find(key);
         if (it != data_.end()) return reply(fd, Reply::kOk, 0, &it->second);
-        waiters_.push_back({fd, key, Clock::now() + std::chrono::milliseconds(std::max<int64_t>(0, arg))});
+        waiters_.push_back(
+            {fd, key, Clock::now() + std::chrono::milliseconds(std::max<int64_t>(0, arg))});
         return true;
       }
       case Command::kAdd: {

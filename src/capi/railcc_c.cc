@@ -2,8 +2,6 @@
 // status codes. Nothing may unwind through these functions, because the caller is C (or an FFI
 // runtime) and unwinding through its frames is undefined behaviour; every entry point is therefore
 // noexcept and funnels its body through Guard().
-#include "railcc.h"
-
 #include <fmt/format.h>
 
 #include <chrono>
@@ -17,6 +15,7 @@
 #include <type_traits>
 #include <utility>
 
+#include "railcc.h"
 #include "railcc/communicator.hpp"
 #include "railcc/data_type.hpp"
 #include "railcc/reduce_op.hpp"
@@ -191,21 +190,31 @@ const char* railcc_version(void) { return railcc::version_string(); }
 
 const char* railcc_error_string(railcc_status status) {
   switch (static_cast<int>(status)) {
-    case RAILCC_OK: return "success";
+    case RAILCC_OK:
+      return "success";
     case RAILCC_ERR_INVALID_ARGUMENT:
       return "invalid argument (bad pointer, count, data type, reduce op, root or rank); nothing "
              "was sent";
     case RAILCC_ERR_MISMATCH:
       return "ranks called different collectives, counts, data types, ops or roots";
-    case RAILCC_ERR_TIMEOUT: return "timed out waiting for other ranks";
-    case RAILCC_ERR_PEER_FAILURE: return "a peer rank failed, exited or closed its connection";
-    case RAILCC_ERR_SYSTEM: return "an operating-system call failed or memory ran out";
-    case RAILCC_ERR_ABORTED: return "the communicator was aborted";
-    case RAILCC_ERR_CONFIG: return "bad configuration (a RAILCC_* or launcher variable)";
-    case RAILCC_ERR_PROTOCOL: return "protocol error: unexpected data on the wire";
-    case RAILCC_ERR_UNSUPPORTED: return "valid request that this build does not support";
-    case RAILCC_ERR_INTERNAL: return "internal railcc error (a bug: please report it)";
-    default: break;
+    case RAILCC_ERR_TIMEOUT:
+      return "timed out waiting for other ranks";
+    case RAILCC_ERR_PEER_FAILURE:
+      return "a peer rank failed, exited or closed its connection";
+    case RAILCC_ERR_SYSTEM:
+      return "an operating-system call failed or memory ran out";
+    case RAILCC_ERR_ABORTED:
+      return "the communicator was aborted";
+    case RAILCC_ERR_CONFIG:
+      return "bad configuration (a RAILCC_* or launcher variable)";
+    case RAILCC_ERR_PROTOCOL:
+      return "protocol error: unexpected data on the wire";
+    case RAILCC_ERR_UNSUPPORTED:
+      return "valid request that this build does not support";
+    case RAILCC_ERR_INTERNAL:
+      return "internal railcc error (a bug: please report it)";
+    default:
+      break;
   }
   return "unknown status code";
 }
@@ -329,8 +338,8 @@ railcc_status railcc_reduce_scatter(railcc_comm_t comm, const void* send, void* 
   });
 }
 
-railcc_status railcc_all_gather(railcc_comm_t comm, const void* send, void* recv,
-                                size_t send_count, railcc_datatype_t dtype, railcc_work_t* work) {
+railcc_status railcc_all_gather(railcc_comm_t comm, const void* send, void* recv, size_t send_count,
+                                railcc_datatype_t dtype, railcc_work_t* work) {
   static constexpr const char* kFn = "railcc_all_gather";
   return Guard(kFn, [&] {
     ClearHandle(work);

@@ -50,8 +50,8 @@ std::size_t parse_bytes(const char* name, const std::string& value, std::size_t 
   auto [ptr, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), v);
   if (digits.empty() || ec != std::errc() || ptr != digits.data() + digits.size() ||
       v > hi / mult || v * mult < lo || v * mult > hi) {
-    bad(name, value, fmt::format("a byte count in [{}, {}] (suffix K, M or G allowed)", lo, hi)
-                         .c_str());
+    bad(name, value,
+        fmt::format("a byte count in [{}, {}] (suffix K, M or G allowed)", lo, hi).c_str());
   }
   return static_cast<std::size_t>(v * mult);
 }
@@ -103,8 +103,8 @@ LaunchInfo read_launch(const EnvMap& env) {
   if (const std::string* addr = find(env, "RAILCC_STORE_ADDR")) {
     const auto colon = addr->rfind(':');
     const std::string host = colon == std::string::npos ? "" : addr->substr(0, colon);
-    const bool v6_unbracketed = host.find(':') != std::string::npos &&
-                                !(host.front() == '[' && host.back() == ']');
+    const bool v6_unbracketed =
+        host.find(':') != std::string::npos && !(host.front() == '[' && host.back() == ']');
     if (colon == std::string::npos || host.empty() || v6_unbracketed) {
       bad("RAILCC_STORE_ADDR", *addr, "host:port (IPv6 as [addr]:port)");
     }
@@ -131,9 +131,12 @@ LaunchInfo read_launch(const EnvMap& env) {
 
 const char* transport_kind_name(TransportKind kind) noexcept {
   switch (kind) {
-    case TransportKind::kAuto: return "auto";
-    case TransportKind::kShm: return "shm";
-    case TransportKind::kTcp: return "tcp";
+    case TransportKind::kAuto:
+      return "auto";
+    case TransportKind::kShm:
+      return "shm";
+    case TransportKind::kTcp:
+      return "tcp";
   }
   return "?";
 }
@@ -149,10 +152,14 @@ Config Config::from_map(const EnvMap& env) {
     c.timeout = std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000)));
   }
   if (const std::string* v = find(env, "RAILCC_TRANSPORT")) {
-    if (*v == "auto") c.transport = TransportKind::kAuto;
-    else if (*v == "shm") c.transport = TransportKind::kShm;
-    else if (*v == "tcp") c.transport = TransportKind::kTcp;
-    else bad("RAILCC_TRANSPORT", *v, "auto, shm or tcp");
+    if (*v == "auto")
+      c.transport = TransportKind::kAuto;
+    else if (*v == "shm")
+      c.transport = TransportKind::kShm;
+    else if (*v == "tcp")
+      c.transport = TransportKind::kTcp;
+    else
+      bad("RAILCC_TRANSPORT", *v, "auto, shm or tcp");
   }
   if (const std::string* v = find(env, "RAILCC_LOG_LEVEL")) {
     static constexpr std::pair<const char*, LogLevel> kLevels[] = {

@@ -24,11 +24,16 @@ State& state() {
 
 const char* level_name(LogLevel level) {
   switch (level) {
-    case LogLevel::kError: return "ERROR";
-    case LogLevel::kWarn: return "WARN";
-    case LogLevel::kInfo: return "INFO";
-    case LogLevel::kDebug: return "DEBUG";
-    case LogLevel::kTrace: return "TRACE";
+    case LogLevel::kError:
+      return "ERROR";
+    case LogLevel::kWarn:
+      return "WARN";
+    case LogLevel::kInfo:
+      return "INFO";
+    case LogLevel::kDebug:
+      return "DEBUG";
+    case LogLevel::kTrace:
+      return "TRACE";
   }
   return "?";
 }
@@ -63,11 +68,10 @@ void write(LogLevel level, std::string_view subsystem, std::string_view message)
     return std::string(buf);
   }();
   const int rank = state().rank.load();
-  std::string line =
-      rank >= 0 ? fmt::format("[railcc {}:{} rank {}] {} {}: {}\n", host, getpid(), rank,
-                              level_name(level), subsystem, message)
-                : fmt::format("[railcc {}:{}] {} {}: {}\n", host, getpid(), level_name(level),
-                              subsystem, message);
+  std::string line = rank >= 0 ? fmt::format("[railcc {}:{} rank {}] {} {}: {}\n", host, getpid(),
+                                             rank, level_name(level), subsystem, message)
+                               : fmt::format("[railcc {}:{}] {} {}: {}\n", host, getpid(),
+                                             level_name(level), subsystem, message);
   // One write() per line so lines of concurrent threads and processes do not interleave.
   ssize_t unused = ::write(STDERR_FILENO, line.data(), line.size());
   (void)unused;

@@ -18,9 +18,9 @@ void write(LogLevel level, std::string_view subsystem, std::string_view message)
 
 }  // namespace railcc::log
 
-#define RAILCC_LOG(level, subsystem, ...)                                          \
-  do {                                                                             \
-    if (::railcc::log::enabled(::railcc::LogLevel::level, subsystem))              \
+#define RAILCC_LOG(level, subsystem, ...)                                                   \
+  do {                                                                                      \
+    if (::railcc::log::enabled(::railcc::LogLevel::level, subsystem))                       \
       ::railcc::log::write(::railcc::LogLevel::level, subsystem, fmt::format(__VA_ARGS__)); \
   } while (0)
 #define RAILCC_WARN(subsystem, ...) RAILCC_LOG(kWarn, subsystem, __VA_ARGS__)

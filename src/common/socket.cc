@@ -32,7 +32,8 @@ std::string Endpoint::to_string() const {
 }
 
 int Endpoint::port() const {
-  if (addr.ss_family == AF_INET) return ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
+  if (addr.ss_family == AF_INET)
+    return ntohs(reinterpret_cast<const sockaddr_in*>(&addr)->sin_port);
   if (addr.ss_family == AF_INET6) {
     return ntohs(reinterpret_cast<const sockaddr_in6*>(&addr)->sin6_port);
   }
@@ -94,7 +95,8 @@ Fd listen_on(const Endpoint& ep, int backlog) {
   if (::bind(fd.get(), reinterpret_cast<const sockaddr*>(&ep.addr), ep.len) != 0) {
     sys_fail(fmt::format("cannot bind {}", ep.to_string()));
   }
-  if (::listen(fd.get(), backlog) != 0) sys_fail(fmt::format("cannot listen on {}", ep.to_string()));
+  if (::listen(fd.get(), backlog) != 0)
+    sys_fail(fmt::format("cannot listen on {}", ep.to_string()));
   return fd;
 }
 

@@ -23,22 +23,23 @@ std::string where(const char* op, int rank) { return fmt::format("{} on rank {}"
 std::size_t checked_bytes(const char* op, int rank, std::size_t count, DataType type,
                           std::size_t blocks = 1) {
   if (!is_valid(type)) {
-    throw InvalidArgumentError(fmt::format("{}: unknown data type {}", where(op, rank),
-                                           static_cast<int>(type)));
+    throw InvalidArgumentError(
+        fmt::format("{}: unknown data type {}", where(op, rank), static_cast<int>(type)));
   }
   const std::size_t es = data_type_size(type);
   if (blocks == 0 || count > std::numeric_limits<std::size_t>::max() / 4 / es / blocks) {
-    throw InvalidArgumentError(fmt::format("{}: count {} x {} ranks of {} overflows the address "
-                                           "space",
-                                           where(op, rank), count, blocks, data_type_name(type)));
+    throw InvalidArgumentError(
+        fmt::format("{}: count {} x {} ranks of {} overflows the address "
+                    "space",
+                    where(op, rank), count, blocks, data_type_name(type)));
   }
   return count * es * blocks;
 }
 
 void check_op(const char* op, int rank, ReduceOp r) {
   if (!is_valid(r)) {
-    throw InvalidArgumentError(fmt::format("{}: unknown reduce op {}", where(op, rank),
-                                           static_cast<int>(r)));
+    throw InvalidArgumentError(
+        fmt::format("{}: unknown reduce op {}", where(op, rank), static_cast<int>(r)));
   }
 }
 
@@ -51,8 +52,8 @@ void check_ptr(const char* op, int rank, const void* p, std::size_t bytes, const
 
 void check_rank(const char* op, int rank, int value, int size, const char* name) {
   if (value < 0 || value >= size) {
-    throw InvalidArgumentError(fmt::format("{}: {} {} is out of range [0, {})", where(op, rank),
-                                           name, value, size));
+    throw InvalidArgumentError(
+        fmt::format("{}: {} {} is out of range [0, {})", where(op, rank), name, value, size));
   }
 }
 
@@ -102,8 +103,9 @@ std::shared_ptr<Communicator> Communicator::init(const Config& config) {
   p.config = config;
   if (l.source.empty()) {
     if (!l.store_addr.empty()) {
-      throw ConfigError("RAILCC_STORE_ADDR (or MASTER_ADDR) is set but no rank: set RAILCC_RANK "
-                        "and RAILCC_WORLD_SIZE, or start the job with railcc-run");
+      throw ConfigError(
+          "RAILCC_STORE_ADDR (or MASTER_ADDR) is set but no rank: set RAILCC_RANK "
+          "and RAILCC_WORLD_SIZE, or start the job with railcc-run");
     }
     // Not launched as part of a job: a communicator of one rank.
     return std::make_shared<Communicator>(detail::CommunicatorImpl::create(std::move(p)));
@@ -127,8 +129,9 @@ std::shared_ptr<Communicator> Communicator::init(const Config& config) {
     p.root_store = connect_tcp_store(l.store_addr, config.timeout);
     if (p.rank == 0) {
       const uint64_t key = random_key();
-      p.root_store->set("railcc/job_key", std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&key),
-                                                               reinterpret_cast<const uint8_t*>(&key) + 8));
+      p.root_store->set("railcc/job_key",
+                        std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&key),
+                                             reinterpret_cast<const uint8_t*>(&key) + 8));
     }
     const auto raw = p.root_store->get("railcc/job_key", config.timeout);
     if (raw.size() != 8) throw ProtocolError("the store holds a malformed railcc/job_key");
@@ -154,8 +157,9 @@ std::shared_ptr<Communicator> Communicator::init(std::shared_ptr<Store> store, i
   if (size > 1) {
     if (rank == 0) {
       const uint64_t key = random_key();
-      p.root_store->set("railcc/job_key", std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&key),
-                                                               reinterpret_cast<const uint8_t*>(&key) + 8));
+      p.root_store->set("railcc/job_key",
+                        std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&key),
+                                             reinterpret_cast<const uint8_t*>(&key) + 8));
     }
     const auto raw = p.root_store->get("railcc/job_key", config.timeout);
     if (raw.size() != 8) throw ProtocolError("the store holds a malformed railcc/job_key");
@@ -327,10 +331,10 @@ Work Communicator::all_to_allv(const void* send, std::span<const std::size_t> se
   checked_bytes("all_to_allv", r, 1, type);
   if (send_counts.size() != n || send_displs.size() != n || recv_counts.size() != n ||
       recv_displs.size() != n) {
-    throw InvalidArgumentError(fmt::format(
-        "{}: counts and displacements need one entry per rank ({}), got {}, {}, {}, {}",
-        where("all_to_allv", r), n, send_counts.size(), send_displs.size(), recv_counts.size(),
-        recv_displs.size()));
+    throw InvalidArgumentError(
+        fmt::format("{}: counts and displacements need one entry per rank ({}), got {}, {}, {}, {}",
+                    where("all_to_allv", r), n, send_counts.size(), send_displs.size(),
+                    recv_counts.size(), recv_displs.size()));
   }
   std::size_t send_extent = 0, recv_extent = 0;
   for (std::size_t q = 0; q < n; ++q) {
@@ -358,8 +362,7 @@ Work Communicator::all_to_allv(const void* send, std::span<const std::size_t> se
   return impl_->enqueue(std::move(a));
 }
 
-Work Communicator::send(const void* buf, std::size_t count, DataType type, int peer,
-                        uint32_t tag) {
+Work Communicator::send(const void* buf, std::size_t count, DataType type, int peer, uint32_t tag) {
   const int r = rank();
   const std::size_t bytes = checked_bytes("send", r, count, type);
   check_rank("send", r, peer, size(), "peer");
@@ -407,8 +410,8 @@ std::shared_ptr<Communicator> Communicator::new_group(std::span<const int> ranks
   for (std::size_t i = 0; i < ranks.size(); ++i) {
     check_rank("new_group", r, ranks[i], size(), "rank in the list");
     if (i > 0 && ranks[i] <= ranks[i - 1]) {
-      throw InvalidArgumentError(fmt::format("{}: the rank list must be sorted and unique",
-                                             where("new_group", r)));
+      throw InvalidArgumentError(
+          fmt::format("{}: the rank list must be sorted and unique", where("new_group", r)));
     }
     member |= ranks[i] == r;
     hash = (hash ^ static_cast<uint64_t>(ranks[i])) * 1099511628211ull;

@@ -51,14 +51,15 @@ std::string CommunicatorImpl::describe(const OpArgs& a, uint64_t seq) const {
     case OpKind::kSendRecv:
       return fmt::format("{} rank {} ({} x {}, tag {})", a.is_send ? "send to" : "recv from",
                          a.peer, a.count, data_type_name(a.dtype), a.tag);
-    case OpKind::kBarrier: return fmt::format("barrier #{}", seq);
+    case OpKind::kBarrier:
+      return fmt::format("barrier #{}", seq);
     case OpKind::kAllReduce:
     case OpKind::kReduceScatter:
       return fmt::format("{} #{} ({} x {}, {})", wire::op_kind_name(a.op), seq, a.count,
                          data_type_name(a.dtype), reduce_op_name(a.redop));
     case OpKind::kReduce:
-      return fmt::format("reduce #{} ({} x {}, {}, root {})", seq, a.count,
-                         data_type_name(a.dtype), reduce_op_name(a.redop), a.root);
+      return fmt::format("reduce #{} ({} x {}, {}, root {})", seq, a.count, data_type_name(a.dtype),
+                         reduce_op_name(a.redop), a.root);
     case OpKind::kBroadcast:
     case OpKind::kGather:
     case OpKind::kScatter:
@@ -168,20 +169,32 @@ void CommunicatorImpl::run(Op& op) {
 
 void CommunicatorImpl::dispatch(algo::Context& ctx) {
   switch (ctx.args().op) {
-    case OpKind::kAllReduce: return algo::all_reduce(ctx);
-    case OpKind::kReduceScatter: return algo::reduce_scatter(ctx);
+    case OpKind::kAllReduce:
+      return algo::all_reduce(ctx);
+    case OpKind::kReduceScatter:
+      return algo::reduce_scatter(ctx);
     case OpKind::kAllGather:
-    case OpKind::kSplit: return algo::all_gather(ctx);
-    case OpKind::kBroadcast: return algo::broadcast(ctx);
-    case OpKind::kReduce: return algo::reduce(ctx);
-    case OpKind::kGather: return algo::gather(ctx);
-    case OpKind::kScatter: return algo::scatter(ctx);
-    case OpKind::kAllToAll: return algo::all_to_all(ctx);
-    case OpKind::kAllToAllv: return algo::all_to_allv(ctx);
-    case OpKind::kSendRecv: return algo::send_recv(ctx);
-    case OpKind::kBarrier: return algo::barrier(ctx);
+    case OpKind::kSplit:
+      return algo::all_gather(ctx);
+    case OpKind::kBroadcast:
+      return algo::broadcast(ctx);
+    case OpKind::kReduce:
+      return algo::reduce(ctx);
+    case OpKind::kGather:
+      return algo::gather(ctx);
+    case OpKind::kScatter:
+      return algo::scatter(ctx);
+    case OpKind::kAllToAll:
+      return algo::all_to_all(ctx);
+    case OpKind::kAllToAllv:
+      return algo::all_to_allv(ctx);
+    case OpKind::kSendRecv:
+      return algo::send_recv(ctx);
+    case OpKind::kBarrier:
+      return algo::barrier(ctx);
     case OpKind::kNone:
-    case OpKind::kCount_: break;
+    case OpKind::kCount_:
+      break;
   }
   throw InternalError("unknown op kind");
 }
@@ -229,7 +242,8 @@ void CommunicatorImpl::post_p2p(Op op) {
   try {
     match_self_p2p();
   } catch (const Error& e) {
-    fail(e.code(), fmt::format("rank {}: {} failed: {}", p_.rank, p.op.work->description, e.what()));
+    fail(e.code(),
+         fmt::format("rank {}: {} failed: {}", p_.rank, p.op.work->description, e.what()));
   }
 }
 
@@ -264,10 +278,11 @@ void CommunicatorImpl::reap_p2p() {
       if (!error) {
         const std::string msg =
             abort_ ? fmt::format("rank {}: {} aborted", p_.rank, p.op.work->description)
-                   : fmt::format("rank {}: {} timed out after {} s (RAILCC_TIMEOUT): rank {} never "
-                                 "posted the matching {}",
-                                 p_.rank, p.op.work->description, timeout_ms_.load() / 1000.0,
-                                 p.op.args.peer, p.op.args.is_send ? "recv" : "send");
+                   : fmt::format(
+                         "rank {}: {} timed out after {} s (RAILCC_TIMEOUT): rank {} never "
+                         "posted the matching {}",
+                         p_.rank, p.op.work->description, timeout_ms_.load() / 1000.0,
+                         p.op.args.peer, p.op.args.is_send ? "recv" : "send");
         const ErrorCode code = abort_ ? ErrorCode::kAborted : ErrorCode::kTimeout;
         fail(code, msg);
         error = make_error(code, msg);
@@ -349,8 +364,8 @@ std::shared_ptr<Communicator> CommunicatorImpl::split(int color, int key, uint64
   const uint64_t split_index = ++split_count_;
   for (int r = 0; r < p_.size; ++r) {
     if (all[3 * r + 2] != static_cast<int64_t>(group_hash)) {
-      throw MismatchError(fmt::format("new_group: rank {} and rank {} passed different rank lists",
-                                      p_.rank, r));
+      throw MismatchError(
+          fmt::format("new_group: rank {} and rank {} passed different rank lists", p_.rank, r));
     }
   }
   if (color < 0) return nullptr;
@@ -369,7 +384,8 @@ std::shared_ptr<Communicator> CommunicatorImpl::split(int color, int key, uint64
   }
   child.job_key = p_.job_key;
   // Deterministic on every member: parent id, how many splits came before, and the color.
-  uint64_t h = p_.comm_id * 0x9E3779B97F4A7C15ull ^ (split_index << 20) ^ static_cast<uint64_t>(color);
+  uint64_t h =
+      p_.comm_id * 0x9E3779B97F4A7C15ull ^ (split_index << 20) ^ static_cast<uint64_t>(color);
   h ^= h >> 29;
   child.comm_id = h * 0xBF58476D1CE4E5B9ull | 2;  // never 1, the world's id
   return std::make_shared<Communicator>(create(std::move(child)));

@@ -19,8 +19,8 @@ namespace railcc::detail {
 
 struct CommParams {
   Config config;
-  std::shared_ptr<Store> root_store;     // null for a single-process communicator
-  std::shared_ptr<StoreServer> server;   // set on the rank that hosts the rendezvous
+  std::shared_ptr<Store> root_store;    // null for a single-process communicator
+  std::shared_ptr<StoreServer> server;  // set on the rank that hosts the rendezvous
   int rank = 0;
   int size = 1;
   uint64_t comm_id = 1;
@@ -80,15 +80,15 @@ class CommunicatorImpl {
   std::unique_ptr<core::Engine> engine_;
   std::atomic<bool> abort_{false};
   std::atomic<long long> timeout_ms_;
-  uint64_t next_seq_ = 1;      // guarded by mutex_
-  uint64_t split_count_ = 0;   // splits are collective, so equal on every rank
+  uint64_t next_seq_ = 1;     // guarded by mutex_
+  uint64_t split_count_ = 0;  // splits are collective, so equal on every rank
   std::mutex mutex_;
   std::condition_variable queue_cv_;
   std::deque<Op> queue_;
   bool stopping_ = false;
-  std::atomic<int> queued_{0};           // ops in queue_, readable without the mutex
+  std::atomic<int> queued_{0};  // ops in queue_, readable without the mutex
   std::atomic<bool> stop_requested_{false};
-  algo::Scratch scratch_;  // reused by every op: no page faults per call
+  algo::Scratch scratch_;                        // reused by every op: no page faults per call
   std::deque<std::unique_ptr<PendingP2P>> p2p_;  // worker thread only
   std::deque<PendingP2P*> self_sends_, self_recvs_;
   // Set once an op failed: the ranks are out of step and every later op fails the same way.

@@ -11,8 +11,7 @@
 
 namespace railcc::core {
 
-Engine::Engine(int rank, int size, const Config& config, Mesh mesh,
-               const std::atomic<bool>* abort)
+Engine::Engine(int rank, int size, const Config& config, Mesh mesh, const std::atomic<bool>* abort)
     : rank_(rank), size_(size), config_(config), mesh_(std::move(mesh)), abort_(abort) {
   if (mesh_.listener) net::set_nonblocking(mesh_.listener.get());
 }
@@ -90,8 +89,10 @@ void Engine::reject_foreign_connections() {
     const int fd = ::accept4(mesh_.listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
     if (fd < 0) return;
     net::Fd owned(fd);
-    RAILCC_WARN("net", "rejected connection from {} to rank {}'s peer port: every peer of this "
-                "communicator is already connected", net::peer_endpoint(fd).to_string(), rank_);
+    RAILCC_WARN("net",
+                "rejected connection from {} to rank {}'s peer port: every peer of this "
+                "communicator is already connected",
+                net::peer_endpoint(fd).to_string(), rank_);
   }
 }
 

@@ -20,7 +20,7 @@ namespace railcc::core {
 // Everything a communicator's connections need to stay alive.
 struct Mesh {
   std::vector<std::unique_ptr<transport::Connection>> connections;  // by peer rank; null for self
-  std::unique_ptr<transport::ShmSegment> my_segment;                 // null without shm peers
+  std::unique_ptr<transport::ShmSegment> my_segment;                // null without shm peers
   std::vector<std::unique_ptr<transport::ShmSegment>> peer_segments;
   net::Fd listener;  // peer port; connections arriving after init are rejected
   bool has_tcp = false;

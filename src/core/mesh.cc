@@ -93,9 +93,10 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
     try {
       raw = store.get(fmt::format("peer/{}", r), std::chrono::milliseconds(deadline.poll_ms()));
     } catch (const TimeoutError&) {
-      throw TimeoutError(fmt::format("rank {} never joined: its address did not appear in the "
-                                     "store within {} s (RAILCC_TIMEOUT)",
-                                     r, config.timeout.count() / 1000.0));
+      throw TimeoutError(
+          fmt::format("rank {} never joined: its address did not appear in the "
+                      "store within {} s (RAILCC_TIMEOUT)",
+                      r, config.timeout.count() / 1000.0));
     }
     std::istringstream in(text(raw));
     std::string pid, prt;
@@ -113,9 +114,10 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
     if (r == p.rank) continue;
     const bool same_host = peers[r].host_id == me;
     if (config.transport == TransportKind::kShm && !same_host) {
-      throw ConfigError(fmt::format("RAILCC_TRANSPORT=shm but rank {} runs on another host ({}); "
-                                    "use RAILCC_TRANSPORT=auto or tcp",
-                                    r, peers[r].host_id));
+      throw ConfigError(
+          fmt::format("RAILCC_TRANSPORT=shm but rank {} runs on another host ({}); "
+                      "use RAILCC_TRANSPORT=auto or tcp",
+                      r, peers[r].host_id));
     }
     shm[r] = same_host && config.transport != TransportKind::kTcp;
   }
@@ -143,8 +145,8 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
     store.set(fmt::format("shm/{}", p.rank), bytes(name));
     mesh.peer_segments.resize(p.size);
     for (int r : my_local) {
-      const std::string peer_name = text(store.get(fmt::format("shm/{}", r),
-                                                   std::chrono::milliseconds(deadline.poll_ms())));
+      const std::string peer_name =
+          text(store.get(fmt::format("shm/{}", r), std::chrono::milliseconds(deadline.poll_ms())));
       mesh.peer_segments[r] =
           std::make_unique<transport::ShmSegment>(transport::ShmSegment::open(peer_name));
     }
@@ -162,8 +164,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
       streams.push_back(std::make_unique<transport::ShmStream>(
           mesh.my_segment.get(), static_cast<int>(i), mesh.peer_segments[r].get(), out_slot,
           peers[r].pid, fmt::format("rank {} (shm, pid {})", r, peers[r].pid)));
-      mesh.connections[r] =
-          std::make_unique<Connection>(p.rank, r, p.comm_id, std::move(streams));
+      mesh.connections[r] = std::make_unique<Connection>(p.rank, r, p.comm_id, std::move(streams));
     }
   }
 
@@ -199,17 +200,18 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
           missing += (missing.empty() ? "" : ", ") + std::to_string(r);
         }
       }
-      throw TimeoutError(fmt::format("rank(s) {} never connected to rank {} within {} s "
-                                     "(RAILCC_TIMEOUT)",
-                                     missing, p.rank, config.timeout.count() / 1000.0));
+      throw TimeoutError(
+          fmt::format("rank(s) {} never connected to rank {} within {} s "
+                      "(RAILCC_TIMEOUT)",
+                      missing, p.rank, config.timeout.count() / 1000.0));
     }
     std::vector<pollfd> fds{{mesh.listener.get(), POLLIN, 0}};
     for (auto& q : pending) fds.push_back({q.fd.get(), POLLIN, 0});
     ::poll(fds.data(), fds.size(), deadline.poll_ms(100));
     if (fds[0].revents & POLLIN) {
       while (true) {
-        const int fd = ::accept4(mesh.listener.get(), nullptr, nullptr,
-                                 SOCK_CLOEXEC | SOCK_NONBLOCK);
+        const int fd =
+            ::accept4(mesh.listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) break;
         Pending q;
         q.fd.reset(fd);
@@ -260,9 +262,8 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
     std::vector<std::unique_ptr<Stream>> streams;
     for (int s = 0; s < k; ++s) {
       streams.push_back(std::make_unique<transport::TcpStream>(
-          std::move(fds[s]),
-          fmt::format("rank {} (tcp {}:{}, socket {}/{})", r, peers[r].ip, peers[r].port, s + 1,
-                      k)));
+          std::move(fds[s]), fmt::format("rank {} (tcp {}:{}, socket {}/{})", r, peers[r].ip,
+                                         peers[r].port, s + 1, k)));
     }
     mesh.connections[r] = std::make_unique<Connection>(p.rank, r, p.comm_id, std::move(streams));
   }

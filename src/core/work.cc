@@ -13,9 +13,10 @@ void Work::wait(std::chrono::milliseconds timeout) const {
   if (timeout >= std::chrono::hours(24 * 365)) {
     state_->done_cv.wait(lock, [&] { return state_->done; });
   } else if (!state_->done_cv.wait_for(lock, timeout, [&] { return state_->done; })) {
-    throw TimeoutError(fmt::format("{} did not complete within the {} ms given to Work::wait "
-                                   "(it is still running)",
-                                   state_->description, timeout.count()));
+    throw TimeoutError(
+        fmt::format("{} did not complete within the {} ms given to Work::wait "
+                    "(it is still running)",
+                    state_->description, timeout.count()));
   }
   if (state_->error) throw_error(state_->error.code, state_->error.message);
 }

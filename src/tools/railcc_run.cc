@@ -35,8 +35,8 @@ struct Rank {
   int status = 0;
 };
 
-void emit(const Rank& r, bool prefix, std::string& partial, const char* data, size_t n,
-          FILE* to, bool flush_all) {
+void emit(const Rank& r, bool prefix, std::string& partial, const char* data, size_t n, FILE* to,
+          bool flush_all) {
   partial.append(data, n);
   size_t start = 0;
   while (true) {
@@ -88,8 +88,8 @@ int main(int argc, char** argv) {
     }
     if (a == "-n" || a == "--np" || a == "--grace") ++i;
   }
-  std::vector<std::string> command(argv + split + (split < argc && std::string(argv[split]) == "--"),
-                                   argv + argc);
+  std::vector<std::string> command(
+      argv + split + (split < argc && std::string(argv[split]) == "--"), argv + argc);
   try {
     app.parse(split, argv);
     if (command.empty()) throw CLI::RequiredError("a program to run (railcc-run -n 4 prog args)");
@@ -164,8 +164,10 @@ int main(int argc, char** argv) {
       if (r.out_fd >= 0) fds.push_back({r.out_fd, POLLIN, 0}), owners.push_back({&r, false});
       if (r.err_fd >= 0) fds.push_back({r.err_fd, POLLIN, 0}), owners.push_back({&r, true});
     }
-    if (!fds.empty()) poll(fds.data(), fds.size(), 50);
-    else std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    if (!fds.empty())
+      poll(fds.data(), fds.size(), 50);
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
     for (size_t i = 0; i < fds.size(); ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       auto [r, is_err] = owners[i];
@@ -219,8 +221,9 @@ int main(int argc, char** argv) {
   if (exit_code != 0) {
     for (const auto& r : ranks) {
       const bool ok = WIFEXITED(r.status) && WEXITSTATUS(r.status) == 0;
-      if (!ok) std::fprintf(stderr, "railcc-run: rank %d %s\n", r.index,
-                            describe_status(r.status).c_str());
+      if (!ok)
+        std::fprintf(stderr, "railcc-run: rank %d %s\n", r.index,
+                     describe_status(r.status).c_str());
     }
   }
   return exit_code;

@@ -2,7 +2,6 @@
  * floats (element i of rank r is r + i), checks the sums, and meets the others at a barrier.
  * Works alone (one rank) or under a launcher: railcc-run -n 3 capi_smoke. Exits 0 when correct. */
 #include <railcc.h>
-
 #include <stdio.h>
 #include <stdlib.h>
 
@@ -38,8 +37,9 @@ int main(void) {
     /* sum over r of (r + i) = size*(size-1)/2 + size*i */
     const float expected = (float)(size * (size - 1) / 2 + size * i);
     if (data[i] != expected) {
-      if (bad++ < 5) fprintf(stderr, "rank %d: data[%d] = %g, expected %g\n", rank, i,
-                             (double)data[i], (double)expected);
+      if (bad++ < 5)
+        fprintf(stderr, "rank %d: data[%d] = %g, expected %g\n", rank, i, (double)data[i],
+                (double)expected);
     }
   }
   /* Blocking form (NULL work). */

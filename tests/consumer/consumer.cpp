@@ -1,13 +1,13 @@
 // Tiny consumer of an installed railcc: a size-1 all_reduce through the C++ API, and a call into
 // the C API, to prove both headers are installed and both kinds of symbols are in the library.
 // Prints "OK" and exits 0 on success.
+#include <railcc.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
-#include <vector>
-
-#include <railcc.h>
 #include <railcc/railcc.hpp>
+#include <vector>
 
 int main() {
   try {

@@ -4,11 +4,11 @@
 //   probe sleep            every rank sleeps for a minute (to be interrupted)
 //   probe env              prints its RAILCC_* launch variables
 //   probe allreduce        joins the job and all_reduces its rank
-#include <railcc/railcc.hpp>
 #include <unistd.h>
 
 #include <cstdio>
 #include <cstdlib>
+#include <railcc/railcc.hpp>
 #include <string>
 
 int main(int argc, char** argv) {

@@ -48,7 +48,8 @@ void test_reduce_scatter(Communicator& c, std::size_t count, DataType t, ReduceO
   const std::size_t es = data_type_size(t), n = c.size();
   const Bytes input = make_input(c.rank(), count * n, t, op);
   const Bytes full = expected_reduction(c.size(), count * n, t, op);
-  const Bytes want(full.begin() + count * c.rank() * es, full.begin() + count * (c.rank() + 1) * es);
+  const Bytes want(full.begin() + count * c.rank() * es,
+                   full.begin() + count * (c.rank() + 1) * es);
   Bytes send = input, recv(count * es);
   if (in_place) {
     c.reduce_scatter(send.data(), send.data() + count * c.rank() * es, count, t, op).wait();
@@ -56,8 +57,9 @@ void test_reduce_scatter(Communicator& c, std::size_t count, DataType t, ReduceO
   } else {
     c.reduce_scatter(send.data(), recv.data(), count, t, op).wait();
   }
-  check_equal(recv, want, t, fmt::format("reduce_scatter {} x {} {}", count, data_type_name(t),
-                                         in_place ? "in place" : "out of place"));
+  check_equal(recv, want, t,
+              fmt::format("reduce_scatter {} x {} {}", count, data_type_name(t),
+                          in_place ? "in place" : "out of place"));
 }
 
 void test_all_gather(Communicator& c, std::size_t count, bool in_place) {
@@ -114,7 +116,8 @@ void test_gather_scatter(Communicator& c, std::size_t count, int root) {
   const Bytes mine = make_input(c.rank(), count, t, ReduceOp::kSum);
   Bytes gathered(all.size());
   c.gather(mine.data(), gathered.data(), count, t, root).wait();
-  if (c.rank() == root) check_equal(gathered, all, t, fmt::format("gather {} root {}", count, root));
+  if (c.rank() == root)
+    check_equal(gathered, all, t, fmt::format("gather {} root {}", count, root));
   Bytes part(mine.size());
   c.scatter(c.rank() == root ? all.data() : nullptr, part.data(), count, t, root).wait();
   check_equal(part, mine, t, fmt::format("scatter {} root {}", count, root));
@@ -219,7 +222,8 @@ void run_everything(int world, const std::string& transport) {
             test_broadcast(*c, count, static_cast<int>(count % n), in_place);
             test_all_to_all(*c, count % 3000, in_place);
           }
-          test_reduce(*c, count, DataType::kInt32, ReduceOp::kSum, static_cast<int>((count + 1) % n));
+          test_reduce(*c, count, DataType::kInt32, ReduceOp::kSum,
+                      static_cast<int>((count + 1) % n));
           test_gather_scatter(*c, count % 5000, static_cast<int>(count % n));
         }
         for (DataType t : kAllTypes) {

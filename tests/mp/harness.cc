@@ -117,11 +117,15 @@ std::vector<RankOutcome> run_job(int world, const std::function<void(int)>& fn,
     std::vector<pollfd> fds;
     std::vector<std::pair<int, bool>> owners;
     for (int r = 0; r < world; ++r) {
-      if (children[r].err_fd >= 0) fds.push_back({children[r].err_fd, POLLIN, 0}), owners.push_back({r, false});
-      if (children[r].note_fd >= 0) fds.push_back({children[r].note_fd, POLLIN, 0}), owners.push_back({r, true});
+      if (children[r].err_fd >= 0)
+        fds.push_back({children[r].err_fd, POLLIN, 0}), owners.push_back({r, false});
+      if (children[r].note_fd >= 0)
+        fds.push_back({children[r].note_fd, POLLIN, 0}), owners.push_back({r, true});
     }
-    if (!fds.empty()) poll(fds.data(), fds.size(), 20);
-    else std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (!fds.empty())
+      poll(fds.data(), fds.size(), 20);
+    else
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
     for (std::size_t i = 0; i < fds.size(); ++i) {
       if (!(fds[i].revents & (POLLIN | POLLHUP | POLLERR))) continue;
       auto [r, is_note] = owners[i];
@@ -177,8 +181,8 @@ std::string summary(const std::vector<RankOutcome>& outcomes) {
   for (std::size_t r = 0; r < outcomes.size(); ++r) {
     const auto& o = outcomes[r];
     s += fmt::format("rank {}: exit {} signal {}{} after {:.2f}s\n  error: {}\n  stderr: {}\n", r,
-                     o.exit_code, o.signal, o.killed_by_harness ? " (killed: hung)" : "",
-                     o.seconds, o.error, o.stderr_text.substr(0, 2000));
+                     o.exit_code, o.signal, o.killed_by_harness ? " (killed: hung)" : "", o.seconds,
+                     o.error, o.stderr_text.substr(0, 2000));
   }
   return s;
 }

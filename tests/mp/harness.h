@@ -3,6 +3,8 @@
 // Children report failures by throwing; the harness never lets a child hang the test.
 #pragma once
 
+#include <fmt/format.h>
+
 #include <chrono>
 #include <functional>
 #include <map>
@@ -10,16 +12,14 @@
 #include <string>
 #include <vector>
 
-#include <fmt/format.h>
-
 namespace railcc::test {
 
 struct RankOutcome {
-  int exit_code = -1;    // 0 = the function returned normally
-  int signal = 0;        // set when the child was killed by a signal
-  std::string error;     // what() of the exception that ended the child, if any
+  int exit_code = -1;  // 0 = the function returned normally
+  int signal = 0;      // set when the child was killed by a signal
+  std::string error;   // what() of the exception that ended the child, if any
   std::string stderr_text;
-  double seconds = 0;    // wall time of the child
+  double seconds = 0;  // wall time of the child
   bool killed_by_harness = false;
   bool ok() const { return exit_code == 0 && signal == 0; }
 };
@@ -44,9 +44,9 @@ struct CheckFailure : std::runtime_error {
 
 }  // namespace railcc::test
 
-#define CHECK(cond, ...)                                                                  \
-  do {                                                                                    \
-    if (!(cond))                                                                          \
-      throw ::railcc::test::CheckFailure(fmt::format("{}:{}: CHECK({}) failed: {}", __FILE__, \
+#define CHECK(cond, ...)                                                                          \
+  do {                                                                                            \
+    if (!(cond))                                                                                  \
+      throw ::railcc::test::CheckFailure(fmt::format("{}:{}: CHECK({}) failed: {}", __FILE__,     \
                                                      __LINE__, #cond, fmt::format(__VA_ARGS__))); \
   } while (0)

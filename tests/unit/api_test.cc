@@ -33,12 +33,27 @@ using std::chrono::milliseconds;
 class CleanLaunchEnv {
  public:
   CleanLaunchEnv() {
-    static const char* const kNames[] = {
-        "RAILCC_RANK", "RAILCC_WORLD_SIZE", "RAILCC_STORE_ADDR", "RANK", "WORLD_SIZE",
-        "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT", "OMPI_COMM_WORLD_RANK",
-        "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK", "OMPI_COMM_WORLD_LOCAL_SIZE",
-        "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID", "SLURM_NTASKS_PER_NODE", "PMI_RANK",
-        "PMI_SIZE", "MPI_LOCALRANKID", "MPI_LOCALNRANKS"};
+    static const char* const kNames[] = {"RAILCC_RANK",
+                                         "RAILCC_WORLD_SIZE",
+                                         "RAILCC_STORE_ADDR",
+                                         "RANK",
+                                         "WORLD_SIZE",
+                                         "LOCAL_RANK",
+                                         "LOCAL_WORLD_SIZE",
+                                         "MASTER_ADDR",
+                                         "MASTER_PORT",
+                                         "OMPI_COMM_WORLD_RANK",
+                                         "OMPI_COMM_WORLD_SIZE",
+                                         "OMPI_COMM_WORLD_LOCAL_RANK",
+                                         "OMPI_COMM_WORLD_LOCAL_SIZE",
+                                         "SLURM_PROCID",
+                                         "SLURM_NTASKS",
+                                         "SLURM_LOCALID",
+                                         "SLURM_NTASKS_PER_NODE",
+                                         "PMI_RANK",
+                                         "PMI_SIZE",
+                                         "MPI_LOCALRANKID",
+                                         "MPI_LOCALNRANKS"};
     std::vector<std::string> names(std::begin(kNames), std::end(kNames));
     for (char** e = environ; *e != nullptr; ++e) {
       const std::string entry = *e;
@@ -102,18 +117,26 @@ std::vector<float> Iota(std::size_t n, float start = 1.0f) {
 void SetSmallValue(DataType t, uint8_t* dst, int k) {
   auto put = [dst](auto v) { std::memcpy(dst, &v, sizeof(v)); };
   switch (t) {
-    case DataType::kInt8: return put(static_cast<int8_t>(k));
-    case DataType::kUint8: return put(static_cast<uint8_t>(k));
-    case DataType::kInt32: return put(static_cast<int32_t>(k));
-    case DataType::kUint32: return put(static_cast<uint32_t>(k));
-    case DataType::kInt64: return put(static_cast<int64_t>(k));
-    case DataType::kUint64: return put(static_cast<uint64_t>(k));
+    case DataType::kInt8:
+      return put(static_cast<int8_t>(k));
+    case DataType::kUint8:
+      return put(static_cast<uint8_t>(k));
+    case DataType::kInt32:
+      return put(static_cast<int32_t>(k));
+    case DataType::kUint32:
+      return put(static_cast<uint32_t>(k));
+    case DataType::kInt64:
+      return put(static_cast<int64_t>(k));
+    case DataType::kUint64:
+      return put(static_cast<uint64_t>(k));
     case DataType::kFloat16:
       return put(static_cast<uint16_t>(k == 0 ? 0 : k == 1 ? 0x3c00 : 0x4000));
     case DataType::kBFloat16:
       return put(static_cast<uint16_t>(k == 0 ? 0 : k == 1 ? 0x3f80 : 0x4000));
-    case DataType::kFloat32: return put(static_cast<float>(k));
-    case DataType::kFloat64: return put(static_cast<double>(k));
+    case DataType::kFloat32:
+      return put(static_cast<float>(k));
+    case DataType::kFloat64:
+      return put(static_cast<double>(k));
   }
 }
 
@@ -156,8 +179,7 @@ TEST_F(ApiTest, LargeAllReduce) {
   // Larger than RAILCC_SMALL_MSG_BYTES and the chunk size.
   auto send = Iota(1 << 20);
   std::vector<float> recv(send.size());
-  c().all_reduce(send.data(), recv.data(), send.size(), DataType::kFloat32, ReduceOp::kMax)
-      .wait();
+  c().all_reduce(send.data(), recv.data(), send.size(), DataType::kFloat32, ReduceOp::kMax).wait();
   EXPECT_EQ(recv, send);
 }
 
@@ -278,8 +300,7 @@ TEST_F(ApiTest, ManyQueuedOpsCompleteInOrder) {
     EXPECT_TRUE(works[i].is_completed()) << i;  // ops complete in the order they were called
     EXPECT_EQ(out[i], in[i]) << i;
   }
-  EXPECT_NE(works[0].description().find("all_reduce"), std::string::npos)
-      << works[0].description();
+  EXPECT_NE(works[0].description().find("all_reduce"), std::string::npos) << works[0].description();
 }
 
 TEST_F(ApiTest, NullBuffersWithZeroCountAreFine) {
@@ -612,8 +633,8 @@ TEST(ApiValuesTest, ThrowErrorPicksTheMatchingClass) {
     try {
       throw_error(static_cast<ErrorCode>(code), "msg " + std::to_string(code));
     } catch (const Error& e) {
-      const ErrorCode want = (code == 0 || code == 11) ? ErrorCode::kInternal
-                                                       : static_cast<ErrorCode>(code);
+      const ErrorCode want =
+          (code == 0 || code == 11) ? ErrorCode::kInternal : static_cast<ErrorCode>(code);
       EXPECT_EQ(e.code(), want);
       EXPECT_EQ(std::string(e.what()), "msg " + std::to_string(code));
     }

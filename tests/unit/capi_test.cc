@@ -3,8 +3,6 @@
 // by capi_smoke under railcc-run (tests/capi.cmake); here every entry point is checked for
 // results at size 1, status codes on bad arguments and the error text C callers get.
 
-#include "railcc.h"
-
 #include <gtest/gtest.h>
 #include <stdlib.h>
 
@@ -18,6 +16,7 @@
 #include <utility>
 #include <vector>
 
+#include "railcc.h"
 #include "railcc/railcc.hpp"
 
 extern char** environ;
@@ -29,12 +28,24 @@ namespace {
 class CleanLaunchEnv {
  public:
   CleanLaunchEnv() {
-    static const char* const kNames[] = {
-        "RANK", "WORLD_SIZE", "LOCAL_RANK", "LOCAL_WORLD_SIZE", "MASTER_ADDR", "MASTER_PORT",
-        "OMPI_COMM_WORLD_RANK", "OMPI_COMM_WORLD_SIZE", "OMPI_COMM_WORLD_LOCAL_RANK",
-        "OMPI_COMM_WORLD_LOCAL_SIZE", "PMI_RANK", "PMI_SIZE", "MPI_LOCALRANKID",
-        "MPI_LOCALNRANKS", "SLURM_PROCID", "SLURM_NTASKS", "SLURM_LOCALID",
-        "SLURM_NTASKS_PER_NODE"};
+    static const char* const kNames[] = {"RANK",
+                                         "WORLD_SIZE",
+                                         "LOCAL_RANK",
+                                         "LOCAL_WORLD_SIZE",
+                                         "MASTER_ADDR",
+                                         "MASTER_PORT",
+                                         "OMPI_COMM_WORLD_RANK",
+                                         "OMPI_COMM_WORLD_SIZE",
+                                         "OMPI_COMM_WORLD_LOCAL_RANK",
+                                         "OMPI_COMM_WORLD_LOCAL_SIZE",
+                                         "PMI_RANK",
+                                         "PMI_SIZE",
+                                         "MPI_LOCALRANKID",
+                                         "MPI_LOCALNRANKS",
+                                         "SLURM_PROCID",
+                                         "SLURM_NTASKS",
+                                         "SLURM_LOCALID",
+                                         "SLURM_NTASKS_PER_NODE"};
     std::vector<std::string> names(std::begin(kNames), std::end(kNames));
     // Every RAILCC_* too: a stray RAILCC_TIMEOUT=abc would fail init with a config error.
     for (char** e = environ; *e != nullptr; ++e) {
@@ -128,8 +139,8 @@ TEST_F(CapiTest, AllReduceEveryOpIsIdentityAtSizeOne) {
     const std::vector<uint8_t> before = buf;
     const auto dtype = static_cast<railcc_datatype_t>(t);
     const std::size_t elem = railcc::data_type_size(static_cast<railcc::DataType>(t));
-    ASSERT_EQ(railcc_all_reduce(comm_, buf.data(), buf.data(), buf.size() / elem, dtype,
-                                RAILCC_SUM, nullptr),
+    ASSERT_EQ(railcc_all_reduce(comm_, buf.data(), buf.data(), buf.size() / elem, dtype, RAILCC_SUM,
+                                nullptr),
               RAILCC_OK)
         << "dtype " << t << ": " << railcc_last_error();
     EXPECT_EQ(buf, before) << "dtype " << t;
@@ -140,9 +151,9 @@ TEST_F(CapiTest, AsyncWorkWaitTestFree) {
   const std::vector<double> send = {1.0, 2.0, 3.0};
   std::vector<double> recv(3, 0.0);
   railcc_work_t work = nullptr;
-  ASSERT_EQ(railcc_all_reduce(comm_, send.data(), recv.data(), 3, RAILCC_FLOAT64, RAILCC_MAX,
-                              &work),
-            RAILCC_OK);
+  ASSERT_EQ(
+      railcc_all_reduce(comm_, send.data(), recv.data(), 3, RAILCC_FLOAT64, RAILCC_MAX, &work),
+      RAILCC_OK);
   ASSERT_NE(work, nullptr);
   EXPECT_EQ(railcc_work_wait(work, -1), RAILCC_OK);
   EXPECT_EQ(recv, send);
@@ -189,9 +200,9 @@ TEST_F(CapiTest, EveryCollectiveAtSizeOne) {
   EXPECT_EQ(recv, send);
 
   recv = fresh();
-  ASSERT_EQ(railcc_reduce(comm_, send.data(), recv.data(), n, RAILCC_FLOAT32, RAILCC_PROD, 0,
-                          nullptr),
-            RAILCC_OK)
+  ASSERT_EQ(
+      railcc_reduce(comm_, send.data(), recv.data(), n, RAILCC_FLOAT32, RAILCC_PROD, 0, nullptr),
+      RAILCC_OK)
       << railcc_last_error();
   EXPECT_EQ(recv, send);
 
@@ -214,8 +225,7 @@ TEST_F(CapiTest, EveryCollectiveAtSizeOne) {
   EXPECT_EQ(recv, send);
 
   // all_to_allv with a displacement on both sides, to check the arrays are read as elements.
-  const size_t send_counts[] = {30}, send_displs[] = {5}, recv_counts[] = {30},
-               recv_displs[] = {2};
+  const size_t send_counts[] = {30}, send_displs[] = {5}, recv_counts[] = {30}, recv_displs[] = {2};
   recv = fresh();
   railcc_work_t work = nullptr;
   ASSERT_EQ(railcc_all_to_allv(comm_, send.data(), send_counts, send_displs, recv.data(),
@@ -234,12 +244,10 @@ TEST_F(CapiTest, EveryCollectiveAtSizeOne) {
 
 TEST_F(CapiTest, InPlaceAllGatherAndBroadcast) {
   std::vector<int32_t> buf = {4, 5, 6};
-  ASSERT_EQ(railcc_all_gather(comm_, buf.data(), buf.data(), 3, RAILCC_INT32, nullptr),
-            RAILCC_OK)
+  ASSERT_EQ(railcc_all_gather(comm_, buf.data(), buf.data(), 3, RAILCC_INT32, nullptr), RAILCC_OK)
       << railcc_last_error();
   EXPECT_EQ(buf, (std::vector<int32_t>{4, 5, 6}));
-  ASSERT_EQ(railcc_broadcast(comm_, buf.data(), buf.data(), 3, RAILCC_INT32, 0, nullptr),
-            RAILCC_OK)
+  ASSERT_EQ(railcc_broadcast(comm_, buf.data(), buf.data(), 3, RAILCC_INT32, 0, nullptr), RAILCC_OK)
       << railcc_last_error();
   EXPECT_EQ(buf, (std::vector<int32_t>{4, 5, 6}));
 }
@@ -352,27 +360,27 @@ TEST_F(CapiTest, NullPointersAreInvalidArguments) {
   ExpectInvalid(railcc_gather(nullptr, &x, &x, 1, RAILCC_FLOAT32, 0, &work), "comm is NULL");
   ExpectInvalid(railcc_scatter(nullptr, &x, &x, 1, RAILCC_FLOAT32, 0, &work), "comm is NULL");
   ExpectInvalid(railcc_all_to_all(nullptr, &x, &x, 1, RAILCC_FLOAT32, &work), "comm is NULL");
-  ExpectInvalid(railcc_all_to_allv(nullptr, &x, counts, displs, &x, counts, displs,
-                                   RAILCC_FLOAT32, &work),
-                "comm is NULL");
+  ExpectInvalid(
+      railcc_all_to_allv(nullptr, &x, counts, displs, &x, counts, displs, RAILCC_FLOAT32, &work),
+      "comm is NULL");
   ExpectInvalid(railcc_send(nullptr, &x, 1, RAILCC_FLOAT32, 0, 0, &work), "comm is NULL");
   ExpectInvalid(railcc_recv(nullptr, &x, 1, RAILCC_FLOAT32, 0, 0, &work), "comm is NULL");
   ExpectInvalid(railcc_barrier(nullptr, &work), "comm is NULL");
 
   // Each count/displacement array of all_to_allv.
   float y = 0.0f;
-  ExpectInvalid(railcc_all_to_allv(comm_, &x, nullptr, displs, &y, counts, displs,
-                                   RAILCC_FLOAT32, nullptr),
-                "send_counts is NULL");
-  ExpectInvalid(railcc_all_to_allv(comm_, &x, counts, nullptr, &y, counts, displs,
-                                   RAILCC_FLOAT32, nullptr),
-                "send_displs is NULL");
-  ExpectInvalid(railcc_all_to_allv(comm_, &x, counts, displs, &y, nullptr, displs,
-                                   RAILCC_FLOAT32, nullptr),
-                "recv_counts is NULL");
-  ExpectInvalid(railcc_all_to_allv(comm_, &x, counts, displs, &y, counts, nullptr,
-                                   RAILCC_FLOAT32, nullptr),
-                "recv_displs is NULL");
+  ExpectInvalid(
+      railcc_all_to_allv(comm_, &x, nullptr, displs, &y, counts, displs, RAILCC_FLOAT32, nullptr),
+      "send_counts is NULL");
+  ExpectInvalid(
+      railcc_all_to_allv(comm_, &x, counts, nullptr, &y, counts, displs, RAILCC_FLOAT32, nullptr),
+      "send_displs is NULL");
+  ExpectInvalid(
+      railcc_all_to_allv(comm_, &x, counts, displs, &y, nullptr, displs, RAILCC_FLOAT32, nullptr),
+      "recv_counts is NULL");
+  ExpectInvalid(
+      railcc_all_to_allv(comm_, &x, counts, displs, &y, counts, nullptr, RAILCC_FLOAT32, nullptr),
+      "recv_displs is NULL");
 
   // Buffers: NULL with a non-zero count is caught by the C++ validation, reported the same way.
   ExpectInvalid(railcc_all_reduce(comm_, nullptr, &x, 1, RAILCC_FLOAT32, RAILCC_SUM, nullptr),
@@ -397,8 +405,7 @@ TEST_F(CapiTest, OutOfRangeDataTypesAndOps) {
   for (int bad : kBadTypes) {
     const auto t = static_cast<railcc_datatype_t>(bad);
     SCOPED_TRACE(bad);
-    ExpectInvalid(railcc_all_reduce(comm_, &x, &y, 1, t, RAILCC_SUM, nullptr),
-                  "unknown data type");
+    ExpectInvalid(railcc_all_reduce(comm_, &x, &y, 1, t, RAILCC_SUM, nullptr), "unknown data type");
     ExpectInvalid(railcc_broadcast(comm_, &x, &y, 1, t, 0, nullptr), "unknown data type");
     ExpectInvalid(railcc_all_gather(comm_, &x, &y, 1, t, nullptr), "unknown data type");
     ExpectInvalid(railcc_send(comm_, &x, 1, t, 0, 0, nullptr), "unknown data type");
@@ -427,9 +434,9 @@ TEST_F(CapiTest, FailedCallsClearHandleOutputs) {
             RAILCC_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(work, nullptr);
   work = stale_work;
-  EXPECT_EQ(railcc_all_reduce(comm_, &x, &x, 1, static_cast<railcc_datatype_t>(-1), RAILCC_SUM,
-                              &work),
-            RAILCC_ERR_INVALID_ARGUMENT);
+  EXPECT_EQ(
+      railcc_all_reduce(comm_, &x, &x, 1, static_cast<railcc_datatype_t>(-1), RAILCC_SUM, &work),
+      RAILCC_ERR_INVALID_ARGUMENT);
   EXPECT_EQ(work, nullptr);
   work = stale_work;
   EXPECT_EQ(railcc_barrier(nullptr, &work), RAILCC_ERR_INVALID_ARGUMENT);

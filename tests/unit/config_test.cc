@@ -2,6 +2,8 @@
 // detection (torchrun, Open MPI, PMI, Slurm, explicit RAILCC_*), their precedence, and that every
 // bad value throws ConfigError naming the offending variable.
 
+#include "railcc/config.hpp"
+
 #include <gtest/gtest.h>
 
 #include <chrono>
@@ -9,7 +11,6 @@
 #include <string>
 #include <vector>
 
-#include "railcc/config.hpp"
 #include "railcc/status.hpp"
 
 namespace railcc {
@@ -260,10 +261,8 @@ TEST(ConfigTest, Torchrun) {
 }
 
 TEST(ConfigTest, TorchrunRankZeroServesTheStore) {
-  const Config c = Parse({{"RANK", "0"},
-                          {"WORLD_SIZE", "2"},
-                          {"MASTER_ADDR", "localhost"},
-                          {"MASTER_PORT", "1234"}});
+  const Config c = Parse(
+      {{"RANK", "0"}, {"WORLD_SIZE", "2"}, {"MASTER_ADDR", "localhost"}, {"MASTER_PORT", "1234"}});
   EXPECT_EQ(c.launch.source, "torchrun");
   EXPECT_EQ(c.launch.rank, 0);
   EXPECT_EQ(c.launch.store_addr, "localhost:1234");
@@ -289,10 +288,8 @@ TEST(ConfigTest, OpenMpi) {
 }
 
 TEST(ConfigTest, Pmi) {
-  const Config c = Parse({{"PMI_RANK", "1"},
-                          {"PMI_SIZE", "2"},
-                          {"MPI_LOCALRANKID", "1"},
-                          {"MPI_LOCALNRANKS", "2"}});
+  const Config c = Parse(
+      {{"PMI_RANK", "1"}, {"PMI_SIZE", "2"}, {"MPI_LOCALRANKID", "1"}, {"MPI_LOCALNRANKS", "2"}});
   EXPECT_EQ(c.launch.source, "pmi");
   EXPECT_EQ(c.launch.rank, 1);
   EXPECT_EQ(c.launch.world_size, 2);
@@ -342,9 +339,8 @@ TEST(ConfigTest, ExplicitRailccVariables) {
 
 TEST(ConfigTest, ExplicitStoreAddrIsNeverServedByRankZero) {
   // RAILCC_STORE_ADDR names a store someone else (railcc-run) hosts.
-  const Config c = Parse({{"RAILCC_RANK", "0"},
-                          {"RAILCC_WORLD_SIZE", "2"},
-                          {"RAILCC_STORE_ADDR", "127.0.0.1:4000"}});
+  const Config c = Parse(
+      {{"RAILCC_RANK", "0"}, {"RAILCC_WORLD_SIZE", "2"}, {"RAILCC_STORE_ADDR", "127.0.0.1:4000"}});
   EXPECT_EQ(c.launch.rank, 0);
   EXPECT_FALSE(c.launch.store_is_server);
 }
@@ -475,8 +471,7 @@ TEST(ConfigTest, StoreAddrWithoutPortIsRejected) {
 
 TEST(ConfigTest, StoreAddrWithEmptyOrBadPortIsRejected) {
   // "host:port" needs a port number in [1, 65535], just like MASTER_PORT.
-  for (const char* v :
-       {"localhost:", "10.0.0.1:abc", "node7:12abc", "node7:70000", "node7:0"}) {
+  for (const char* v : {"localhost:", "10.0.0.1:abc", "node7:12abc", "node7:70000", "node7:0"}) {
     SCOPED_TRACE(v);
     ExpectRejected("RAILCC_STORE_ADDR", v);
   }
@@ -500,10 +495,9 @@ TEST(ConfigTest, ToStringListsEverySetting) {
                           {"MASTER_ADDR", "10.9.8.7"},
                           {"MASTER_PORT", "29500"}});
   const std::string s = c.to_string();
-  for (const char* var :
-       {"RAILCC_TIMEOUT", "RAILCC_TRANSPORT", "RAILCC_LOG_LEVEL", "RAILCC_DEBUG",
-        "RAILCC_CHUNK_BYTES", "RAILCC_SMALL_MSG_BYTES", "RAILCC_SHM_RING_BYTES",
-        "RAILCC_TCP_SOCKETS", "RAILCC_SOCKET_ADDR", "RAILCC_SPIN_US"}) {
+  for (const char* var : {"RAILCC_TIMEOUT", "RAILCC_TRANSPORT", "RAILCC_LOG_LEVEL", "RAILCC_DEBUG",
+                          "RAILCC_CHUNK_BYTES", "RAILCC_SMALL_MSG_BYTES", "RAILCC_SHM_RING_BYTES",
+                          "RAILCC_TCP_SOCKETS", "RAILCC_SOCKET_ADDR", "RAILCC_SPIN_US"}) {
     EXPECT_NE(s.find(var), std::string::npos) << var << " missing from:\n" << s;
   }
   for (const char* value : {"2.5", "shm", "trace", "net,store", "131072", "8192", "16777216",
@@ -514,10 +508,9 @@ TEST(ConfigTest, ToStringListsEverySetting) {
 
 TEST(ConfigTest, ToStringOfDefaults) {
   const std::string s = Parse({}).to_string();
-  for (const char* var :
-       {"RAILCC_TIMEOUT", "RAILCC_TRANSPORT", "RAILCC_LOG_LEVEL", "RAILCC_DEBUG",
-        "RAILCC_CHUNK_BYTES", "RAILCC_SMALL_MSG_BYTES", "RAILCC_SHM_RING_BYTES",
-        "RAILCC_TCP_SOCKETS", "RAILCC_SOCKET_ADDR", "RAILCC_SPIN_US"}) {
+  for (const char* var : {"RAILCC_TIMEOUT", "RAILCC_TRANSPORT", "RAILCC_LOG_LEVEL", "RAILCC_DEBUG",
+                          "RAILCC_CHUNK_BYTES", "RAILCC_SMALL_MSG_BYTES", "RAILCC_SHM_RING_BYTES",
+                          "RAILCC_TCP_SOCKETS", "RAILCC_SOCKET_ADDR", "RAILCC_SPIN_US"}) {
     EXPECT_NE(s.find(var), std::string::npos) << var << " missing from:\n" << s;
   }
   for (const char* value : {"300", "auto", "warn", "524288", "16384", "4194304"}) {

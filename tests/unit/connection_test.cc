@@ -3,6 +3,8 @@
 // and a maximum number of bytes per call, so that reads and writes are cut at every possible
 // place, including in the middle of a header and in the middle of an element.
 
+#include "transport/connection.h"
+
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -18,7 +20,6 @@
 #include "railcc/data_type.hpp"
 #include "railcc/reduce_op.hpp"
 #include "railcc/status.hpp"
-#include "transport/connection.h"
 #include "transport/stream.h"
 #include "transport/wire_format.h"
 
@@ -215,10 +216,10 @@ TEST(ConnectionTest, MessagesOfEverySizeArriveIntact) {
       ++seq;
       const auto data = Pattern(n, static_cast<uint32_t>(n));
       std::vector<std::byte> got(n, std::byte{0xEE});
-      SendRequest s = MakeSend(data, Coll(wire::OpKind::kBroadcast, seq, n, DataType::kUint8,
-                                          ReduceOp::kSum, 0));
-      RecvRequest r = MakeRecv(got, Coll(wire::OpKind::kBroadcast, seq, n, DataType::kUint8,
-                                         ReduceOp::kSum, 0));
+      SendRequest s = MakeSend(
+          data, Coll(wire::OpKind::kBroadcast, seq, n, DataType::kUint8, ReduceOp::kSum, 0));
+      RecvRequest r = MakeRecv(
+          got, Coll(wire::OpKind::kBroadcast, seq, n, DataType::kUint8, ReduceOp::kSum, 0));
       p.b->post_recv(&r);
       p.a->post_send(&s);
       EXPECT_TRUE(p.a->has_pending_sends());
@@ -482,23 +483,41 @@ struct MismatchCase {
 std::vector<MismatchCase> MismatchCases() {
   using wire::OpKind;
   std::vector<MismatchCase> cases;
-  cases.push_back({"op", Coll(OpKind::kAllReduce, 4, 16, DataType::kFloat32),
-                   Coll(OpKind::kBroadcast, 4, 16, DataType::kFloat32, ReduceOp::kSum, 0), 64,
-                   64, {"all_reduce", "broadcast"}});
-  cases.push_back({"seq", Coll(OpKind::kAllGather, 5, 16), Coll(OpKind::kAllGather, 6, 16), 16,
-                   16, {"#5", "#6", "order"}});
-  cases.push_back({"dtype", Coll(OpKind::kAllReduce, 1, 16, DataType::kFloat32),
-                   Coll(OpKind::kAllReduce, 1, 16, DataType::kInt32), 64, 64,
+  cases.push_back({"op",
+                   Coll(OpKind::kAllReduce, 4, 16, DataType::kFloat32),
+                   Coll(OpKind::kBroadcast, 4, 16, DataType::kFloat32, ReduceOp::kSum, 0),
+                   64,
+                   64,
+                   {"all_reduce", "broadcast"}});
+  cases.push_back({"seq",
+                   Coll(OpKind::kAllGather, 5, 16),
+                   Coll(OpKind::kAllGather, 6, 16),
+                   16,
+                   16,
+                   {"#5", "#6", "order"}});
+  cases.push_back({"dtype",
+                   Coll(OpKind::kAllReduce, 1, 16, DataType::kFloat32),
+                   Coll(OpKind::kAllReduce, 1, 16, DataType::kInt32),
+                   64,
+                   64,
                    {"float", "int32", "data type"}});
-  cases.push_back(
-      {"redop", Coll(OpKind::kAllReduce, 1, 16, DataType::kFloat32, ReduceOp::kSum),
-       Coll(OpKind::kAllReduce, 1, 16, DataType::kFloat32, ReduceOp::kMax), 64, 64,
-       {"sum", "max", "reduce op"}});
-  cases.push_back({"count", Coll(OpKind::kAllReduce, 1, 1000, DataType::kFloat32),
-                   Coll(OpKind::kAllReduce, 1, 2000, DataType::kFloat32), 64, 64,
+  cases.push_back({"redop",
+                   Coll(OpKind::kAllReduce, 1, 16, DataType::kFloat32, ReduceOp::kSum),
+                   Coll(OpKind::kAllReduce, 1, 16, DataType::kFloat32, ReduceOp::kMax),
+                   64,
+                   64,
+                   {"sum", "max", "reduce op"}});
+  cases.push_back({"count",
+                   Coll(OpKind::kAllReduce, 1, 1000, DataType::kFloat32),
+                   Coll(OpKind::kAllReduce, 1, 2000, DataType::kFloat32),
+                   64,
+                   64,
                    {"count 1000", "count 2000", "different count"}});
-  cases.push_back({"root", Coll(OpKind::kBroadcast, 2, 8, DataType::kUint8, ReduceOp::kSum, 0),
-                   Coll(OpKind::kBroadcast, 2, 8, DataType::kUint8, ReduceOp::kSum, 1), 8, 8,
+  cases.push_back({"root",
+                   Coll(OpKind::kBroadcast, 2, 8, DataType::kUint8, ReduceOp::kSum, 0),
+                   Coll(OpKind::kBroadcast, 2, 8, DataType::kUint8, ReduceOp::kSum, 1),
+                   8,
+                   8,
                    {"root 0", "root 1", "different root"}});
   cases.push_back({"tag", P2P(8, 3), P2P(8, 4), 8, 8, {"tag 3", "tag 4"}});
   Expectation v_sent = Coll(OpKind::kAllToAllv, 3, 0), v_expected = v_sent;
@@ -818,8 +837,8 @@ void CheckAbandonThenError(std::size_t written_before_abandon, const StreamOptio
   } catch (const SystemError& e) {
     EXPECT_NE(std::string(e.what()).find("disk on fire"), std::string::npos) << e.what();
   } catch (const Error& e) {
-    ADD_FAILURE() << "expected the sender's SystemError, got " << error_code_name(e.code())
-                  << ": " << e.what();
+    ADD_FAILURE() << "expected the sender's SystemError, got " << error_code_name(e.code()) << ": "
+                  << e.what();
   }
   // The receive got the whole frame, from the sender's private copy.
   EXPECT_TRUE(r.done);

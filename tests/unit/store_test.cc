@@ -3,6 +3,8 @@
 // client garbage. Both sides must fail cleanly (drop the connection, throw a railcc::Error) and
 // never crash or hang.
 
+#include "railcc/store.hpp"
+
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -23,7 +25,6 @@
 #include <vector>
 
 #include "railcc/status.hpp"
-#include "railcc/store.hpp"
 #include "src/bootstrap/store_protocol.h"
 
 namespace railcc {
@@ -79,8 +80,8 @@ bool ClosedByPeerWithin(int fd, milliseconds timeout) {
   const auto deadline = Clock::now() + timeout;
   while (Clock::now() < deadline) {
     pollfd p{fd, POLLIN, 0};
-    const int left = static_cast<int>(
-        std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count());
+    const int left =
+        static_cast<int>(std::chrono::duration_cast<milliseconds>(deadline - Clock::now()).count());
     if (::poll(&p, 1, std::max(left, 1)) <= 0) continue;
     char buf[4096];
     const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
@@ -230,8 +231,7 @@ TEST_F(StoreTest, SeveralWaitersOnOneKeyAllWakeUp) {
   std::vector<Bytes> got(kWaiters);
   std::vector<std::jthread> threads;
   for (int i = 0; i < kWaiters; ++i) {
-    threads.emplace_back(
-        Guarded([&, i] { got[i] = clients[i]->get("go", milliseconds(5000)); }));
+    threads.emplace_back(Guarded([&, i] { got[i] = clients[i]->get("go", milliseconds(5000)); }));
   }
   std::this_thread::sleep_for(milliseconds(100));
   Connect()->set("go", ToBytes("now"));
@@ -347,8 +347,7 @@ TEST_F(StoreTest, WaitTimeoutListsTheMissingKeys) {
   s->set("present-gamma", ToBytes("c"));
   const auto start = Clock::now();
   try {
-    s->wait({"present-alpha", "missing-beta", "present-gamma", "missing-delta"},
-            milliseconds(300));
+    s->wait({"present-alpha", "missing-beta", "present-gamma", "missing-delta"}, milliseconds(300));
     FAIL() << "wait returned with keys missing";
   } catch (const TimeoutError& e) {
     const std::string msg = e.what();

@@ -59,9 +59,7 @@ FrameHeader HelloFrame() {
 // Validation result as text ("" when valid).
 std::string Problem(const FrameHeader& h) { return validate(h).value_or(""); }
 
-bool Contains(const std::string& s, const char* what) {
-  return s.find(what) != std::string::npos;
-}
+bool Contains(const std::string& s, const char* what) { return s.find(what) != std::string::npos; }
 
 TEST(WireTest, HeaderLayout) {
   EXPECT_EQ(sizeof(FrameHeader), 64u);

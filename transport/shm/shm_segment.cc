@@ -34,9 +34,10 @@ std::size_t controls_bytes(int slots) {
 }
 
 [[noreturn]] void fail(const std::string& what) {
-  throw SystemError(fmt::format("{}: {} (is /dev/shm mounted and large enough? set "
-                                "RAILCC_SHM_RING_BYTES smaller or RAILCC_TRANSPORT=tcp)",
-                                what, std::strerror(errno)));
+  throw SystemError(
+      fmt::format("{}: {} (is /dev/shm mounted and large enough? set "
+                  "RAILCC_SHM_RING_BYTES smaller or RAILCC_TRANSPORT=tcp)",
+                  what, std::strerror(errno)));
 }
 
 SegmentHeader* header(std::byte* base) { return reinterpret_cast<SegmentHeader*>(base); }
@@ -87,8 +88,8 @@ ShmSegment ShmSegment::open(const std::string& name) {
   seg.size_ = static_cast<std::size_t>(st.st_size);
   seg.name_ = name;
   const SegmentHeader* h = header(seg.base_);
-  const std::size_t expect = kHeaderBytes + controls_bytes(static_cast<int>(h->slots)) +
-                             h->ring_bytes * h->slots;
+  const std::size_t expect =
+      kHeaderBytes + controls_bytes(static_cast<int>(h->slots)) + h->ring_bytes * h->slots;
   if (h->magic != kSegmentMagic || expect != seg.size_) {
     throw ProtocolError(fmt::format("shared memory {} is not a railcc segment", name));
   }
@@ -132,8 +133,8 @@ void ShmSegment::ring_doorbell() const {
   Doorbell& d = doorbell();
   d.seq.fetch_add(1, std::memory_order_seq_cst);
   if (d.sleepers.load(std::memory_order_seq_cst) > 0) {
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&d.seq), FUTEX_WAKE, INT32_MAX, nullptr,
-            nullptr, 0);
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&d.seq), FUTEX_WAKE, INT32_MAX, nullptr, nullptr,
+            0);
   }
 }
 
@@ -142,8 +143,7 @@ void ShmSegment::wait_doorbell(uint32_t observed, int timeout_ms) const {
   d.sleepers.fetch_add(1, std::memory_order_seq_cst);
   if (d.seq.load(std::memory_order_seq_cst) == observed) {
     timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
-    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&d.seq), FUTEX_WAIT, observed, &ts, nullptr,
-            0);
+    syscall(SYS_futex, reinterpret_cast<uint32_t*>(&d.seq), FUTEX_WAIT, observed, &ts, nullptr, 0);
   }
   d.sleepers.fetch_sub(1, std::memory_order_seq_cst);
 }
