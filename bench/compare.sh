@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # bench/compare.sh [NP...]: railcc's all_reduce side by side with Open MPI and Gloo, one host.
 #
-# Builds (when missing or stale) and runs, in one invocation, for every world size NP
+# Builds what is missing (the peers also when stale) and runs, in one invocation, for every NP
 # (default: 2 4):
 #   railcc  build/bin/railcc-run -n NP --no-prefix build/bin/all_reduce_perf -b .. -e .. -f 2 -c 0
 #   MPI     mpirun -np NP (Open MPI, pml ob1, btl self,vader: shared memory only) running
@@ -9,6 +9,8 @@
 #   Gloo    NP processes of build/peers/gloo_allreduce_perf (bench/peers/gloo_allreduce_perf.cc,
 #           gloo::allreduce, ring, TCP transport on the loopback interface, FileStore rendezvous)
 # plus build/peers/memcpy_probe (single-thread memcpy of 64 MiB buffers, best of 10).
+# railcc itself is built only when build/bin/all_reduce_perf or railcc-run is missing (cmake,
+# Release, -j2); after changing railcc, rebuild it first (the JSON records the binary's mtime).
 # All four print / use nccl-tests' table: float32 sum, busbw = algbw * 2(n-1)/n, 1 GB = 1e9 B.
 #
 # It prints one table per NP (size, busbw of each, railcc/MPI and railcc/Gloo busbw ratios), the
@@ -24,9 +26,9 @@
 # Environment (defaults in brackets):
 #   MIN_BYTES [8]  MAX_BYTES [256M]   sizes, K/M/G suffixes (powers of 1024); MAX_BYTES=64M is a
 #                                     quick run
-#   ITERS_SMALL [1000] ITERS_MID [100] ITERS_LARGE [20]   timed calls per size
+#   ITERS_SMALL [500] ITERS_MID [100] ITERS_LARGE [20]   timed calls per size
 #   WARMUP [2]       warm-up calls per size before each band's first row (every library)
-#   REPEAT [1]       see above
+#   REPEAT [2]       see above (best of REPEAT interleaved passes, against other load)
 #   CHECK [0]        -c for every benchmark (1: also verify every result exactly; untimed)
 #   PEER_INPLACE [0] 1: peers also measure in place (railcc always does; the tables only use
 #                    out-of-place figures)
@@ -59,11 +61,11 @@ BUILD_DIR=${BUILD_DIR:-build}
 PEER_BIN=$BUILD_DIR/peers
 MIN_BYTES=${MIN_BYTES:-8}
 MAX_BYTES=${MAX_BYTES:-256M}
-ITERS_SMALL=${ITERS_SMALL:-1000}
+ITERS_SMALL=${ITERS_SMALL:-500}
 ITERS_MID=${ITERS_MID:-100}
 ITERS_LARGE=${ITERS_LARGE:-20}
 WARMUP=${WARMUP:-2}
-REPEAT=${REPEAT:-1}
+REPEAT=${REPEAT:-2}
 CHECK=${CHECK:-0}
 PEER_INPLACE=${PEER_INPLACE:-0}
 PEERS=${PEERS:-mpi gloo}
@@ -126,8 +128,9 @@ if [[ ${#need_pkgs[@]} -gt 0 ]]; then
     note "installing missing Debian packages: ${need_pkgs[*]}"
     export DEBIAN_FRONTEND=noninteractive
     if ! apt-get install -y --no-install-recommends "${need_pkgs[@]}" >&2; then
-      apt-get update >&2 && apt-get install -y --no-install-recommends "${need_pkgs[@]}" >&2 ||
+      if ! { apt-get update >&2 && apt-get install -y --no-install-recommends "${need_pkgs[@]}" >&2; }; then
         die "apt-get install ${need_pkgs[*]} failed; install them, or leave a peer out with PEERS=..."
+      fi
     fi
   else
     die "missing: ${need_pkgs[*]} (Debian packages). Install them (apt-get install -y ${need_pkgs[*]}),
@@ -138,9 +141,10 @@ command -v python3 >/dev/null || die "python3 is needed for the report"
 
 if [[ ! -x $BUILD_DIR/bin/all_reduce_perf || ! -x $BUILD_DIR/bin/railcc-run ]]; then
   note "building railcc's all_reduce_perf and railcc-run in $BUILD_DIR (Release, -j2)"
-  cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >&2 &&
-    cmake --build "$BUILD_DIR" -j2 --target all_reduce_perf railcc-run >&2 ||
+  if ! { cmake -S . -B "$BUILD_DIR" -DCMAKE_BUILD_TYPE=Release >&2 &&
+    cmake --build "$BUILD_DIR" -j2 --target all_reduce_perf railcc-run >&2; }; then
     die "building railcc failed (see above)"
+  fi
 fi
 [[ -x $BUILD_DIR/bin/all_reduce_perf && -x $BUILD_DIR/bin/railcc-run ]] ||
   die "$BUILD_DIR/bin/all_reduce_perf or railcc-run is missing after the build"
@@ -152,7 +156,9 @@ build_peer() {
   shift 3
   if [[ ! -x $out || $src -nt $out || bench/peers/peer_perf_common.h -nt $out ]]; then
     note "compiling $out"
-    "$cc" $CXXFLAGS -std=c++17 -Wall -Wextra -pthread -o "$out" "$src" "$@" >&2 ||
+    local flags
+    read -ra flags <<<"$CXXFLAGS"
+    "$cc" "${flags[@]}" -std=c++17 -Wall -Wextra -pthread -o "$out" "$src" "$@" >&2 ||
       die "compiling $src failed"
   fi
 }
@@ -207,7 +213,7 @@ run_gloo() {
       fi
       st=0
       wait "${pids[$i]}" || st=$?
-      done_[$i]=1
+      done_[i]=1
       if [[ $st != 0 && $rc == 0 ]]; then
         rc=$st
         for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -256,6 +262,19 @@ note "load average at start: $loadavg_start"
 "$PEER_BIN/memcpy_probe" 64 10 >"$LOG_DIR/memcpy.txt" 2>&1 || die "memcpy_probe failed: $(cat "$LOG_DIR/memcpy.txt")"
 note "$(grep '^memcpy_GBps' "$LOG_DIR/memcpy.txt") (single thread, 64 MiB)"
 
+# CPU time of the whole machine (all processes), to tell afterwards how much of it went to
+# processes other than these benchmarks (other users' builds make the figures noisy).
+busy_cpu_s() {
+  awk -v hz="$(getconf CLK_TCK)" '/^cpu / {print ($2 + $3 + $4 + $7 + $8 + $9) / hz; exit}' /proc/stat
+}
+children_cpu_s() {  # user + system time of this shell's finished children (and theirs)
+  times >"$LOG_DIR/times.txt"  # in this shell: in $(...) it would see a subshell's children
+  tail -n 1 "$LOG_DIR/times.txt" |
+    awk '{ t = 0; for (i = 1; i <= 2; i++) { split($i, a, /[ms]/); t += a[1] * 60 + a[2] } print t }'
+}
+busy_start=$(busy_cpu_s)
+children_cpu_s >"$LOG_DIR/children_start.txt"
+children_start=$(cat "$LOG_DIR/children_start.txt")
 t_start=$(date +%s)
 for ((rep = 1; rep <= REPEAT; rep++)); do
   for np in "${NPS[@]}"; do
@@ -277,6 +296,10 @@ for ((rep = 1; rep <= REPEAT; rep++)); do
   done
 done
 elapsed=$(( $(date +%s) - t_start ))
+children_cpu_s >"$LOG_DIR/children_end.txt"
+other_cpu_s=$(awk -v b0="$busy_start" -v b1="$(busy_cpu_s)" -v c0="$children_start" -v c1="$(cat "$LOG_DIR/children_end.txt")" \
+  'BEGIN { o = (b1 - b0) - (c1 - c0); if (o < 0) o = 0; printf "%.0f", o }')
+note "CPU time used by other processes during the benchmarks: ${other_cpu_s}s of $((elapsed * $(nproc)))s"
 loadavg_end=$(cut -d' ' -f1-3 /proc/loadavg)
 
 # ---------------------------------------------------------------------------------------------
@@ -292,22 +315,26 @@ meta=$LOG_DIR/meta.env
   echo "cpus=$(nproc)"
   echo "mem_total_kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
   echo "kernel=$(uname -sr)"
+  # shellcheck disable=SC1091
   echo "os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
   echo "hypervisor=$(lscpu 2>/dev/null | sed -n 's/^Hypervisor vendor:[[:space:]]*//p' | head -n1)"
   echo "railcc_commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo '+dirty')"
+  echo "railcc_binary_mtime=$(date -u -r "$BUILD_DIR/bin/all_reduce_perf" +%Y-%m-%dT%H:%M:%SZ)"
   echo "openmpi=$( [[ $RUN_MPI == 1 ]] && mpirun --version 2>/dev/null | head -n1 || echo -)"
   echo "gloo=$( [[ $RUN_GLOO == 1 ]] && dpkg-query -W -f='libgloo-dev ${Version}' libgloo-dev 2>/dev/null || echo -)"
   echo "compiler=$($CXX --version | head -n1)"
   echo "loadavg_start=$loadavg_start"
   echo "loadavg_end=$loadavg_end"
   echo "elapsed_s=$elapsed"
+  echo "other_cpu_s=$other_cpu_s"
   echo "bands=$(printf '%s;' "${bands[@]}")"
   echo "log_dir=$LOG_DIR"
 } >"$meta"
 
 python3 bench/peers/compare_report.py --manifest "$manifest" --meta "$meta" \
-  --memcpy "$LOG_DIR/memcpy.txt" --json "$OUT" || die "the report failed"
-note "wrote $OUT (raw logs: $LOG_DIR; ${elapsed}s of benchmarks)"
+  --memcpy "$LOG_DIR/memcpy.txt" --json "$OUT" --markdown "$LOG_DIR/report.md" ||
+  die "the report failed"
+note "wrote $OUT (raw logs and a Markdown copy of the tables: $LOG_DIR; ${elapsed}s of benchmarks)"
 if [[ $failures -gt 0 ]]; then
   note "$failures benchmark run(s) failed; their sizes show '-' above"
   exit 1

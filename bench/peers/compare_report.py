@@ -10,6 +10,7 @@ With several repeats, each library keeps its best (lowest) time per size.
 
 import argparse
 import json
+import math
 import re
 import sys
 
@@ -77,8 +78,9 @@ def fmt_bw(v):
 def fmt_ratio(v):
     if v is None:
         return "-"
-    mark = " <" if v < 1.0 else ""
-    return f"{v:.2f}{mark}"
+    if v < 1.0:  # never print a ratio below 1 as "1.00"
+        return f"{math.floor(v * 100) / 100:.2f} <"
+    return f"{v:.2f}"
 
 
 def fmt_size(b):
@@ -94,6 +96,7 @@ def main():
     ap.add_argument("--meta", required=True)
     ap.add_argument("--memcpy", required=True)
     ap.add_argument("--json", required=True)
+    ap.add_argument("--markdown", help="also write the tables as Markdown here")
     args = ap.parse_args()
 
     meta = {}
@@ -145,9 +148,11 @@ def main():
         "env": meta.get("env"),
         "machine": {k: meta.get(k) for k in ("cpu_model", "cpus", "mem_total_kib", "kernel", "os",
                                              "hypervisor", "loadavg_start", "loadavg_end")},
-        "versions": {k: meta.get(k) for k in ("railcc_commit", "openmpi", "gloo", "compiler")},
+        "versions": {k: meta.get(k) for k in ("railcc_commit", "railcc_binary_mtime", "openmpi", "gloo",
+                                              "compiler")},
         "bands": meta.get("bands"),
         "elapsed_s": int(meta.get("elapsed_s", "0") or 0),
+        "other_processes_cpu_s": float(meta.get("other_cpu_s", "0") or 0),
         "memcpy": {"GBps": memcpy_gbps, "mean_GBps": memcpy.get("memcpy_mean_GBps"),
                    "buffer_MiB": 64, "threads": 1},
         "notes": "busbw = size/time * 2(n-1)/n, GB/s (1e9 B); ratio = railcc busbw / peer busbw "
@@ -157,6 +162,9 @@ def main():
     }
 
     out = sys.stdout
+    md = [f"all_reduce float32 sum, out of place. busbw in GB/s (1 GB = 1e9 B) = size/time x 2(n-1)/n; "
+          f"ratio = railcc busbw / peer busbw (< 1: railcc slower, marked `<`). Single-thread memcpy "
+          f"(64 MiB, best of 10): {memcpy_gbps if memcpy_gbps is not None else '-'} GB/s.", ""]
     print(f"\n# all_reduce float32 sum, out of place: busbw (GB/s) = size/time * 2(n-1)/n;"
           f" ratio = railcc busbw / peer busbw ('<': railcc slower)", file=out)
     print(f"# single-thread memcpy, 64 MiB: {memcpy_gbps if memcpy_gbps is not None else '-'} GB/s",
@@ -170,6 +178,9 @@ def main():
                f"{'vs MPI':>8} {'vs Gloo':>8}")
         print(hdr, file=out)
         print("-" * len(hdr), file=out)
+        md += [f"### np = {n}", "",
+               "| size | railcc busbw | MPI busbw | Gloo busbw | railcc / MPI | railcc / Gloo |",
+               "|-----:|-------------:|----------:|-----------:|-------------:|--------------:|"]
         for size in sizes:
             t = {lib: (libs.get(lib, {}).get(size) or {}).get("oop", {}).get("time_us")
                  for lib in LIBS}
@@ -178,6 +189,8 @@ def main():
             r_gloo = t["gloo"] / t["railcc"] if t["gloo"] and t["railcc"] else None
             print(f"{fmt_size(size):>10} {size:>10} {fmt_bw(bw['railcc']):>9} {fmt_bw(bw['mpi']):>9} "
                   f"{fmt_bw(bw['gloo']):>9} {fmt_ratio(r_mpi):>8} {fmt_ratio(r_gloo):>8}", file=out)
+            md.append(f"| {fmt_size(size)} | {fmt_bw(bw['railcc'])} | {fmt_bw(bw['mpi'])} | "
+                      f"{fmt_bw(bw['gloo'])} | {fmt_ratio(r_mpi)} | {fmt_ratio(r_gloo)} |")
             row = {"size": size}
             for lib in LIBS:
                 row[f"{lib}_time_us"] = t[lib]
@@ -190,6 +203,7 @@ def main():
         lat_s = ", ".join(f"{NAMES[lib]} {lat[lib]:.2f} us" if lat[lib] is not None
                           else f"{NAMES[lib]} -" for lib in LIBS)
         print(f"8 B latency: {lat_s}", file=out)
+        md += ["", f"8 B latency (time per call, mean over ranks): {lat_s}.", ""]
 
         # Summary against the targets.
         below_mpi = [r for r in table if r["ratio_vs_mpi"] is not None and r["ratio_vs_mpi"] < 1]
@@ -231,6 +245,9 @@ def main():
     if failed:
         print(f"\nFAILED runs: " + "; ".join(f"np {x['np']} {x['lib']} (status {x['status']}, "
                                               f"{x['log']})" for x in failed), file=out)
+    if args.markdown:
+        with open(args.markdown, "w") as f:
+            f.write("\n".join(md) + "\n")
     with open(args.json, "w") as f:
         json.dump(doc, f, indent=1)
         f.write("\n")

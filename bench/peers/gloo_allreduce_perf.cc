@@ -14,12 +14,6 @@
 //
 //   g++ -O3 -std=c++17 -pthread -o build/peers/gloo_allreduce_perf
 //       bench/peers/gloo_allreduce_perf.cc -lgloo
-#include <map>
-#include <memory>
-#include <stdexcept>
-#include <utility>
-#include <vector>
-
 #include <gloo/allreduce.h>
 #include <gloo/allreduce_halving_doubling.h>
 #include <gloo/allreduce_ring.h>
@@ -32,6 +26,12 @@
 #include <gloo/rendezvous/prefix_store.h>
 #include <gloo/transport/tcp/device.h>
 
+#include <map>
+#include <memory>
+#include <stdexcept>
+#include <utility>
+#include <vector>
+
 #include "peer_perf_common.h"
 
 namespace {
@@ -39,7 +39,8 @@ namespace {
 int EnvInt(const char* name) {
   const char* v = std::getenv(name);
   if (!v || !*v) {
-    std::fprintf(stderr, "gloo_allreduce_perf: set %s (and GLOO_RANK, GLOO_SIZE, GLOO_STORE_DIR)\n", name);
+    std::fprintf(stderr, "gloo_allreduce_perf: set %s (and GLOO_RANK, GLOO_SIZE, GLOO_STORE_DIR)\n",
+                 name);
     std::exit(2);
   }
   return std::atoi(v);
@@ -50,7 +51,8 @@ void ReduceFn(void* c, const void* a, const void* b, size_t n, int op) {
   T* out = static_cast<T*>(c);
   const T* x = static_cast<const T*>(a);
   const T* y = static_cast<const T*>(b);
-  for (size_t i = 0; i < n; ++i) out[i] = op == 0 ? x[i] + y[i] : op == 1 ? std::min(x[i], y[i]) : std::max(x[i], y[i]);
+  for (size_t i = 0; i < n; ++i)
+    out[i] = op == 0 ? x[i] + y[i] : op == 1 ? std::min(x[i], y[i]) : std::max(x[i], y[i]);
 }
 
 struct GlooBackend {
@@ -79,10 +81,14 @@ struct GlooBackend {
     if (!inst) {
       std::vector<float*> ptrs{recv};
       const int n = static_cast<int>(count);
-      if (algo == "hd") inst = std::make_unique<gloo::AllreduceHalvingDoubling<float>>(ctx, ptrs, n);
-      else if (algo == "ringchunked") inst = std::make_unique<gloo::AllreduceRingChunked<float>>(ctx, ptrs, n);
-      else if (algo == "oldring") inst = std::make_unique<gloo::AllreduceRing<float>>(ctx, ptrs, n);
-      else throw std::invalid_argument("unknown -A algorithm '" + algo + "'");
+      if (algo == "hd")
+        inst = std::make_unique<gloo::AllreduceHalvingDoubling<float>>(ctx, ptrs, n);
+      else if (algo == "ringchunked")
+        inst = std::make_unique<gloo::AllreduceRingChunked<float>>(ctx, ptrs, n);
+      else if (algo == "oldring")
+        inst = std::make_unique<gloo::AllreduceRing<float>>(ctx, ptrs, n);
+      else
+        throw std::invalid_argument("unknown -A algorithm '" + algo + "'");
     }
     inst->run();
   }
@@ -97,7 +103,8 @@ struct GlooBackend {
     T out = v;
     gloo::AllreduceOptions opts(ctx);
     opts.setOutput(&out, 1);
-    opts.setReduceFunction([op](void* c, const void* a, const void* b, size_t n) { ReduceFn<T>(c, a, b, n, op); });
+    opts.setReduceFunction(
+        [op](void* c, const void* a, const void* b, size_t n) { ReduceFn<T>(c, a, b, n, op); });
     opts.setTag(7);
     gloo::allreduce(opts);
     return out;
@@ -114,9 +121,12 @@ struct GlooBackend {
         gloo::broadcast(opts);
         return out;
       }
-      case 1: return Reduce<double>(s, 0) / size();
-      case 2: return Reduce<double>(s, 1);
-      default: return Reduce<double>(s, 2);
+      case 1:
+        return Reduce<double>(s, 0) / size();
+      case 2:
+        return Reduce<double>(s, 1);
+      default:
+        return Reduce<double>(s, 2);
     }
   }
 
@@ -131,7 +141,9 @@ int main(int argc, char** argv) {
   const int size = EnvInt("GLOO_SIZE");
   const char* dir = std::getenv("GLOO_STORE_DIR");
   if (!dir || !*dir) {
-    std::fprintf(stderr, "gloo_allreduce_perf: set GLOO_STORE_DIR to an empty directory shared by all ranks\n");
+    std::fprintf(
+        stderr,
+        "gloo_allreduce_perf: set GLOO_STORE_DIR to an empty directory shared by all ranks\n");
     return 2;
   }
   const char* iface = std::getenv("GLOO_IFACE");

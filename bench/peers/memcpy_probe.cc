@@ -40,7 +40,8 @@ int main(int argc, char** argv) {
     return 1;
   }
   std::printf("# memcpy_probe: single thread, %zu MiB buffers, best of %d runs\n", mib, runs);
-  std::printf("memcpy_GBps %.2f\nmemcpy_mean_GBps %.2f\n", bytes / 1e9 / best, bytes / 1e9 / (total / runs));
+  std::printf("memcpy_GBps %.2f\nmemcpy_mean_GBps %.2f\n", bytes / 1e9 / best,
+              bytes / 1e9 / (total / runs));
   std::free(src);
   std::free(dst);
   return 0;

@@ -23,10 +23,19 @@ struct MpiBackend {
   double CombineTime(double s, int average) {
     double out = s;
     switch (average) {
-      case 0: MPI_Bcast(&out, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD); break;
-      case 1: MPI_Allreduce(&s, &out, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD); out /= n; break;
-      case 2: MPI_Allreduce(&s, &out, 1, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD); break;
-      default: MPI_Allreduce(&s, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD); break;
+      case 0:
+        MPI_Bcast(&out, 1, MPI_DOUBLE, 0, MPI_COMM_WORLD);
+        break;
+      case 1:
+        MPI_Allreduce(&s, &out, 1, MPI_DOUBLE, MPI_SUM, MPI_COMM_WORLD);
+        out /= n;
+        break;
+      case 2:
+        MPI_Allreduce(&s, &out, 1, MPI_DOUBLE, MPI_MIN, MPI_COMM_WORLD);
+        break;
+      default:
+        MPI_Allreduce(&s, &out, 1, MPI_DOUBLE, MPI_MAX, MPI_COMM_WORLD);
+        break;
     }
     return out;
   }
@@ -42,7 +51,8 @@ struct MpiBackend {
 int main(int argc, char** argv) {
   MPI_Init(&argc, &argv);
   const peer::Args args = peer::ParseArgs(argc, argv);
-  if (args.max_bytes / 4 > static_cast<std::size_t>(INT32_MAX)) peer::UsageFail(argv[0], "-e too large for an int count");
+  if (args.max_bytes / 4 > static_cast<std::size_t>(INT32_MAX))
+    peer::UsageFail(argv[0], "-e too large for an int count");
   MpiBackend be;
   MPI_Comm_rank(MPI_COMM_WORLD, &be.r);
   MPI_Comm_size(MPI_COMM_WORLD, &be.n);

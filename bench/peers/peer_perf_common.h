@@ -53,11 +53,15 @@ inline std::size_t ParseSize(const char* prog, const char* flag, const char* s) 
   char* end = nullptr;
   errno = 0;
   const double v = std::strtod(s, &end);
-  if (end == s || errno != 0 || v < 0) UsageFail(prog, std::string(flag) + " '" + s + "' is not a size");
+  if (end == s || errno != 0 || v < 0)
+    UsageFail(prog, std::string(flag) + " '" + s + "' is not a size");
   double mult = 1;
-  if (*end == 'K' || *end == 'k') mult = 1024.0, ++end;
-  else if (*end == 'M' || *end == 'm') mult = 1024.0 * 1024, ++end;
-  else if (*end == 'G' || *end == 'g') mult = 1024.0 * 1024 * 1024, ++end;
+  if (*end == 'K' || *end == 'k')
+    mult = 1024.0, ++end;
+  else if (*end == 'M' || *end == 'm')
+    mult = 1024.0 * 1024, ++end;
+  else if (*end == 'G' || *end == 'g')
+    mult = 1024.0 * 1024 * 1024, ++end;
   if (*end == 'B' || *end == 'b') ++end;
   if (*end != '\0') UsageFail(prog, std::string(flag) + " '" + s + "' is not a size");
   return static_cast<std::size_t>(v * mult);
@@ -99,17 +103,28 @@ inline Args ParseArgs(int argc, char** argv) {
       if (i + 1 >= argc) UsageFail(prog, f + " needs a value");
       return argv[++i];
     };
-    if (f == "-b" || f == "--minbytes") a.min_bytes = ParseSize(prog, "-b", next());
-    else if (f == "-e" || f == "--maxbytes") a.max_bytes = ParseSize(prog, "-e", next());
-    else if (f == "-f" || f == "--stepfactor") a.step_factor = ParseInt(prog, "-f", next(), 1, 1 << 20);
-    else if (f == "-i" || f == "--stepbytes") a.step_bytes = ParseSize(prog, "-i", next());
-    else if (f == "-n" || f == "--iters") a.iters = ParseInt(prog, "-n", next(), 1, 1 << 30);
-    else if (f == "-w" || f == "--warmup_iters") a.warmup = ParseInt(prog, "-w", next(), 0, 1 << 30);
-    else if (f == "-c" || f == "--check") a.check = ParseInt(prog, "-c", next(), 0, 1 << 20);
-    else if (f == "-a" || f == "--average") a.average = ParseInt(prog, "-a", next(), 0, 3);
-    else if (f == "-N" || f == "--run_cycles") a.run_cycles = ParseInt(prog, "-N", next(), 1, 1 << 20);
-    else if (f == "-I" || f == "--inplace") a.inplace = ParseInt(prog, "-I", next(), 0, 1);
-    else if (f == "-A" || f == "--algo") a.algo = next();
+    if (f == "-b" || f == "--minbytes")
+      a.min_bytes = ParseSize(prog, "-b", next());
+    else if (f == "-e" || f == "--maxbytes")
+      a.max_bytes = ParseSize(prog, "-e", next());
+    else if (f == "-f" || f == "--stepfactor")
+      a.step_factor = ParseInt(prog, "-f", next(), 1, 1 << 20);
+    else if (f == "-i" || f == "--stepbytes")
+      a.step_bytes = ParseSize(prog, "-i", next());
+    else if (f == "-n" || f == "--iters")
+      a.iters = ParseInt(prog, "-n", next(), 1, 1 << 30);
+    else if (f == "-w" || f == "--warmup_iters")
+      a.warmup = ParseInt(prog, "-w", next(), 0, 1 << 30);
+    else if (f == "-c" || f == "--check")
+      a.check = ParseInt(prog, "-c", next(), 0, 1 << 20);
+    else if (f == "-a" || f == "--average")
+      a.average = ParseInt(prog, "-a", next(), 0, 3);
+    else if (f == "-N" || f == "--run_cycles")
+      a.run_cycles = ParseInt(prog, "-N", next(), 1, 1 << 20);
+    else if (f == "-I" || f == "--inplace")
+      a.inplace = ParseInt(prog, "-I", next(), 0, 1);
+    else if (f == "-A" || f == "--algo")
+      a.algo = next();
     else if (f == "-d" || f == "--datatype") {
       const std::string v = next();
       if (v != "float" && v != "float32") UsageFail(prog, "only -d float is supported");
@@ -134,9 +149,12 @@ inline std::optional<std::size_t> NextSize(std::size_t size, std::size_t factor,
                                            std::size_t max) {
   std::size_t next;
   if (factor > 1) {
-    if (size == 0) next = 1;
-    else if (size > max / factor) return std::nullopt;
-    else next = size * factor;
+    if (size == 0)
+      next = 1;
+    else if (size > max / factor)
+      return std::nullopt;
+    else
+      next = size * factor;
   } else {
     if (step == 0 || size > max - step) return std::nullopt;
     next = size + step;
@@ -156,8 +174,10 @@ inline std::string FormatNumber(double value, int width) {
 }
 
 inline void PrintTableHeader() {
-  std::printf("# %10s  %12s  %8s  %6s  %6s           out-of-place                       in-place          \n",
-              "", "", "", "", "");
+  std::printf(
+      "# %10s  %12s  %8s  %6s  %6s           out-of-place                       in-place          "
+      "\n",
+      "", "", "", "", "");
   std::printf("# %10s  %12s  %8s  %6s  %6s  %7s  %6s  %6s %6s  %7s  %6s  %6s %6s\n", "size",
               "count", "type", "redop", "root", "time", "algbw", "busbw", "#wrong", "time", "algbw",
               "busbw", "#wrong");
@@ -182,8 +202,10 @@ inline void PrintCell(const Measurement& m) {
     std::printf("  %7s  %6s  %6s  %5s", "N/A", "N/A", "N/A", "N/A");
   } else {
     char w[32];
-    if (m.wrong < 0) std::snprintf(w, sizeof w, "N/A");
-    else std::snprintf(w, sizeof w, "%lld", m.wrong);
+    if (m.wrong < 0)
+      std::snprintf(w, sizeof w, "N/A");
+    else
+      std::snprintf(w, sizeof w, "%lld", m.wrong);
     std::printf("  %s  %s  %s  %5s", FormatNumber(m.time_us, 7).c_str(),
                 FormatNumber(m.algbw, 6).c_str(), FormatNumber(m.busbw, 6).c_str(), w);
   }
@@ -231,10 +253,11 @@ int RunBenchmark(const char* title, const Args& a, Backend& be) {
 
   if (rank == 0) {
     std::printf("# %s: %d ranks\n", title, n);
-    std::printf("# nThread 1 nGpus 1 minBytes %zu maxBytes %zu step: %zu(%s) warmup iters: %d "
-                "iters: %d agg iters: 1 validation: %d graph: 0\n#\n",
-                a.min_bytes, a.max_bytes, a.step_factor > 1 ? a.step_factor : a.step_bytes,
-                a.step_factor > 1 ? "factor" : "bytes", a.warmup, a.iters, a.check);
+    std::printf(
+        "# nThread 1 nGpus 1 minBytes %zu maxBytes %zu step: %zu(%s) warmup iters: %d "
+        "iters: %d agg iters: 1 validation: %d graph: 0\n#\n",
+        a.min_bytes, a.max_bytes, a.step_factor > 1 ? a.step_factor : a.step_bytes,
+        a.step_factor > 1 ? "factor" : "bytes", a.warmup, a.iters, a.check);
     PrintTableHeader();
     std::fflush(stdout);
   }
@@ -259,7 +282,8 @@ int RunBenchmark(const char* title, const Args& a, Backend& be) {
     // In place, with -c > 0, the values grow n-fold per call (up to inf; no denormals), as in
     // railcc's and nccl-tests' in-place timing.
     for (int it = 0; it < a.iters; ++it) be.AllReduce(in, out, count);
-    const double local = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / a.iters;
+    const double local =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count() / a.iters;
     const double sec = be.CombineTime(local, a.average);
     m.time_us = sec * 1e6;
     m.algbw = sec > 0 ? static_cast<double>(count * 4) / 1e9 / sec : 0;

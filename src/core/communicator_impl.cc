@@ -80,6 +80,7 @@ Work CommunicatorImpl::enqueue(OpArgs args) {
     op.seq = op.args.op == OpKind::kSendRecv ? 0 : next_seq_++;
     op.work = work;
     work->description = describe(op.args, op.seq);
+    work->spin_us = p_.config.spin_us;
     queue_.push_back(std::move(op));
     ++queued_;
   }
@@ -91,6 +92,13 @@ void CommunicatorImpl::worker_loop() {
   while (true) {
     std::optional<Op> op;
     {
+      if (p2p_.empty()) {
+        // Ops often come back to back: poll briefly before sleeping on the condition variable.
+        const auto spin_until = Clock::now() + std::chrono::microseconds(p_.config.spin_us);
+        while (queued_.load(std::memory_order_acquire) == 0 && Clock::now() < spin_until) {
+          std::this_thread::yield();
+        }
+      }
       std::unique_lock lock(mutex_);
       if (p2p_.empty()) queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
       if (!queue_.empty()) {
@@ -142,14 +150,14 @@ void CommunicatorImpl::run(Op& op) {
       return;
     }
   }
-  const std::string where = fmt::format("rank {}: {}", p_.rank, op.work->description);
+  auto where = [&] { return fmt::format("rank {}: {}", p_.rank, op.work->description); };
   const Deadline deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
   // Outlives the try block: on failure the connections still point at its requests until
   // fail() abandons them.
   algo::Context ctx(p_.rank, p_.size, p_.config, *engine_, op.args, op.seq, deadline, scratch_);
   try {
     if (abort_) throw AbortedError("communicator aborted");
-    RAILCC_DEBUG("coll", "{} starts", where);
+    RAILCC_DEBUG("coll", "{} starts", where());
     dispatch(ctx);
     op.work->finish({});
   } catch (const TimeoutError& e) {
@@ -157,11 +165,11 @@ void CommunicatorImpl::run(Op& op) {
     fail(ErrorCode::kTimeout, msg);
     op.work->finish(make_error(ErrorCode::kTimeout, msg));
   } catch (const Error& e) {
-    const std::string msg = fmt::format("{} failed: {}", where, e.what());
+    const std::string msg = fmt::format("{} failed: {}", where(), e.what());
     fail(e.code(), msg);
     op.work->finish(make_error(e.code(), msg));
   } catch (const std::exception& e) {
-    const std::string msg = fmt::format("{} failed: internal error: {}", where, e.what());
+    const std::string msg = fmt::format("{} failed: internal error: {}", where(), e.what());
     fail(ErrorCode::kInternal, msg);
     op.work->finish(make_error(ErrorCode::kInternal, msg));
   }

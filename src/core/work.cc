@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <thread>
+
 #include "railcc/status.hpp"
 #include "src/core/work_state.h"
 
@@ -9,6 +11,15 @@ namespace railcc {
 
 void Work::wait(std::chrono::milliseconds timeout) const {
   if (!state_) throw InvalidArgumentError("Work::wait on an empty Work");
+  // Most ops finish within microseconds of the call: poll briefly before paying for a sleep and
+  // a wake-up. yield() keeps this polite when ranks outnumber cores.
+  const auto spin_until =
+      std::chrono::steady_clock::now() +
+      std::chrono::microseconds(std::min<long long>(state_->spin_us, timeout.count() * 1000));
+  while (!state_->finished.load(std::memory_order_acquire) &&
+         std::chrono::steady_clock::now() < spin_until) {
+    std::this_thread::yield();
+  }
   std::unique_lock lock(state_->mutex);
   if (timeout >= std::chrono::hours(24 * 365)) {
     state_->done_cv.wait(lock, [&] { return state_->done; });

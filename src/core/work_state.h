@@ -1,6 +1,7 @@
 // Shared state behind a railcc::Work: set once by the worker thread, read by user threads.
 #pragma once
 
+#include <atomic>
 #include <condition_variable>
 #include <mutex>
 #include <string>
@@ -24,6 +25,8 @@ struct WorkState {
   bool done = false;
   WorkError error;
   std::string description;
+  std::atomic<bool> finished{false};  // mirrors `done` for lock-free polling in Work::wait
+  int spin_us = 0;                    // how long a waiter polls before it sleeps (RAILCC_SPIN_US)
 
   void finish(WorkError e) {
     {
@@ -31,6 +34,7 @@ struct WorkState {
       done = true;
       error = std::move(e);
     }
+    finished.store(true, std::memory_order_release);
     done_cv.notify_all();
   }
 };
