@@ -67,8 +67,8 @@ ShmSegment ShmSegment::create(const std::string& name, int slots, std::size_t ri
   h->slots = static_cast<uint32_t>(slots);
   h->ring_bytes = ring_bytes;
   for (int i = 0; i < slots; ++i) new (&seg.control(i)) RingControl{};
-  std::atomic_thread_fence(std::memory_order_release);
-  h->magic = kSegmentMagic;
+  // Published last, so a peer that sees the magic sees an initialized segment.
+  std::atomic_ref<uint64_t>(h->magic).store(kSegmentMagic, std::memory_order_release);
   return seg;
 }
 
@@ -88,9 +88,11 @@ ShmSegment ShmSegment::open(const std::string& name) {
   seg.size_ = static_cast<std::size_t>(st.st_size);
   seg.name_ = name;
   const SegmentHeader* h = header(seg.base_);
-  const std::size_t expect =
-      kHeaderBytes + controls_bytes(static_cast<int>(h->slots)) + h->ring_bytes * h->slots;
-  if (h->magic != kSegmentMagic || expect != seg.size_) {
+  const uint64_t magic =
+      std::atomic_ref<uint64_t>(const_cast<uint64_t&>(h->magic)).load(std::memory_order_acquire);
+  if (magic != kSegmentMagic || h->slots > 4096 || h->ring_bytes > (1ull << 30) ||
+      kHeaderBytes + controls_bytes(static_cast<int>(h->slots)) + h->ring_bytes * h->slots !=
+          seg.size_) {
     throw ProtocolError(fmt::format("shared memory {} is not a railcc segment", name));
   }
   return seg;
