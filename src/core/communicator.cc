@@ -71,9 +71,34 @@ void check_overlap(const char* op, int rank, const void* a, std::size_t an, cons
   }
 }
 
-uint64_t random_key() {
-  std::random_device rd;
-  return (static_cast<uint64_t>(rd()) << 32) ^ rd();
+OpArgs make_args(OpKind op, const void* send, void* recv, std::size_t count, DataType type,
+                 ReduceOp redop = ReduceOp::kSum, int root = -1) {
+  OpArgs a;
+  a.op = op;
+  a.send = static_cast<const std::byte*>(send);
+  a.recv = static_cast<std::byte*>(recv);
+  a.count = count;
+  a.dtype = type;
+  a.redop = redop;
+  a.root = root;
+  return a;
+}
+
+// Rank 0 draws a random key for the job; every rank reads it. Peers present it when they
+// connect, so sockets of another job (or a stray process) are turned away.
+uint64_t agree_on_job_key(Store& store, int rank, std::chrono::milliseconds timeout) {
+  if (rank == 0) {
+    std::random_device rd;
+    const uint64_t key = (static_cast<uint64_t>(rd()) << 32) ^ rd();
+    std::vector<uint8_t> bytes(8);
+    std::memcpy(bytes.data(), &key, 8);
+    store.set("railcc/job_key", bytes);
+  }
+  const auto raw = store.get("railcc/job_key", timeout);
+  if (raw.size() != 8) throw ProtocolError("the store holds a malformed railcc/job_key");
+  uint64_t key = 0;
+  std::memcpy(&key, raw.data(), 8);
+  return key;
 }
 
 }  // namespace
@@ -127,15 +152,7 @@ std::shared_ptr<Communicator> Communicator::init(const Config& config) {
       p.server = start_store_server(host, std::stoi(l.store_addr.substr(colon + 1)));
     }
     p.root_store = connect_tcp_store(l.store_addr, config.timeout);
-    if (p.rank == 0) {
-      const uint64_t key = random_key();
-      p.root_store->set("railcc/job_key",
-                        std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&key),
-                                             reinterpret_cast<const uint8_t*>(&key) + 8));
-    }
-    const auto raw = p.root_store->get("railcc/job_key", config.timeout);
-    if (raw.size() != 8) throw ProtocolError("the store holds a malformed railcc/job_key");
-    std::memcpy(&p.job_key, raw.data(), 8);
+    p.job_key = agree_on_job_key(*p.root_store, p.rank, config.timeout);
   }
   return std::make_shared<Communicator>(detail::CommunicatorImpl::create(std::move(p)));
 }
@@ -155,15 +172,7 @@ std::shared_ptr<Communicator> Communicator::init(std::shared_ptr<Store> store, i
   p.size = size;
   p.root_store = std::move(store);
   if (size > 1) {
-    if (rank == 0) {
-      const uint64_t key = random_key();
-      p.root_store->set("railcc/job_key",
-                        std::vector<uint8_t>(reinterpret_cast<const uint8_t*>(&key),
-                                             reinterpret_cast<const uint8_t*>(&key) + 8));
-    }
-    const auto raw = p.root_store->get("railcc/job_key", config.timeout);
-    if (raw.size() != 8) throw ProtocolError("the store holds a malformed railcc/job_key");
-    std::memcpy(&p.job_key, raw.data(), 8);
+    p.job_key = agree_on_job_key(*p.root_store, rank, config.timeout);
   }
   return std::make_shared<Communicator>(detail::CommunicatorImpl::create(std::move(p)));
 }
@@ -176,14 +185,7 @@ Work Communicator::all_reduce(const void* send, void* recv, std::size_t count, D
   check_ptr("all_reduce", r, send, bytes, "send buffer");
   check_ptr("all_reduce", r, recv, bytes, "receive buffer");
   check_overlap("all_reduce", r, send, bytes, recv, bytes, recv);
-  OpArgs a;
-  a.op = OpKind::kAllReduce;
-  a.send = static_cast<const std::byte*>(send);
-  a.recv = static_cast<std::byte*>(recv);
-  a.count = count;
-  a.dtype = type;
-  a.redop = op;
-  return impl_->enqueue(std::move(a));
+  return impl_->enqueue(make_args(OpKind::kAllReduce, send, recv, count, type, op));
 }
 
 Work Communicator::reduce_scatter(const void* send, void* recv, std::size_t recv_count,
@@ -196,14 +198,7 @@ Work Communicator::reduce_scatter(const void* send, void* recv, std::size_t recv
   check_ptr("reduce_scatter", r, recv, bytes, "receive buffer");
   check_overlap("reduce_scatter", r, recv, bytes, send, total,
                 static_cast<const std::byte*>(send) + bytes * r);
-  OpArgs a;
-  a.op = OpKind::kReduceScatter;
-  a.send = static_cast<const std::byte*>(send);
-  a.recv = static_cast<std::byte*>(recv);
-  a.count = recv_count;
-  a.dtype = type;
-  a.redop = op;
-  return impl_->enqueue(std::move(a));
+  return impl_->enqueue(make_args(OpKind::kReduceScatter, send, recv, recv_count, type, op));
 }
 
 Work Communicator::all_gather(const void* send, void* recv, std::size_t send_count, DataType type) {
@@ -214,13 +209,7 @@ Work Communicator::all_gather(const void* send, void* recv, std::size_t send_cou
   check_ptr("all_gather", r, recv, total, "receive buffer");
   check_overlap("all_gather", r, send, bytes, recv, total,
                 static_cast<const std::byte*>(recv) + bytes * r);
-  OpArgs a;
-  a.op = OpKind::kAllGather;
-  a.send = static_cast<const std::byte*>(send);
-  a.recv = static_cast<std::byte*>(recv);
-  a.count = send_count;
-  a.dtype = type;
-  return impl_->enqueue(std::move(a));
+  return impl_->enqueue(make_args(OpKind::kAllGather, send, recv, send_count, type));
 }
 
 Work Communicator::broadcast(const void* send, void* recv, std::size_t count, DataType type,
@@ -231,14 +220,8 @@ Work Communicator::broadcast(const void* send, void* recv, std::size_t count, Da
   if (r == root) check_ptr("broadcast", r, send, bytes, "send buffer");
   check_ptr("broadcast", r, recv, bytes, "receive buffer");
   if (r == root) check_overlap("broadcast", r, send, bytes, recv, bytes, recv);
-  OpArgs a;
-  a.op = OpKind::kBroadcast;
-  a.send = static_cast<const std::byte*>(send);
-  a.recv = static_cast<std::byte*>(recv);
-  a.count = count;
-  a.dtype = type;
-  a.root = root;
-  return impl_->enqueue(std::move(a));
+  return impl_->enqueue(
+      make_args(OpKind::kBroadcast, send, recv, count, type, ReduceOp::kSum, root));
 }
 
 Work Communicator::reduce(const void* send, void* recv, std::size_t count, DataType type,
@@ -252,15 +235,7 @@ Work Communicator::reduce(const void* send, void* recv, std::size_t count, DataT
     check_ptr("reduce", r, recv, bytes, "receive buffer");
     check_overlap("reduce", r, send, bytes, recv, bytes, recv);
   }
-  OpArgs a;
-  a.op = OpKind::kReduce;
-  a.send = static_cast<const std::byte*>(send);
-  a.recv = static_cast<std::byte*>(recv);
-  a.count = count;
-  a.dtype = type;
-  a.redop = op;
-  a.root = root;
-  return impl_->enqueue(std::move(a));
+  return impl_->enqueue(make_args(OpKind::kReduce, send, recv, count, type, op, root));
 }
 
 Work Communicator::gather(const void* send, void* recv, std::size_t send_count, DataType type,
@@ -275,14 +250,8 @@ Work Communicator::gather(const void* send, void* recv, std::size_t send_count, 
     check_overlap("gather", r, send, bytes, recv, total,
                   static_cast<const std::byte*>(recv) + bytes * r);
   }
-  OpArgs a;
-  a.op = OpKind::kGather;
-  a.send = static_cast<const std::byte*>(send);
-  a.recv = static_cast<std::byte*>(recv);
-  a.count = send_count;
-  a.dtype = type;
-  a.root = root;
-  return impl_->enqueue(std::move(a));
+  return impl_->enqueue(
+      make_args(OpKind::kGather, send, recv, send_count, type, ReduceOp::kSum, root));
 }
 
 Work Communicator::scatter(const void* send, void* recv, std::size_t recv_count, DataType type,
@@ -297,14 +266,8 @@ Work Communicator::scatter(const void* send, void* recv, std::size_t recv_count,
     check_overlap("scatter", r, recv, bytes, send, total,
                   static_cast<const std::byte*>(send) + bytes * r);
   }
-  OpArgs a;
-  a.op = OpKind::kScatter;
-  a.send = static_cast<const std::byte*>(send);
-  a.recv = static_cast<std::byte*>(recv);
-  a.count = recv_count;
-  a.dtype = type;
-  a.root = root;
-  return impl_->enqueue(std::move(a));
+  return impl_->enqueue(
+      make_args(OpKind::kScatter, send, recv, recv_count, type, ReduceOp::kSum, root));
 }
 
 Work Communicator::all_to_all(const void* send, void* recv, std::size_t count, DataType type) {
@@ -313,13 +276,7 @@ Work Communicator::all_to_all(const void* send, void* recv, std::size_t count, D
   check_ptr("all_to_all", r, send, total, "send buffer");
   check_ptr("all_to_all", r, recv, total, "receive buffer");
   check_overlap("all_to_all", r, send, total, recv, total, recv);
-  OpArgs a;
-  a.op = OpKind::kAllToAll;
-  a.send = static_cast<const std::byte*>(send);
-  a.recv = static_cast<std::byte*>(recv);
-  a.count = count;
-  a.dtype = type;
-  return impl_->enqueue(std::move(a));
+  return impl_->enqueue(make_args(OpKind::kAllToAll, send, recv, count, type));
 }
 
 Work Communicator::all_to_allv(const void* send, std::span<const std::size_t> send_counts,
