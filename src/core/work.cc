@@ -11,11 +11,19 @@ namespace railcc {
 
 void Work::wait(std::chrono::milliseconds timeout) const {
   if (!state_) throw InvalidArgumentError("Work::wait on an empty Work");
+  // Most ops finish within microseconds of the call: poll briefly before paying for a sleep and
+  // a wake-up. yield() keeps this polite when ranks outnumber cores.
+  const auto spin_until =
+      std::chrono::steady_clock::now() +
+      std::chrono::microseconds(std::min<long long>(state_->spin_us, timeout.count() * 1000));
+  while (!state_->finished.load(std::memory_order_acquire) &&
+         std::chrono::steady_clock::now() < spin_until) {
+    std::this_thread::yield();
+  }
   const bool unbounded = timeout >= std::chrono::hours(24 * 365);
   if (unbounded && !state_->finished.load(std::memory_order_acquire) && state_->runner) {
-    // Run the op on this thread if no other thread is driving the communicator right now: no
-    // hand-off to the worker, no wake-up. Only for unbounded waits: running the op could outlast
-    // a caller's short timeout.
+    // Run the op on this thread if no other thread is driving the communicator right now. Only
+    // for unbounded waits: running the op could outlast a caller's short timeout.
     detail::RunnerHandle& h = *state_->runner;
     bool helped = false;
     {
@@ -30,17 +38,8 @@ void Work::wait(std::chrono::milliseconds timeout) const {
       if (h.runner) h.runner->after_help();
     }
   }
-  // Another thread runs it: most ops finish within microseconds, so poll briefly before paying
-  // for a sleep and a wake-up. yield() keeps this polite when ranks outnumber cores.
-  const auto spin_until =
-      std::chrono::steady_clock::now() +
-      std::chrono::microseconds(std::min<long long>(state_->spin_us, timeout.count() * 1000));
-  while (!state_->finished.load(std::memory_order_acquire) &&
-         std::chrono::steady_clock::now() < spin_until) {
-    std::this_thread::yield();
-  }
   std::unique_lock lock(state_->mutex);
-  if (unbounded) {
+  if (timeout >= std::chrono::hours(24 * 365)) {
     state_->done_cv.wait(lock, [&] { return state_->done; });
   } else if (!state_->done_cv.wait_for(lock, timeout, [&] { return state_->done; })) {
     throw TimeoutError(
