@@ -33,8 +33,6 @@ CommunicatorImpl::CommunicatorImpl(CommParams params)
   RAILCC_LOG(kInfo, "init", "communicator {:x}: rank {} of {} ready in {:.1f} ms", p_.comm_id,
              p_.rank, p_.size,
              std::chrono::duration<double, std::milli>(Clock::now() - start).count());
-  runner_ = std::make_shared<RunnerHandle>();
-  runner_->runner = this;
   worker_ = std::thread([this] { worker_loop(); });
 }
 
@@ -46,8 +44,6 @@ CommunicatorImpl::~CommunicatorImpl() {
   }
   queue_cv_.notify_all();
   worker_.join();
-  std::lock_guard lock(runner_->mutex);  // waits for a helping thread to finish
-  runner_->runner = nullptr;
 }
 
 std::string CommunicatorImpl::describe(const OpArgs& a, uint64_t seq) const {
@@ -85,7 +81,6 @@ Work CommunicatorImpl::enqueue(OpArgs args) {
     op.work = work;
     work->description = describe(op.args, op.seq);
     work->spin_us = p_.config.spin_us;
-    work->runner = runner_;
     queue_.push_back(std::move(op));
     ++queued_;
   }
@@ -93,71 +88,37 @@ Work CommunicatorImpl::enqueue(OpArgs args) {
   return Work(work);
 }
 
-std::optional<CommunicatorImpl::Op> CommunicatorImpl::pop() {
-  std::lock_guard lock(mutex_);
-  if (queue_.empty()) return std::nullopt;
-  std::optional<Op> op(std::move(queue_.front()));
-  queue_.pop_front();
-  --queued_;
-  return op;
-}
-
-void CommunicatorImpl::execute(Op op) {
-  if (op.args.op == OpKind::kSendRecv) {
-    post_p2p(std::move(op));
-  } else {
-    run(op);
-  }
-}
-
 void CommunicatorImpl::worker_loop() {
   while (true) {
-    if (p2p_count_.load() == 0) {
-      // Ops often come back to back: poll briefly before sleeping on the condition variable.
-      const auto spin_until = Clock::now() + std::chrono::microseconds(p_.config.spin_us);
-      while (queued_.load(std::memory_order_acquire) == 0 && Clock::now() < spin_until) {
-        std::this_thread::yield();
+    std::optional<Op> op;
+    {
+      if (p2p_.empty()) {
+        // Ops often come back to back: poll briefly before sleeping on the condition variable.
+        const auto spin_until = Clock::now() + std::chrono::microseconds(p_.config.spin_us);
+        while (queued_.load(std::memory_order_acquire) == 0 && Clock::now() < spin_until) {
+          std::this_thread::yield();
+        }
       }
       std::unique_lock lock(mutex_);
-      queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty() || p2p_count_.load() > 0; });
-      if (stopping_ && queue_.empty() && p2p_count_.load() == 0) return;
+      if (p2p_.empty()) queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
+      if (!queue_.empty()) {
+        op = std::move(queue_.front());
+        queue_.pop_front();
+        --queued_;
+      } else if (stopping_ && p2p_.empty()) {
+        return;
+      }
     }
-    std::unique_lock drive(runner_->mutex, std::try_to_lock);
-    if (!drive.owns_lock()) {
-      // A waiting user thread is running ops itself; it wakes us (after_help) if any are left.
-      std::unique_lock lock(mutex_);
-      queue_cv_.wait_for(lock, std::chrono::milliseconds(10));
-      continue;
+    if (op) {
+      if (op->args.op == OpKind::kSendRecv) {
+        post_p2p(std::move(*op));
+      } else {
+        run(*op);
+      }
     }
-    bool ran = false;
-    while (auto op = pop()) {
-      execute(std::move(*op));
-      reap_p2p();
-      ran = true;
-    }
-    if (!ran && !p2p_.empty()) {
-      wait_p2p();
-      reap_p2p();
-    }
+    reap_p2p();
+    if (!op && !p2p_.empty()) wait_p2p();
   }
-}
-
-void CommunicatorImpl::run_until(const WorkState& work) {
-  while (!work.finished.load(std::memory_order_acquire)) {
-    if (auto op = pop()) {
-      execute(std::move(*op));
-      reap_p2p();
-    } else if (!p2p_.empty()) {
-      wait_p2p();
-      reap_p2p();
-    } else {
-      return;  // the op is not ours to run (another thread took it): wait for it normally
-    }
-  }
-}
-
-void CommunicatorImpl::after_help() {
-  if (queued_.load() > 0 || p2p_count_.load() > 0) queue_cv_.notify_one();
 }
 
 namespace {
@@ -286,7 +247,6 @@ void CommunicatorImpl::post_p2p(Op op) {
     engine_->recv(a.peer, &p.recv);
   }
   p2p_.push_back(std::move(pending));
-  ++p2p_count_;
   try {
     match_self_p2p();
   } catch (const Error& e) {
@@ -340,7 +300,6 @@ void CommunicatorImpl::reap_p2p() {
     }
     p.op.work->finish(error);
     it = p2p_.erase(it);
-    --p2p_count_;
   }
 }
 

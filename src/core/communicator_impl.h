@@ -7,7 +7,6 @@
 #include <deque>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <string>
 #include <thread>
 
@@ -28,10 +27,10 @@ struct CommParams {
   uint64_t job_key = 0;
 };
 
-class CommunicatorImpl final : public OpRunner {
+class CommunicatorImpl {
  public:
   static std::unique_ptr<CommunicatorImpl> create(CommParams params);
-  ~CommunicatorImpl() override;
+  ~CommunicatorImpl();
 
   int rank() const { return p_.rank; }
   int size() const { return p_.size; }
@@ -42,9 +41,6 @@ class CommunicatorImpl final : public OpRunner {
   Work enqueue(algo::OpArgs args);
   std::shared_ptr<Communicator> split(int color, int key, uint64_t group_hash);
   void abort() noexcept;
-
-  void run_until(const WorkState& work) override;
-  void after_help() override;
 
  private:
   struct Op {
@@ -67,10 +63,6 @@ class CommunicatorImpl final : public OpRunner {
 
   explicit CommunicatorImpl(CommParams params);
   void worker_loop();
-  // Pops the next queued op (under mutex_), if any.
-  std::optional<Op> pop();
-  // Runs or posts one op; caller holds runner_->mutex.
-  void execute(Op op);
   void run(Op& op);
   void post_p2p(Op op);
   void match_self_p2p();
@@ -97,9 +89,7 @@ class CommunicatorImpl final : public OpRunner {
   std::atomic<int> queued_{0};  // ops in queue_, readable without the mutex
   std::atomic<bool> stop_requested_{false};
   algo::Scratch scratch_;                        // reused by every op: no page faults per call
-  std::deque<std::unique_ptr<PendingP2P>> p2p_;  // only with runner_->mutex held
-  std::atomic<int> p2p_count_{0};                // p2p_.size(), readable without the mutex
-  std::shared_ptr<RunnerHandle> runner_;         // its mutex: the right to drive the engine
+  std::deque<std::unique_ptr<PendingP2P>> p2p_;  // worker thread only
   std::deque<PendingP2P*> self_sends_, self_recvs_;
   // Set once an op failed: the ranks are out of step and every later op fails the same way.
   std::mutex failure_mutex_;

@@ -20,24 +20,6 @@ void Work::wait(std::chrono::milliseconds timeout) const {
          std::chrono::steady_clock::now() < spin_until) {
     std::this_thread::yield();
   }
-  const bool unbounded = timeout >= std::chrono::hours(24 * 365);
-  if (unbounded && !state_->finished.load(std::memory_order_acquire) && state_->runner) {
-    // Run the op on this thread if no other thread is driving the communicator right now. Only
-    // for unbounded waits: running the op could outlast a caller's short timeout.
-    detail::RunnerHandle& h = *state_->runner;
-    bool helped = false;
-    {
-      std::unique_lock help(h.mutex, std::try_to_lock);
-      if (help.owns_lock() && h.runner) {
-        h.runner->run_until(*state_);
-        helped = true;
-      }
-    }
-    if (helped) {
-      std::lock_guard help(h.mutex);
-      if (h.runner) h.runner->after_help();
-    }
-  }
   std::unique_lock lock(state_->mutex);
   if (timeout >= std::chrono::hours(24 * 365)) {
     state_->done_cv.wait(lock, [&] { return state_->done; });

@@ -3,7 +3,6 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <memory>
 #include <mutex>
 #include <string>
 
@@ -20,25 +19,6 @@ struct WorkError {
   explicit operator bool() const { return code != ErrorCode::kOk; }
 };
 
-struct WorkState;
-
-// Lets a thread that waits for an op run the communicator's queued ops itself instead of handing
-// them to the worker thread and sleeping: with several ranks per core, every hand-off between
-// threads costs a context switch. Whoever holds `mutex` is the only thread driving the engine.
-class OpRunner {
- public:
-  virtual ~OpRunner() = default;
-  // Called with RunnerHandle::mutex held: runs queued ops until `work` finished or none is left.
-  virtual void run_until(const WorkState& work) = 0;
-  // Called after the mutex is released: wakes the worker if work is left over.
-  virtual void after_help() = 0;
-};
-
-struct RunnerHandle {
-  std::mutex mutex;
-  OpRunner* runner = nullptr;  // cleared (under mutex) when the communicator goes away
-};
-
 struct WorkState {
   std::mutex mutex;
   std::condition_variable done_cv;
@@ -47,7 +27,6 @@ struct WorkState {
   std::string description;
   std::atomic<bool> finished{false};  // mirrors `done` for lock-free polling in Work::wait
   int spin_us = 0;                    // how long a waiter polls before it sleeps (RAILCC_SPIN_US)
-  std::shared_ptr<RunnerHandle> runner;
 
   void finish(WorkError e) {
     {
