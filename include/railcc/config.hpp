@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstddef>
 #include <map>
+#include <optional>
 #include <string>
 
 namespace railcc {
@@ -48,6 +49,12 @@ struct Config {
   std::string socket_addr;
   // RAILCC_SPIN_US: microseconds a waiting thread polls before it sleeps. Default 20.
   int spin_us = 20;
+  // RAILCC_TOPO_FILE: hwloc XML (v1/v2) or NCCL topology file describing this host, used instead
+  // of discovering it with hwloc. Default: discover.
+  std::string topo_file;
+  // CUDA_VISIBLE_DEVICES as this process sees it (CUDA's variable, read here so the rail plan
+  // can map local ranks to GPUs). nullopt = unset (every GPU); "" = no GPU.
+  std::optional<std::string> cuda_visible_devices;
   // Launch environment (torchrun, Open MPI, Slurm, railcc-run or explicit RAILCC_*).
   LaunchInfo launch;
 

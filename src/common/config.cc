@@ -205,6 +205,11 @@ Config Config::from_map(const EnvMap& env) {
   if (const std::string* v = find(env, "RAILCC_SPIN_US")) {
     c.spin_us = static_cast<int>(parse_int("RAILCC_SPIN_US", *v, 0, 1000000));
   }
+  if (const std::string* v = find(env, "RAILCC_TOPO_FILE")) c.topo_file = *v;
+  // Unlike the RAILCC_* variables, an empty CUDA_VISIBLE_DEVICES means something: no GPU.
+  if (auto it = env.find("CUDA_VISIBLE_DEVICES"); it != env.end()) {
+    c.cuda_visible_devices = it->second;
+  }
   c.launch = read_launch(env);
   return c;
 }
@@ -242,6 +247,9 @@ std::string Config::to_string() const {
   row("RAILCC_TCP_SOCKETS", std::to_string(tcp_sockets_per_peer));
   row("RAILCC_SOCKET_ADDR", socket_addr.empty() ? "(auto)" : socket_addr);
   row("RAILCC_SPIN_US", std::to_string(spin_us));
+  row("RAILCC_TOPO_FILE", topo_file.empty() ? "(discover with hwloc)" : topo_file);
+  row("CUDA_VISIBLE_DEVICES",
+      cuda_visible_devices ? "'" + *cuda_visible_devices + "'" : "(unset: every GPU)");
   row("launcher", launch.source.empty() ? "(none: single process)" : launch.source);
   row("rank / world size", fmt::format("{} / {}", launch.rank, launch.world_size));
   row("local rank / size", fmt::format("{} / {}", launch.local_rank, launch.local_world_size));
