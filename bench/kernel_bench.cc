@@ -22,45 +22,14 @@ namespace {
 
 using railcc::DataType;
 using railcc::ReduceOp;
+using railcc::kAllDataTypes;
 namespace kernels = railcc::kernels;
 
 constexpr int64_t kSizes[] = {64 << 10, 1 << 20, 16 << 20};
 
-constexpr DataType kAllTypes[] = {DataType::kInt8,    DataType::kUint8,   DataType::kInt32,
-                                  DataType::kUint32,  DataType::kInt64,   DataType::kUint64,
-                                  DataType::kFloat16, DataType::kFloat32, DataType::kFloat64,
-                                  DataType::kBFloat16};
-
-std::size_t ElemSize(DataType t) {
-  switch (t) {
-    case DataType::kInt8:
-    case DataType::kUint8:
-      return 1;
-    case DataType::kFloat16:
-    case DataType::kBFloat16:
-      return 2;
-    case DataType::kInt32:
-    case DataType::kUint32:
-    case DataType::kFloat32:
-      return 4;
-    case DataType::kInt64:
-    case DataType::kUint64:
-    case DataType::kFloat64:
-      return 8;
-  }
-  return 1;
-}
-
-const char* TypeName(DataType t) {
-  static const char* const kNames[] = {"int8",   "uint8", "int32", "uint32", "int64",
-                                       "uint64", "half",  "float", "double", "bfloat16"};
-  return kNames[static_cast<int>(t)];
-}
-
-const char* OpName(ReduceOp op) {
-  static const char* const kNames[] = {"sum", "prod", "max", "min", "avg"};
-  return kNames[static_cast<int>(op)];
-}
+std::size_t ElemSize(DataType t) { return data_type_size(t); }
+const char* TypeName(DataType t) { return data_type_name(t); }
+const char* OpName(ReduceOp op) { return reduce_op_name(op); }
 
 struct FreeDeleter {
   void operator()(void* p) const { std::free(p); }
@@ -142,7 +111,7 @@ void RegisterAll() {
     const std::string name = std::string("reduce/") + TypeName(t) + "/" + OpName(op);
     AddSizes(benchmark::RegisterBenchmark(name.c_str(), BM_Reduce, t, op));
   };
-  for (DataType t : kAllTypes) add(t, ReduceOp::kSum);
+  for (DataType t : kAllDataTypes) add(t, ReduceOp::kSum);
   // Every op for float32; for the 16-bit floats and int64 the ops with their own code paths
   // (NaN-propagating max, 64-bit multiply).
   for (ReduceOp op : {ReduceOp::kProd, ReduceOp::kMax, ReduceOp::kMin, ReduceOp::kAvg}) {

@@ -21,6 +21,11 @@ enum class DataType : uint8_t {
   kBFloat16 = 9,
 };
 inline constexpr int kNumDataTypes = 10;
+// Every data type, e.g. to loop over them in tests and benchmarks.
+inline constexpr DataType kAllDataTypes[kNumDataTypes] = {
+    DataType::kInt8,    DataType::kUint8,   DataType::kInt32,   DataType::kUint32,
+    DataType::kInt64,   DataType::kUint64,  DataType::kFloat16, DataType::kFloat32,
+    DataType::kFloat64, DataType::kBFloat16};
 
 // Size in bytes of one element; 0 for a value outside the enum.
 std::size_t data_type_size(DataType type) noexcept;

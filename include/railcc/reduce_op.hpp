@@ -15,6 +15,8 @@ enum class ReduceOp : uint8_t {
   kAvg = 4,  // sum divided by the number of ranks (integer types truncate toward zero)
 };
 inline constexpr int kNumReduceOps = 5;
+inline constexpr ReduceOp kAllReduceOps[kNumReduceOps] = {
+    ReduceOp::kSum, ReduceOp::kProd, ReduceOp::kMax, ReduceOp::kMin, ReduceOp::kAvg};
 
 const char* reduce_op_name(ReduceOp op) noexcept;  // sum prod max min avg
 bool is_valid(ReduceOp op) noexcept;

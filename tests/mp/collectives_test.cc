@@ -13,13 +13,6 @@
 namespace railcc::test {
 namespace {
 
-constexpr DataType kAllTypes[] = {DataType::kInt8,    DataType::kUint8,   DataType::kInt32,
-                                  DataType::kUint32,  DataType::kInt64,   DataType::kUint64,
-                                  DataType::kFloat16, DataType::kFloat32, DataType::kFloat64,
-                                  DataType::kBFloat16};
-constexpr ReduceOp kAllOps[] = {ReduceOp::kSum, ReduceOp::kProd, ReduceOp::kMax, ReduceOp::kMin,
-                                ReduceOp::kAvg};
-
 using Bytes = std::vector<std::byte>;
 
 void check_equal(const Bytes& got, const Bytes& want, DataType t, const std::string& what) {
@@ -226,8 +219,8 @@ void run_everything(int world, const std::string& transport) {
                       static_cast<int>((count + 1) % n));
           test_gather_scatter(*c, count % 5000, static_cast<int>(count % n));
         }
-        for (DataType t : kAllTypes) {
-          for (ReduceOp op : kAllOps) {
+        for (DataType t : kAllDataTypes) {
+          for (ReduceOp op : kAllReduceOps) {
             for (std::size_t count : {std::size_t{33}, std::size_t{9001}}) {
               test_all_reduce(*c, count, t, op, count == 33);
               test_reduce(*c, count, t, op, 0);

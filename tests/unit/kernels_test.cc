@@ -24,45 +24,11 @@
 namespace railcc::kernels {
 namespace {
 
-constexpr DataType kAllTypes[] = {DataType::kInt8,    DataType::kUint8,   DataType::kInt32,
-                                  DataType::kUint32,  DataType::kInt64,   DataType::kUint64,
-                                  DataType::kFloat16, DataType::kFloat32, DataType::kFloat64,
-                                  DataType::kBFloat16};
-constexpr ReduceOp kAllOps[] = {ReduceOp::kSum, ReduceOp::kProd, ReduceOp::kMax, ReduceOp::kMin,
-                                ReduceOp::kAvg};
 constexpr std::size_t kCounts[] = {0, 1, 2, 3, 7, 15, 16, 17, 31, 63, 64, 65, 127, 1000, 4097};
 
-// Local on purpose: the kernels must not depend on the rest of the library, nor their tests.
-std::size_t ElemSize(DataType t) {
-  switch (t) {
-    case DataType::kInt8:
-    case DataType::kUint8:
-      return 1;
-    case DataType::kFloat16:
-    case DataType::kBFloat16:
-      return 2;
-    case DataType::kInt32:
-    case DataType::kUint32:
-    case DataType::kFloat32:
-      return 4;
-    case DataType::kInt64:
-    case DataType::kUint64:
-    case DataType::kFloat64:
-      return 8;
-  }
-  return 0;
-}
-
-const char* TypeName(DataType t) {
-  static const char* const kNames[] = {"int8",   "uint8", "int32", "uint32", "int64",
-                                       "uint64", "half",  "float", "double", "bfloat16"};
-  return kNames[static_cast<int>(t)];
-}
-
-const char* OpName(ReduceOp op) {
-  static const char* const kNames[] = {"sum", "prod", "max", "min", "avg"};
-  return kNames[static_cast<int>(op)];
-}
+std::size_t ElemSize(DataType t) { return data_type_size(t); }
+const char* TypeName(DataType t) { return data_type_name(t); }
+const char* OpName(ReduceOp op) { return reduce_op_name(op); }
 
 bool IsFloatType(DataType t) {
   return t == DataType::kFloat16 || t == DataType::kFloat32 || t == DataType::kFloat64 ||
@@ -250,9 +216,9 @@ TEST_P(KernelsTest, DispatchesToTheTargetUnderTest) {
 
 TEST_P(KernelsTest, MatchesReferenceForAllTypesOpsAndCounts) {
   uint64_t seed = 1;
-  for (DataType t : kAllTypes) {
+  for (DataType t : kAllDataTypes) {
     const std::size_t size = ElemSize(t);
-    for (ReduceOp op : kAllOps) {
+    for (ReduceOp op : kAllReduceOps) {
       for (std::size_t count : kCounts) {
         SCOPED_TRACE(std::string(TypeName(t)) + " " + OpName(op) + " count " +
                      std::to_string(count));
@@ -267,8 +233,8 @@ TEST_P(KernelsTest, MatchesReferenceForAllTypesOpsAndCounts) {
 }
 
 TEST_P(KernelsTest, ZeroCountTouchesNothing) {
-  for (DataType t : kAllTypes) {
-    for (ReduceOp op : kAllOps) reduce(nullptr, nullptr, nullptr, 0, t, op);
+  for (DataType t : kAllDataTypes) {
+    for (ReduceOp op : kAllReduceOps) reduce(nullptr, nullptr, nullptr, 0, t, op);
     divide(nullptr, nullptr, 0, t, 3);
   }
   uint64_t canary = 0x0123456789ABCDEF;
@@ -279,9 +245,9 @@ TEST_P(KernelsTest, ZeroCountTouchesNothing) {
 
 TEST_P(KernelsTest, InPlaceAliasing) {
   std::mt19937_64 rng(7);
-  for (DataType t : kAllTypes) {
+  for (DataType t : kAllDataTypes) {
     const std::size_t size = ElemSize(t);
-    for (ReduceOp op : kAllOps) {
+    for (ReduceOp op : kAllReduceOps) {
       for (std::size_t count : {std::size_t{17}, std::size_t{1000}, std::size_t{4097}}) {
         SCOPED_TRACE(std::string(TypeName(t)) + " " + OpName(op) + " count " +
                      std::to_string(count));
@@ -359,7 +325,7 @@ void PutElem(std::vector<uint8_t>& buf, DataType t, std::size_t i, uint64_t bits
 TEST_P(KernelsTest, NaNInEitherInputPropagates) {
   for (const FloatSpecials& s : AllFloatSpecials()) {
     const DataType t = s.type;
-    for (ReduceOp op : kAllOps) {
+    for (ReduceOp op : kAllReduceOps) {
       SCOPED_TRACE(std::string(TypeName(t)) + " " + OpName(op));
       // NaN in a only, in b only, in both, and nowhere, cycling through all NaN encodings and
       // finite partners, at positions that hit the vector body and the tail.
@@ -441,7 +407,7 @@ TEST_P(KernelsTest, SignedZerosMatchReference) {
       PutElem(a, t, i, i % 2 ? neg_zero : 0);
       PutElem(b, t, i, (i / 2) % 2 ? neg_zero : 0);
     }
-    for (ReduceOp op : kAllOps) {
+    for (ReduceOp op : kAllReduceOps) {
       reduce(out.data(), a.data(), b.data(), count, t, op);
       reduce_scalar(want.data(), a.data(), b.data(), count, t, op);
       EXPECT_TRUE(SameElements(t, out.data(), want.data(), count)) << OpName(op);  // no NaNs
@@ -803,7 +769,7 @@ constexpr uint64_t kDivisors[] = {1,    2, 3, 7, 8, 255, 256, 1000, 1ull << 31, 
 
 TEST_P(KernelsTest, DivideMatchesReference) {
   uint64_t seed = 99;
-  for (DataType t : kAllTypes) {
+  for (DataType t : kAllDataTypes) {
     const std::size_t size = ElemSize(t);
     for (uint64_t divisor : kDivisors) {
       for (std::size_t count : kCounts) {
