@@ -13,9 +13,12 @@ void Work::wait(std::chrono::milliseconds timeout) const {
   if (!state_) throw InvalidArgumentError("Work::wait on an empty Work");
   // Most ops finish within microseconds of the call: poll briefly before paying for a sleep and
   // a wake-up. yield() keeps this polite when ranks outnumber cores.
-  const auto spin_until =
-      std::chrono::steady_clock::now() +
-      std::chrono::microseconds(std::min<long long>(state_->spin_us, timeout.count() * 1000));
+  // Never poll longer than the caller's timeout (compared in ms: "forever" is the largest
+  // millisecond count, which would overflow in microseconds).
+  const long long spin_us = timeout.count() < (state_->spin_us + 999) / 1000
+                                ? timeout.count() * 1000
+                                : static_cast<long long>(state_->spin_us);
+  const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(spin_us);
   while (!state_->finished.load(std::memory_order_acquire) &&
          std::chrono::steady_clock::now() < spin_until) {
     std::this_thread::yield();
