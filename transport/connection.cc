@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernels/cpu/reduce.h"
+#include "transport/shm/cross_memory.h"
 
 namespace railcc::transport {
 
@@ -24,6 +25,18 @@ Connection::Connection(int my_rank, int peer, uint64_t comm_id,
 
 Connection::~Connection() = default;
 
+void Connection::enable_single_copy(int peer_pid, std::size_t min_bytes) {
+  peer_pid_ = peer_pid;
+  single_copy_min_ = peer_pid > 0 ? std::max<std::size_t>(min_bytes, 1) : 0;
+}
+
+std::span<const std::byte> Connection::payload_of(const SendRequest& r) const {
+  if (!r.raw && r.header.kind == static_cast<uint8_t>(FrameKind::kRead)) {
+    return {reinterpret_cast<const std::byte*>(&r.read_address), sizeof(r.read_address)};
+  }
+  return {r.data, r.length};
+}
+
 std::string Connection::who() const { return fmt::format("rank {}", peer_); }
 
 std::string Connection::describe() const {
@@ -33,7 +46,9 @@ std::string Connection::describe() const {
 void Connection::post_send(SendRequest* r) {
   FrameHeader& h = r->header;
   h = FrameHeader{};
-  h.kind = static_cast<uint8_t>(FrameKind::kData);
+  const bool by_reference = single_copy_min_ > 0 && r->length >= single_copy_min_;
+  h.kind = static_cast<uint8_t>(by_reference ? FrameKind::kRead : FrameKind::kData);
+  r->read_address = reinterpret_cast<uintptr_t>(r->data);
   h.op = static_cast<uint8_t>(r->what.op);
   h.dtype = static_cast<uint8_t>(r->what.dtype);
   h.redop = static_cast<uint8_t>(r->what.redop);
@@ -58,9 +73,16 @@ void Connection::post_recv(RecvRequest* r) {
   if (it != unexpected_.end()) {
     check_expectation(it->second->header, *r);
     if (it->second->complete) {
-      deliver(r, 0, it->second->payload.data(), r->length);
+      const Unexpected& u = *it->second;
+      if (u.header.kind == static_cast<uint8_t>(FrameKind::kRead)) {
+        const uint64_t remote = u.remote;
+        unexpected_.erase(it);
+        read_remote(r, remote, r->msg_id);
+      } else {
+        deliver(r, 0, u.payload.data(), r->length);
+        unexpected_.erase(it);
+      }
       r->done = true;
-      unexpected_.erase(it);
       return;
     }
   }
@@ -105,13 +127,14 @@ void Connection::abandon_requests() {
         // Copy what is left of this frame so the peer still sees whole frames.
         auto owned = std::make_unique<OwnedSend>();
         const std::size_t header = sizeof(FrameHeader);
+        const auto payload = payload_of(*r);
+        const auto* data = reinterpret_cast<const char*>(payload.data());
         if (r->written < header) {
           owned->payload.assign(reinterpret_cast<const char*>(&r->header) + r->written,
                                 header - r->written);
-          owned->payload.append(reinterpret_cast<const char*>(r->data), r->length);
+          owned->payload.append(data, payload.size());
         } else {
-          owned->payload.assign(reinterpret_cast<const char*>(r->data) + (r->written - header),
-                                header + r->length - r->written);
+          owned->payload.assign(data + (r->written - header), header + payload.size() - r->written);
         }
         owned->request.raw = true;
         owned->request.data = reinterpret_cast<const std::byte*>(owned->payload.data());
@@ -127,6 +150,8 @@ void Connection::abandon_requests() {
     }
   }
   posted_.clear();
+  // The peer may still be reading those buffers; it fails its op too (see broadcast_error).
+  awaiting_read_.clear();
 }
 
 bool Connection::has_pending_sends() const {
@@ -145,7 +170,7 @@ void Connection::add_poll_fds(std::vector<pollfd>& fds) const {
 }
 
 bool Connection::needs_peer() const {
-  if (!posted_.empty()) return true;
+  if (!posted_.empty() || !awaiting_read_.empty()) return true;
   for (const auto& s : streams_) {
     if (!s.sendq.empty() || s.in_payload || s.header_got > 0) return true;
   }
@@ -178,23 +203,30 @@ bool Connection::progress_sends(StreamState& s) {
   while (!s.sendq.empty()) {
     SendRequest* r = s.sendq.front();
     constexpr std::size_t kHeader = sizeof(FrameHeader);
-    const std::size_t total = r->raw ? r->length : kHeader + r->length;
+    const auto payload = payload_of(*r);
+    const std::size_t total = r->raw ? payload.size() : kHeader + payload.size();
     std::size_t n;
     if (r->raw) {
-      n = s.stream->write_some(r->data + r->written, r->length - r->written);
+      n = s.stream->write_some(payload.data() + r->written, payload.size() - r->written);
     } else if (r->written < kHeader) {
       n = s.stream->write_some2(reinterpret_cast<const std::byte*>(&r->header) + r->written,
-                                kHeader - r->written, r->data, r->length);
+                                kHeader - r->written, payload.data(), payload.size());
     } else {
-      n = s.stream->write_some(r->data + (r->written - kHeader), total - r->written);
+      n = s.stream->write_some(payload.data() + (r->written - kHeader), total - r->written);
     }
     if (n == 0) break;
     moved = true;
     r->written += n;
     if (r->written < total) break;
-    r->done = true;
     s.sendq.pop_front();
-    if (r->raw || r->header.kind == static_cast<uint8_t>(FrameKind::kError)) {
+    const auto kind = static_cast<FrameKind>(r->header.kind);
+    if (!r->raw && kind == FrameKind::kRead) {
+      awaiting_read_[r->header.msg_id] = r;  // done once the peer says it has read the data
+      continue;
+    }
+    r->done = true;
+    if (!r->raw && kind == FrameKind::kReadDone) --control_queued_;
+    if (r->raw || kind == FrameKind::kError || kind == FrameKind::kReadDone) {
       std::erase_if(owned_, [r](const auto& o) { return &o->request == r; });
     }
   }
@@ -266,7 +298,26 @@ void Connection::on_header(StreamState& s) {
     s.error_text.resize(h.length);
     return;
   }
-  if (kind != FrameKind::kData) {
+  if (kind == FrameKind::kReadDone) {
+    s.in_payload = false;
+    s.header_got = 0;
+    auto it = awaiting_read_.find(h.msg_id);
+    if (it == awaiting_read_.end()) {
+      throw ProtocolError(
+          fmt::format("{} acknowledged message {}, which is not awaiting it", who(), h.msg_id));
+    }
+    it->second->done = true;
+    awaiting_read_.erase(it);
+    return;
+  }
+  if (kind == FrameKind::kRead && peer_pid_ == 0) {
+    s.discard = true;
+    throw ProtocolError(
+        fmt::format("{} sent a message by reference, but this rank cannot read its memory "
+                    "(cross-memory attach is off for this pair)",
+                    who()));
+  }
+  if (kind != FrameKind::kData && kind != FrameKind::kRead) {
     throw ProtocolError(fmt::format("unexpected frame kind {} from {}", h.kind, who()));
   }
   if (h.msg_id != s.next_msg_id) {
@@ -289,7 +340,7 @@ void Connection::on_header(StreamState& s) {
     auto u = std::make_unique<Unexpected>();
     u->header = h;
     try {
-      u->payload.resize(h.length);
+      if (kind == FrameKind::kData) u->payload.resize(h.length);
     } catch (const std::bad_alloc&) {
       s.discard = true;
       throw SystemError(
@@ -300,7 +351,72 @@ void Connection::on_header(StreamState& s) {
     s.unexpected = u.get();
     unexpected_[h.msg_id] = std::move(u);
   }
-  if (h.length == 0) finish_payload(s);
+  if (kind == FrameKind::kData && h.length == 0) finish_payload(s);
+}
+
+void Connection::finish_read_frame(StreamState& s) {
+  s.in_payload = false;
+  s.header_got = 0;
+  const uint64_t msg_id = s.header.msg_id;
+  if (s.target) {
+    RecvRequest* r = s.target;
+    s.target = nullptr;
+    posted_.erase(msg_id);
+    read_remote(r, s.read_address, msg_id);
+    r->done = true;
+    return;
+  }
+  Unexpected* u = s.unexpected;
+  s.unexpected = nullptr;
+  u->remote = s.read_address;
+  u->complete = true;
+  auto it = posted_.find(msg_id);
+  if (it != posted_.end()) {  // posted while the address was still arriving
+    RecvRequest* r = it->second;
+    posted_.erase(it);
+    unexpected_.erase(msg_id);
+    read_remote(r, s.read_address, msg_id);
+    r->done = true;
+  }
+}
+
+void Connection::read_remote(RecvRequest* r, uint64_t address, uint64_t msg_id) {
+  const std::string from = fmt::format("{} (pid {})", who(), peer_pid_);
+  if (r->reduce_with == nullptr) {
+    cross_memory_read(peer_pid_, address, r->dst, r->length, from);
+  } else {
+    // Stage through a buffer that stays in cache, then reduce it with the local operand.
+    constexpr std::size_t kBounce = 64 * 1024;
+    if (!bounce_) bounce_.reset(new std::byte[kBounce]);
+    const std::size_t esz = data_type_size(r->expect.dtype);
+    const std::size_t step = kBounce - kBounce % esz;
+    for (std::size_t off = 0; off < r->length; off += step) {
+      const std::size_t n = std::min(step, r->length - off);
+      cross_memory_read(peer_pid_, address + off, bounce_.get(), n, from);
+      deliver(r, off, bounce_.get(), n);
+    }
+  }
+  r->received = r->length;
+  queue_read_done(msg_id);
+}
+
+void Connection::queue_read_done(uint64_t msg_id) {
+  auto owned = std::make_unique<OwnedSend>();
+  SendRequest& r = owned->request;
+  FrameHeader& h = r.header;
+  h.kind = static_cast<uint8_t>(FrameKind::kReadDone);
+  h.root = my_rank_;
+  h.comm_id = comm_id_;
+  h.msg_id = msg_id;
+  wire::seal(h);
+  // Ahead of queued data (the peer's send waits on it), never inside a frame partly written.
+  auto& q = streams_[0].sendq;
+  auto pos = q.begin();
+  while (pos != q.end() && ((*pos)->written > 0 || (*pos)->raw)) ++pos;
+  q.insert(pos, &r);
+  owned_.push_back(std::move(owned));
+  ++control_queued_;
+  progress_sends(streams_[0]);
 }
 
 void Connection::finish_payload(StreamState& s) {
@@ -356,7 +472,16 @@ bool Connection::progress_recvs(StreamState& s) {
       on_header(s);
       continue;
     }
-    const std::size_t length = s.header.length;
+    const std::size_t length = wire::wire_payload_bytes(s.header);
+    if (s.header.kind == static_cast<uint8_t>(FrameKind::kRead) && !s.discard) {
+      auto* addr = reinterpret_cast<std::byte*>(&s.read_address);
+      const std::size_t n = s.stream->read_some(addr + s.payload_got, length - s.payload_got);
+      if (n == 0) return moved;
+      moved = true;
+      s.payload_got += n;
+      if (s.payload_got == length) finish_read_frame(s);
+      continue;
+    }
     if (!s.error_text.empty() || (s.header.kind == static_cast<uint8_t>(FrameKind::kError))) {
       const std::size_t n =
           s.stream->read_some(s.error_text.data() + s.payload_got, length - s.payload_got);

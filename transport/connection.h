@@ -14,6 +14,7 @@
 #include <deque>
 #include <map>
 #include <memory>
+#include <span>
 #include <string>
 #include <vector>
 
@@ -45,7 +46,8 @@ struct SendRequest {
   wire::FrameHeader header{};
   std::size_t written = 0;
   bool done = false;
-  bool raw = false;  // internal: bytes that finish a frame cut short by abandon_requests()
+  bool raw = false;           // internal: bytes that finish a frame cut short by abandon_requests()
+  uint64_t read_address = 0;  // internal: payload of a kRead frame (where the data is)
 };
 
 struct RecvRequest {
@@ -66,6 +68,10 @@ class Connection {
   ~Connection();
 
   int peer() const { return peer_; }
+  // Sends messages of at least `min_bytes` by reference (kRead frames) and reads the peer's
+  // kRead frames from process `peer_pid` by cross-memory attach. Both ends must enable it;
+  // mesh setup probes each pair first (see transport/shm/cross_memory.h).
+  void enable_single_copy(int peer_pid, std::size_t min_bytes);
   void post_send(SendRequest* r);
   void post_recv(RecvRequest* r);
   // Moves whatever bytes can move now. Returns true if anything moved. Throws railcc::Error on a
@@ -78,6 +84,8 @@ class Connection {
   // Best effort: queue an error frame so the peer fails its op with our message.
   void send_error(ErrorCode code, const std::string& message);
   bool has_pending_sends() const;
+  // Acknowledgements still to be written: the peer's sends complete only once they are.
+  bool has_pending_control() const { return control_queued_ > 0; }
   bool has_pending_recvs() const { return !posted_.empty(); }
   void add_poll_fds(std::vector<pollfd>& fds) const;
   // Throws PeerFailureError if the peer is gone while this rank still needs it.
@@ -92,6 +100,7 @@ class Connection {
     wire::FrameHeader header;
     std::vector<std::byte> payload;
     bool complete = false;
+    uint64_t remote = 0;  // a kRead frame: the data's address in the peer
   };
   struct OwnedSend {
     SendRequest request;
@@ -109,7 +118,8 @@ class Connection {
     Unexpected* unexpected = nullptr;
     std::string error_text;
     std::size_t payload_got = 0;
-    std::byte carry[16];  // one element split across a ring wrap or socket read
+    std::byte carry[16];        // one element split across a ring wrap or socket read
+    uint64_t read_address = 0;  // payload of an incoming kRead frame
     std::size_t carry_len = 0;
     bool discard = false;  // drop the rest of the current payload (its receive was abandoned)
   };
@@ -118,6 +128,11 @@ class Connection {
   bool progress_recvs(StreamState& s);
   void on_header(StreamState& s);
   void finish_payload(StreamState& s);
+  void finish_read_frame(StreamState& s);
+  // Fetches a kRead message's data from the peer into r (copy or reduce), then acknowledges it.
+  void read_remote(RecvRequest* r, uint64_t address, uint64_t msg_id);
+  void queue_read_done(uint64_t msg_id);
+  std::span<const std::byte> payload_of(const SendRequest& r) const;
   // Copies or reduces `n` payload bytes at `offset` of r from src.
   void deliver(RecvRequest* r, std::size_t offset, const std::byte* src, std::size_t n);
   void check_expectation(const wire::FrameHeader& h, const RecvRequest& r) const;
@@ -133,6 +148,12 @@ class Connection {
   std::map<uint64_t, std::unique_ptr<Unexpected>> unexpected_;
   std::deque<std::unique_ptr<OwnedSend>> owned_;
   uint64_t max_seq_seen_ = 0;
+  // Single copy (cross-memory attach); off while peer_pid_ is 0.
+  int peer_pid_ = 0;
+  std::size_t single_copy_min_ = 0;
+  std::map<uint64_t, SendRequest*> awaiting_read_;  // kRead frames sent, not yet acknowledged
+  int control_queued_ = 0;
+  std::unique_ptr<std::byte[]> bounce_;  // cache-sized staging for reductions of remote data
 };
 
 }  // namespace railcc::transport

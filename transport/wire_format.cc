@@ -46,14 +46,16 @@ const char* op_kind_name(OpKind kind) {
 uint32_t header_checksum(const FrameHeader& h) {
   FrameHeader copy = h;
   copy.checksum = 0;
-  // FNV-1a: cheap, and enough to tell a railcc header from random bytes.
-  uint32_t hash = 2166136261u;
-  const auto* p = reinterpret_cast<const uint8_t*>(&copy);
-  for (std::size_t i = 0; i < sizeof(copy); ++i) {
-    hash ^= p[i];
-    hash *= 16777619u;
+  // A multiply-xorshift over the eight 64-bit words: cheap on every message, and enough to tell
+  // a railcc header from random bytes or a header with a flipped bit.
+  uint64_t words[sizeof(copy) / 8];
+  std::memcpy(words, &copy, sizeof(copy));
+  uint64_t hash = 0x9e3779b97f4a7c15ull;
+  for (uint64_t w : words) {
+    hash = (hash ^ w) * 0xff51afd7ed558ccdull;
+    hash ^= hash >> 32;
   }
-  return hash;
+  return static_cast<uint32_t>(hash ^ (hash >> 29));
 }
 
 void seal(FrameHeader& h) {
@@ -69,11 +71,13 @@ std::optional<std::string> validate(const FrameHeader& h) {
   }
   if (h.checksum != header_checksum(h)) return std::string("header checksum mismatch");
   if (h.kind < static_cast<uint8_t>(FrameKind::kData) ||
-      h.kind > static_cast<uint8_t>(FrameKind::kHello)) {
+      h.kind > static_cast<uint8_t>(FrameKind::kReadDone)) {
     return fmt::format("unknown frame kind {}", h.kind);
   }
   if (h.op >= static_cast<uint8_t>(OpKind::kCount_)) return fmt::format("unknown op {}", h.op);
-  if (h.kind == static_cast<uint8_t>(FrameKind::kData) &&
+  const bool data = h.kind == static_cast<uint8_t>(FrameKind::kData) ||
+                    h.kind == static_cast<uint8_t>(FrameKind::kRead);
+  if (data &&
       (!is_valid(static_cast<DataType>(h.dtype)) || !is_valid(static_cast<ReduceOp>(h.redop)))) {
     return std::string("unknown data type or reduce op");
   }
@@ -82,6 +86,9 @@ std::optional<std::string> validate(const FrameHeader& h) {
   }
   if (h.kind == static_cast<uint8_t>(FrameKind::kHello) && h.length != 0) {
     return std::string("hello frame with payload");
+  }
+  if (h.kind == static_cast<uint8_t>(FrameKind::kReadDone) && h.length != 0) {
+    return std::string("read-done frame with payload");
   }
   return std::nullopt;
 }

@@ -17,6 +17,11 @@ enum class FrameKind : uint8_t {
   kData = 1,   // payload of a collective or point-to-point op
   kError = 2,  // payload is the text of an error the sender hit; the op must fail everywhere
   kHello = 3,  // first frame on a new tcp socket: who is connecting
+  // Like kData, but the payload stays in the sender's memory: the frame carries its address (8
+  // bytes) and `length` is the size of the data there. The receiver reads it by cross-memory
+  // attach and answers kReadDone; until then the sender keeps the buffer untouched.
+  kRead = 4,
+  kReadDone = 5,  // the receiver finished reading message `msg_id`; no payload
 };
 
 // What the sender is doing; receivers compare it with their own op to detect mismatches.
@@ -60,6 +65,11 @@ struct alignas(8) FrameHeader {
 static_assert(sizeof(FrameHeader) == 64);
 
 inline constexpr uint64_t kMaxErrorPayload = 4096;
+
+// Bytes that follow the header on the wire (a kRead frame's data is not among them).
+inline uint64_t wire_payload_bytes(const FrameHeader& h) {
+  return h.kind == static_cast<uint8_t>(FrameKind::kRead) ? sizeof(uint64_t) : h.length;
+}
 
 uint32_t header_checksum(const FrameHeader& h);
 void seal(FrameHeader& h);  // fills magic, version and checksum

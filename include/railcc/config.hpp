@@ -42,11 +42,19 @@ struct Config {
   std::size_t small_message_bytes = 16 * 1024;
   // RAILCC_SHM_RING_BYTES: shared-memory ring per ordered pair of local ranks. Default 4 MiB.
   std::size_t shm_ring_bytes = 4 * 1024 * 1024;
+  // RAILCC_SHM_SINGLE_COPY_BYTES: messages of at least this many bytes between ranks on one host
+  // are read straight from the sender's memory (cross-memory attach, one copy instead of two)
+  // when the kernel allows it. 0 = never. Default 64 KiB.
+  std::size_t shm_single_copy_bytes = 64 * 1024;
   // RAILCC_TCP_SOCKETS: sockets per peer for tcp; messages are spread over them. Default 2.
   int tcp_sockets_per_peer = 2;
   // RAILCC_SOCKET_ADDR: IP address to listen on for peers. Default: the local address that
   // reaches the rendezvous store.
   std::string socket_addr;
+  // RAILCC_INLINE_BYTES: collectives of at most this many bytes per rank run on the thread that
+  // waits for them instead of the worker thread (saves a thread hand-off); one nobody waits for
+  // starts on the worker within about 1 ms. 0 = always on the worker. Default 256 KiB.
+  std::size_t inline_bytes = 256 * 1024;
   // RAILCC_SPIN_US: microseconds a waiting thread polls before it sleeps. Default 20.
   int spin_us = 20;
   // RAILCC_TOPO_FILE: hwloc XML (v1/v2) or NCCL topology file describing this host, used instead

@@ -11,7 +11,12 @@ Context::Context(int rank, int size, const Config& config, core::Engine& engine,
       args_(args),
       deadline_(deadline),
       elem_(data_type_size(args.dtype)),
-      scratch_(scratch) {
+      scratch_(scratch),
+      sends_(scratch.sends),
+      recvs_(scratch.recvs) {
+  // A failed op's requests were abandoned by the connections before this op started.
+  sends_.clear();
+  recvs_.clear();
   expect_.op = args.op;
   expect_.dtype = args.dtype;
   expect_.redop = args.redop;
@@ -58,7 +63,9 @@ void Context::wait_all() {
         // Requests complete roughly in posting order, so advancing two cursors is cheap.
         while (sends_done < sends_.size() && sends_[sends_done].done) ++sends_done;
         while (recvs_done < recvs_.size() && recvs_[recvs_done].done) ++recvs_done;
-        return sends_done == sends_.size() && recvs_done == recvs_.size();
+        // Acknowledgements of single-copy reads too: the peer's op ends only when it has them.
+        return sends_done == sends_.size() && recvs_done == recvs_.size() &&
+               !engine_.control_pending();
       },
       deadline_);
   sends_.clear();

@@ -40,6 +40,11 @@ struct OpArgs {
 // so large ops do not pay for fresh pages every call. Not zeroed.
 class Scratch {
  public:
+  // Requests of the op being run: kept here so their storage is reused too (a fresh deque
+  // allocates on construction).
+  std::deque<SendRequest> sends;
+  std::deque<RecvRequest> recvs;
+
   std::byte* get(std::size_t bytes) {
     if (bytes > size_) {
       data_.reset(new std::byte[bytes]);
@@ -81,9 +86,9 @@ class Context {
   Expectation expect_;
   Deadline deadline_;
   std::size_t elem_;
-  std::deque<SendRequest> sends_;
-  std::deque<RecvRequest> recvs_;
   Scratch& scratch_;
+  std::deque<SendRequest>& sends_;  // scratch_'s, emptied for each op
+  std::deque<RecvRequest>& recvs_;
 };
 
 // Splits `count` elements into `parts` nearly equal blocks; block i is [offset(i), offset(i+1)).

@@ -198,10 +198,16 @@ Config Config::from_map(const EnvMap& env) {
       bad("RAILCC_SHM_RING_BYTES", *v, "a power of two of at least 64K, e.g. 4M");
     }
   }
+  if (const std::string* v = find(env, "RAILCC_SHM_SINGLE_COPY_BYTES")) {
+    c.shm_single_copy_bytes = parse_bytes("RAILCC_SHM_SINGLE_COPY_BYTES", *v, 0, 1ull << 40);
+  }
   if (const std::string* v = find(env, "RAILCC_TCP_SOCKETS")) {
     c.tcp_sockets_per_peer = static_cast<int>(parse_int("RAILCC_TCP_SOCKETS", *v, 1, 16));
   }
   if (const std::string* v = find(env, "RAILCC_SOCKET_ADDR")) c.socket_addr = *v;
+  if (const std::string* v = find(env, "RAILCC_INLINE_BYTES")) {
+    c.inline_bytes = parse_bytes("RAILCC_INLINE_BYTES", *v, 0, 1ull << 40);
+  }
   if (const std::string* v = find(env, "RAILCC_SPIN_US")) {
     c.spin_us = static_cast<int>(parse_int("RAILCC_SPIN_US", *v, 0, 1000000));
   }
@@ -244,8 +250,12 @@ std::string Config::to_string() const {
   row("RAILCC_CHUNK_BYTES", std::to_string(chunk_bytes));
   row("RAILCC_SMALL_MSG_BYTES", std::to_string(small_message_bytes));
   row("RAILCC_SHM_RING_BYTES", std::to_string(shm_ring_bytes));
+  row("RAILCC_SHM_SINGLE_COPY_BYTES",
+      shm_single_copy_bytes == 0 ? "0 (off)" : std::to_string(shm_single_copy_bytes));
   row("RAILCC_TCP_SOCKETS", std::to_string(tcp_sockets_per_peer));
   row("RAILCC_SOCKET_ADDR", socket_addr.empty() ? "(auto)" : socket_addr);
+  row("RAILCC_INLINE_BYTES",
+      inline_bytes == 0 ? "0 (worker thread only)" : std::to_string(inline_bytes));
   row("RAILCC_SPIN_US", std::to_string(spin_us));
   row("RAILCC_TOPO_FILE", topo_file.empty() ? "(discover with hwloc)" : topo_file);
   row("CUDA_VISIBLE_DEVICES",

@@ -33,10 +33,16 @@ CommunicatorImpl::CommunicatorImpl(CommParams params)
   RAILCC_LOG(kInfo, "init", "communicator {:x}: rank {} of {} ready in {:.1f} ms", p_.comm_id,
              p_.rank, p_.size,
              std::chrono::duration<double, std::milli>(Clock::now() - start).count());
+  hook_ = std::make_shared<HelpHook>();
+  hook_->runner = this;
   worker_ = std::thread([this] { worker_loop(); });
 }
 
 CommunicatorImpl::~CommunicatorImpl() {
+  {
+    std::lock_guard lock(hook_->mutex);  // waits for a thread inside help()
+    hook_->runner = nullptr;
+  }
   {
     std::lock_guard lock(mutex_);
     stopping_ = true;
@@ -46,78 +52,120 @@ CommunicatorImpl::~CommunicatorImpl() {
   worker_.join();
 }
 
-std::string CommunicatorImpl::describe(const OpArgs& a, uint64_t seq) const {
-  switch (a.op) {
-    case OpKind::kSendRecv:
-      return fmt::format("{} rank {} ({} x {}, tag {})", a.is_send ? "send to" : "recv from",
-                         a.peer, a.count, data_type_name(a.dtype), a.tag);
-    case OpKind::kBarrier:
-      return fmt::format("barrier #{}", seq);
-    case OpKind::kAllReduce:
-    case OpKind::kReduceScatter:
-      return fmt::format("{} #{} ({} x {}, {})", wire::op_kind_name(a.op), seq, a.count,
-                         data_type_name(a.dtype), reduce_op_name(a.redop));
-    case OpKind::kReduce:
-      return fmt::format("reduce #{} ({} x {}, {}, root {})", seq, a.count, data_type_name(a.dtype),
-                         reduce_op_name(a.redop), a.root);
-    case OpKind::kBroadcast:
-    case OpKind::kGather:
-    case OpKind::kScatter:
-      return fmt::format("{} #{} ({} x {}, root {})", wire::op_kind_name(a.op), seq, a.count,
-                         data_type_name(a.dtype), a.root);
-    default:
-      return fmt::format("{} #{} ({} x {})", wire::op_kind_name(a.op), seq, a.count,
-                         data_type_name(a.dtype));
-  }
-}
-
 Work CommunicatorImpl::enqueue(OpArgs args) {
   auto work = std::make_shared<WorkState>();
+  work->spin_us = p_.config.spin_us;
+  // Small collectives may run on the thread that waits for them, so the worker is not woken
+  // for them; it starts them within 2 x kStartLatency if nobody waits (see worker_loop()).
+  const bool inline_ok = args.op != OpKind::kSendRecv &&
+                         args.count * data_type_size(args.dtype) <= p_.config.inline_bytes;
+  if (inline_ok) work->hook = hook_;
+  bool wake;
   {
     std::lock_guard lock(mutex_);
     Op op;
     op.args = std::move(args);
     op.seq = op.args.op == OpKind::kSendRecv ? 0 : next_seq_++;
     op.work = work;
-    work->description = describe(op.args, op.seq);
-    work->spin_us = p_.config.spin_us;
+    const OpArgs& a = op.args;
+    work->op = {a.op, op.seq, a.count, a.dtype, a.redop, a.root, a.peer, a.tag, a.is_send};
     queue_.push_back(std::move(op));
     ++queued_;
+    wake = !inline_ok || worker_parked_;
+    if (wake) worker_needed_ = true;
+    ++enqueued_;
   }
-  queue_cv_.notify_one();
+  if (wake) queue_cv_.notify_one();
   return Work(work);
 }
 
-void CommunicatorImpl::worker_loop() {
-  while (true) {
-    std::optional<Op> op;
+namespace {
+// While ops keep coming the worker wakes this often, so an op queued without a wake-up call
+// (one a waiting thread could run) starts within two ticks even if nobody waits for it.
+constexpr auto kStartLatency = std::chrono::microseconds(500);
+// After this long without ops the worker sleeps until the next op wakes it.
+constexpr auto kParkAfter = std::chrono::milliseconds(100);
+}  // namespace
+
+void CommunicatorImpl::drain(const WorkState* until) {
+  while (until == nullptr || !until->finished.load(std::memory_order_acquire)) {
+    Op op;
     {
-      if (p2p_.empty()) {
-        // Ops often come back to back: poll briefly before sleeping on the condition variable.
-        const auto spin_until = Clock::now() + std::chrono::microseconds(p_.config.spin_us);
-        while (queued_.load(std::memory_order_acquire) == 0 && Clock::now() < spin_until) {
-          std::this_thread::yield();
+      std::lock_guard lock(mutex_);
+      if (queue_.empty()) return;
+      op = std::move(queue_.front());
+      queue_.pop_front();
+      --queued_;
+      ++dequeued_;
+    }
+    if (op.args.op == OpKind::kSendRecv) {
+      post_p2p(std::move(op));
+    } else {
+      run(op);
+    }
+  }
+}
+
+void CommunicatorImpl::help(const WorkState* until) {
+  std::unique_lock drive(drive_mutex_, std::try_to_lock);
+  if (!drive) return;  // the worker (or another thread) is running ops, ours among them
+  drain(until);
+  reap_p2p();
+  const bool busy = !p2p_.empty() || engine_->control_pending();
+  drive.unlock();
+  std::lock_guard lock(mutex_);
+  if (busy || !queue_.empty()) {
+    worker_needed_ = true;
+    queue_cv_.notify_one();
+  }
+}
+
+void CommunicatorImpl::worker_loop() {
+  bool busy = false;  // point-to-point ops or acknowledgements still need progress
+  uint64_t seen = 0;  // enqueued_ at the last tick
+  int quiet_ticks = 0;
+  while (true) {
+    bool stop;
+    {
+      std::unique_lock lock(mutex_);
+      bool armed = false;     // ops were queued at the last tick...
+      uint64_t snapshot = 0;  // ...and this many had been taken by then
+      while (!busy && !worker_needed_ && !stopping_) {
+        if (!queue_.empty()) {
+          // Queued without a wake-up call: a waiting thread may run them. Start them only if
+          // nobody took one for a whole tick (the user is not waiting yet).
+          if (armed && dequeued_ == snapshot) break;
+          armed = true;
+          snapshot = dequeued_;
+          queue_cv_.wait_for(lock, kStartLatency);
+          continue;
+        }
+        armed = false;
+        quiet_ticks = enqueued_ == seen ? quiet_ticks + 1 : 0;
+        seen = enqueued_;
+        if (quiet_ticks * kStartLatency < kParkAfter) {
+          queue_cv_.wait_for(lock, kStartLatency);
+        } else {
+          worker_parked_ = true;
+          queue_cv_.wait(lock);
+          worker_parked_ = false;
         }
       }
-      std::unique_lock lock(mutex_);
-      if (p2p_.empty()) queue_cv_.wait(lock, [&] { return stopping_ || !queue_.empty(); });
-      if (!queue_.empty()) {
-        op = std::move(queue_.front());
-        queue_.pop_front();
-        --queued_;
-      } else if (stopping_ && p2p_.empty()) {
-        return;
-      }
+      worker_needed_ = false;
+      stop = stopping_;
     }
-    if (op) {
-      if (op->args.op == OpKind::kSendRecv) {
-        post_p2p(std::move(*op));
-      } else {
-        run(*op);
-      }
-    }
+    std::lock_guard drive(drive_mutex_);
+    drain(nullptr);
     reap_p2p();
-    if (!op && !p2p_.empty()) wait_p2p();
+    if (!p2p_.empty() && queued_.load() == 0) {
+      wait_p2p();  // until an op is queued or one completes
+      reap_p2p();
+    }
+    if (engine_->control_pending()) {
+      engine_->flush_control(Deadline::after(std::chrono::milliseconds(timeout_ms_.load())));
+    }
+    busy = !p2p_.empty();
+    if (stop && !busy && queued_.load() == 0) return;
   }
 }
 
@@ -146,11 +194,11 @@ void CommunicatorImpl::run(Op& op) {
           failure_code_,
           fmt::format("rank {}: {} not started: this communicator failed earlier and must be "
                       "destroyed: {}",
-                      p_.rank, op.work->description, failure_)));
+                      p_.rank, op.work->description(), failure_)));
       return;
     }
   }
-  auto where = [&] { return fmt::format("rank {}: {}", p_.rank, op.work->description); };
+  auto where = [&] { return fmt::format("rank {}: {}", p_.rank, op.work->description()); };
   const Deadline deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
   // Outlives the try block: on failure the connections still point at its requests until
   // fail() abandons them.
@@ -221,7 +269,7 @@ void CommunicatorImpl::post_p2p(Op op) {
   PendingP2P& p = *pending;
   p.op = std::move(op);
   const OpArgs& a = p.op.args;
-  if (auto e = failure_error(p.op.work->description)) {
+  if (auto e = failure_error(p.op.work->description())) {
     p.op.work->finish(e);
     return;
   }
@@ -251,7 +299,7 @@ void CommunicatorImpl::post_p2p(Op op) {
     match_self_p2p();
   } catch (const Error& e) {
     fail(e.code(),
-         fmt::format("rank {}: {} failed: {}", p_.rank, p.op.work->description, e.what()));
+         fmt::format("rank {}: {} failed: {}", p_.rank, p.op.work->description(), e.what()));
   }
 }
 
@@ -278,18 +326,18 @@ void CommunicatorImpl::reap_p2p() {
     PendingP2P& p = **it;
     WorkError error;
     if (!p.done()) {
-      error = failure_error(p.op.work->description);
+      error = failure_error(p.op.work->description());
       if (!error && !abort_ && !p.deadline.expired()) {
         ++it;
         continue;
       }
       if (!error) {
         const std::string msg =
-            abort_ ? fmt::format("rank {}: {} aborted", p_.rank, p.op.work->description)
+            abort_ ? fmt::format("rank {}: {} aborted", p_.rank, p.op.work->description())
                    : fmt::format(
                          "rank {}: {} timed out after {} s (RAILCC_TIMEOUT): rank {} never "
                          "posted the matching {}",
-                         p_.rank, p.op.work->description, timeout_ms_.load() / 1000.0,
+                         p_.rank, p.op.work->description(), timeout_ms_.load() / 1000.0,
                          p.op.args.peer, p.op.args.is_send ? "recv" : "send");
         const ErrorCode code = abort_ ? ErrorCode::kAborted : ErrorCode::kTimeout;
         fail(code, msg);
@@ -330,7 +378,7 @@ void CommunicatorImpl::wait_p2p() {
 std::string CommunicatorImpl::timeout_message(const Op& op, const std::string& detail) {
   const long long ms = timeout_ms_.load();
   std::string msg = fmt::format("rank {}: {} timed out after {} s (RAILCC_TIMEOUT): {}", p_.rank,
-                                op.work->description, ms / 1000.0, detail);
+                                op.work->description(), ms / 1000.0, detail);
   if (!store_ || op.seq == 0) return msg;
   try {
     store_->set(fmt::format("rollcall/{}/{}", op.seq, p_.rank), {1});

@@ -1,5 +1,7 @@
-// The machinery behind railcc::Communicator: one worker thread per communicator runs queued ops
-// in order on the Engine; user threads only validate and enqueue.
+// The machinery behind railcc::Communicator: queued ops run in order on the Engine, either on the
+// communicator's worker thread or, for small collectives, on the user thread that waits for them
+// (help()): a hand-off between threads costs more than a small op itself, above all when ranks
+// outnumber cores. Whoever runs ops holds drive_mutex_.
 #pragma once
 
 #include <atomic>
@@ -27,10 +29,10 @@ struct CommParams {
   uint64_t job_key = 0;
 };
 
-class CommunicatorImpl {
+class CommunicatorImpl final : public OpRunner {
  public:
   static std::unique_ptr<CommunicatorImpl> create(CommParams params);
-  ~CommunicatorImpl();
+  ~CommunicatorImpl() override;
 
   int rank() const { return p_.rank; }
   int size() const { return p_.size; }
@@ -41,6 +43,7 @@ class CommunicatorImpl {
   Work enqueue(algo::OpArgs args);
   std::shared_ptr<Communicator> split(int color, int key, uint64_t group_hash);
   void abort() noexcept;
+  void help(const WorkState* until) override;
 
  private:
   struct Op {
@@ -63,6 +66,8 @@ class CommunicatorImpl {
 
   explicit CommunicatorImpl(CommParams params);
   void worker_loop();
+  // Runs queued ops in order until `until` has finished (null: until the queue is empty).
+  void drain(const WorkState* until);
   void run(Op& op);
   void post_p2p(Op op);
   void match_self_p2p();
@@ -72,7 +77,6 @@ class CommunicatorImpl {
   WorkError failure_error(const std::string& description);
   void dispatch(algo::Context& ctx);
   std::string timeout_message(const Op& op, const std::string& detail);
-  std::string describe(const algo::OpArgs& a, uint64_t seq) const;
   void fail(ErrorCode code, const std::string& message);
 
   CommParams p_;
@@ -88,7 +92,14 @@ class CommunicatorImpl {
   bool stopping_ = false;
   std::atomic<int> queued_{0};  // ops in queue_, readable without the mutex
   std::atomic<bool> stop_requested_{false};
-  algo::Scratch scratch_;                        // reused by every op: no page faults per call
+  std::mutex drive_mutex_;          // held while running ops or touching engine_, p2p_, scratch_
+  std::shared_ptr<HelpHook> hook_;  // lets waiting threads run ops (see help())
+  // Guarded by mutex_: the worker sleeps without a wake-up call per op while ops keep coming.
+  bool worker_parked_ = false;  // asleep until notified
+  bool worker_needed_ = false;  // help() left work only the worker finishes (p2p, later ops)
+  uint64_t enqueued_ = 0;       // ops ever queued: the worker parks once it stops growing
+  uint64_t dequeued_ = 0;       // ops ever taken from the queue
+  algo::Scratch scratch_;       // reused by every op: no page faults per call
   std::deque<std::unique_ptr<PendingP2P>> p2p_;  // worker thread only
   std::deque<PendingP2P*> self_sends_, self_recvs_;
   // Set once an op failed: the ranks are out of step and every later op fails the same way.

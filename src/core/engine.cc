@@ -10,6 +10,15 @@
 #include "src/common/log.h"
 
 namespace railcc::core {
+namespace {
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#elif defined(__aarch64__)
+  asm volatile("yield");
+#endif
+}
+}  // namespace
 
 Engine::Engine(int rank, int size, const Config& config, Mesh mesh, const std::atomic<bool>* abort)
     : rank_(rank), size_(size), config_(config), mesh_(std::move(mesh)), abort_(abort) {
@@ -37,9 +46,29 @@ uint64_t Engine::max_seq_seen(int peer) const {
   return c ? c->max_seq_seen() : 0;
 }
 
+bool Engine::control_pending() const {
+  for (const auto& c : mesh_.connections) {
+    if (c && c->has_pending_control()) return true;
+  }
+  return false;
+}
+
+void Engine::flush_control(Deadline deadline) {
+  try {
+    wait([this] { return !control_pending(); }, deadline);
+  } catch (const Error& e) {
+    RAILCC_WARN("net", "rank {}: could not deliver acknowledgements: {}", rank_, e.what());
+  }
+}
+
 void Engine::wait(const std::function<bool()>& done, Deadline deadline) {
   const auto spin = std::chrono::microseconds(config_.spin_us);
-  auto idle_since = Clock::now();
+  // A peer on another core usually answers within a microsecond or two: poll that long with
+  // only a pause between polls (no clock reads, no system calls), then yield the core while
+  // RAILCC_SPIN_US lasts, then sleep.
+  constexpr int kTightPolls = 64;
+  int idle_polls = 0;
+  Clock::time_point idle_since{};
   while (true) {
     const uint32_t bell =
         mesh_.my_segment ? mesh_.my_segment->doorbell().seq.load(std::memory_order_seq_cst) : 0;
@@ -48,11 +77,17 @@ void Engine::wait(const std::function<bool()>& done, Deadline deadline) {
     if (abort_ && abort_->load(std::memory_order_relaxed)) {
       throw AbortedError(fmt::format("rank {}: communicator aborted", rank_));
     }
-    const auto now = Clock::now();
     if (moved) {
-      idle_since = now;
+      idle_polls = 0;
       continue;
     }
+    ++idle_polls;
+    if (spin.count() > 0 && idle_polls < kTightPolls) {
+      cpu_relax();
+      continue;
+    }
+    const auto now = Clock::now();
+    if (idle_polls <= kTightPolls) idle_since = now;  // the yielding phase starts
     if (now - idle_since < spin) {
       std::this_thread::yield();
       continue;

@@ -44,6 +44,11 @@ class Engine {
   // Peers this rank still needs (pending receives or sends), e.g. "1, 3".
   std::string pending_peers() const;
   uint64_t max_seq_seen(int peer) const;
+  // True while some connection still has to write an acknowledgement a peer waits for.
+  bool control_pending() const;
+  // Progresses until no acknowledgement is left to write (best effort, bounded by `deadline`):
+  // called before the worker sleeps, since a peer's op may not finish before they are out.
+  void flush_control(Deadline deadline);
 
  private:
   bool progress_all();

@@ -6,11 +6,13 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <sstream>
 
 #include "src/common/log.h"
+#include "transport/shm/cross_memory.h"
 #include "transport/shm/shm_stream.h"
 #include "transport/tcp/tcp_stream.h"
 
@@ -142,13 +144,24 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
     transport::ShmSegment::unlink(name);  // a leftover of a crashed run with the same key
     mesh.my_segment = std::make_unique<transport::ShmSegment>(transport::ShmSegment::create(
         name, static_cast<int>(my_local.size()), config.shm_ring_bytes));
-    store.set(fmt::format("shm/{}", p.rank), bytes(name));
+    // With the segment name goes the address of a word peers read to probe single copy.
+    store.set(fmt::format("shm/{}", p.rank),
+              bytes(fmt::format("{}\n{}", name, transport::cross_memory_probe_address())));
     mesh.peer_segments.resize(p.size);
+    std::vector<bool> single_copy(p.size, false);
     for (int r : my_local) {
-      const std::string peer_name =
+      const std::string entry =
           text(store.get(fmt::format("shm/{}", r), std::chrono::milliseconds(deadline.poll_ms())));
+      const std::size_t nl = entry.find('\n');
+      const std::string peer_name = entry.substr(0, nl);
+      const uintptr_t probe =
+          nl == std::string::npos ? 0 : std::strtoull(entry.c_str() + nl + 1, nullptr, 10);
       mesh.peer_segments[r] =
           std::make_unique<transport::ShmSegment>(transport::ShmSegment::open(peer_name));
+      // The probe word is written before the store entry, so it is readable now. Every pair
+      // decides alike: the kernel's check (same user, ptrace policy) is symmetric.
+      single_copy[r] =
+          config.shm_single_copy_bytes > 0 && transport::cross_memory_probe(peers[r].pid, probe);
     }
     store.set(fmt::format("shm-mapped/{}", p.rank), bytes("1"));
     std::vector<std::string> keys;
@@ -165,6 +178,12 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
           mesh.my_segment.get(), static_cast<int>(i), mesh.peer_segments[r].get(), out_slot,
           peers[r].pid, fmt::format("rank {} (shm, pid {})", r, peers[r].pid)));
       mesh.connections[r] = std::make_unique<Connection>(p.rank, r, p.comm_id, std::move(streams));
+      if (single_copy[r]) {
+        mesh.connections[r]->enable_single_copy(peers[r].pid, config.shm_single_copy_bytes);
+      }
+      RAILCC_DEBUG("shm", "rank {} -> rank {}: single copy (cross-memory attach) {}", p.rank, r,
+                   single_copy[r] ? fmt::format("from {} bytes", config.shm_single_copy_bytes)
+                                  : std::string("off"));
     }
   }
 

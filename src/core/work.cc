@@ -11,10 +11,22 @@ namespace railcc {
 
 void Work::wait(std::chrono::milliseconds timeout) const {
   if (!state_) throw InvalidArgumentError("Work::wait on an empty Work");
+  const bool forever = timeout >= std::chrono::hours(24 * 365);
+  if (forever && state_->hook && !state_->finished.load(std::memory_order_acquire)) {
+    // Run the op here if the worker has not started it: no thread hand-off, no wake-up. Only
+    // without a caller's timeout: an op run here cannot be left at that timeout.
+    detail::HelpHook& hook = *state_->hook;
+    std::unique_lock lock(hook.mutex, std::try_to_lock);
+    if (lock && hook.runner) hook.runner->help(state_.get());
+  }
   // Most ops finish within microseconds of the call: poll briefly before paying for a sleep and
   // a wake-up. yield() keeps this polite when ranks outnumber cores.
   // Never poll longer than the caller's timeout (compared in ms: "forever" is the largest
   // millisecond count, which would overflow in microseconds).
+  if (state_->finished.load(std::memory_order_acquire)) {
+    if (state_->error) throw_error(state_->error.code, state_->error.message);
+    return;
+  }
   const long long spin_us = timeout.count() < (state_->spin_us + 999) / 1000
                                 ? timeout.count() * 1000
                                 : static_cast<long long>(state_->spin_us);
@@ -24,13 +36,13 @@ void Work::wait(std::chrono::milliseconds timeout) const {
     std::this_thread::yield();
   }
   std::unique_lock lock(state_->mutex);
-  if (timeout >= std::chrono::hours(24 * 365)) {
+  if (forever) {
     state_->done_cv.wait(lock, [&] { return state_->done; });
   } else if (!state_->done_cv.wait_for(lock, timeout, [&] { return state_->done; })) {
     throw TimeoutError(
         fmt::format("{} did not complete within the {} ms given to Work::wait "
                     "(it is still running)",
-                    state_->description, timeout.count()));
+                    state_->description(), timeout.count()));
   }
   if (state_->error) throw_error(state_->error.code, state_->error.message);
 }
@@ -64,6 +76,6 @@ std::exception_ptr Work::exception() const noexcept {
   }
 }
 
-std::string Work::description() const { return state_ ? state_->description : "(empty Work)"; }
+std::string Work::description() const { return state_ ? state_->description() : "(empty Work)"; }
 
 }  // namespace railcc

@@ -3,10 +3,14 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <string>
 
+#include "railcc/data_type.hpp"
+#include "railcc/reduce_op.hpp"
 #include "railcc/status.hpp"
+#include "transport/wire_format.h"
 
 namespace railcc::detail {
 
@@ -19,14 +23,49 @@ struct WorkError {
   explicit operator bool() const { return code != ErrorCode::kOk; }
 };
 
+struct WorkState;
+
+// What an op is, kept so its description is only formatted when someone asks (errors, logs).
+struct OpSummary {
+  wire::OpKind op = wire::OpKind::kNone;
+  uint64_t seq = 0;
+  std::size_t count = 0;
+  DataType dtype = DataType::kUint8;
+  ReduceOp redop = ReduceOp::kSum;
+  int root = -1;
+  int peer = -1;
+  uint32_t tag = 0;
+  bool is_send = false;
+};
+// e.g. "all_reduce #7 (1024 x float32, sum)" or "send to rank 3 (16 x int32, tag 5)".
+std::string describe_op(const OpSummary& op);
+
+// Runs a communicator's queued ops on the calling thread (see CommunicatorImpl::help).
+class OpRunner {
+ public:
+  virtual ~OpRunner() = default;
+  // Runs queued ops in order until `until` has finished, unless another thread is running ops.
+  virtual void help(const WorkState* until) = 0;
+};
+
+// Shared by a communicator and its Works, so a Work that outlives its communicator never calls
+// into a destroyed one: the communicator clears `runner` (under `mutex`) before it goes away.
+struct HelpHook {
+  std::mutex mutex;
+  OpRunner* runner = nullptr;
+};
+
 struct WorkState {
   std::mutex mutex;
   std::condition_variable done_cv;
   bool done = false;
   WorkError error;
-  std::string description;
+  OpSummary op;
+  std::string description() const { return describe_op(op); }
   std::atomic<bool> finished{false};  // mirrors `done` for lock-free polling in Work::wait
   int spin_us = 0;                    // how long a waiter polls before it sleeps (RAILCC_SPIN_US)
+  // Set for ops a waiting thread may run itself (small collectives): saves waking the worker.
+  std::shared_ptr<HelpHook> hook;
 
   void finish(WorkError e) {
     {

@@ -196,7 +196,15 @@ void test_split(Communicator& c) {
 
 void run_everything(int world, const std::string& transport) {
   JobOptions opt;
-  opt.env["RAILCC_TRANSPORT"] = transport;
+  opt.env["RAILCC_TRANSPORT"] = transport == "tcp" ? "tcp" : "shm";
+  if (transport == "shm") {
+    // Chunks of 8K and more are read from the sender's memory (where the kernel allows it).
+    opt.env["RAILCC_SHM_SINGLE_COPY_BYTES"] = "8K";
+  } else if (transport == "shm_ring") {
+    // Everything through the rings, and every op on the worker thread.
+    opt.env["RAILCC_SHM_SINGLE_COPY_BYTES"] = "0";
+    opt.env["RAILCC_INLINE_BYTES"] = "0";
+  }
   // Small chunks and a low direct-path threshold, so modest sizes exercise the pipelined rings.
   opt.env["RAILCC_CHUNK_BYTES"] = "16K";
   opt.env["RAILCC_SMALL_MSG_BYTES"] = "2K";
@@ -256,7 +264,7 @@ TEST_P(Collectives, AllOpsAllTypesCorrect) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, Collectives,
-                         ::testing::Combine(::testing::Values("shm", "tcp"),
+                         ::testing::Combine(::testing::Values("shm", "shm_ring", "tcp"),
                                             ::testing::Values(1, 2, 3, 4, 5, 8)),
                          [](const auto& info) {
                            return std::get<0>(info.param) + "_np" +
