@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernels/cpu/reduce.h"
+#include "src/common/deadline.h"
 #include "transport/shm/cross_memory.h"
 
 namespace railcc::transport {
@@ -382,22 +383,39 @@ void Connection::finish_read_frame(StreamState& s) {
 
 void Connection::read_remote(RecvRequest* r, uint64_t address, uint64_t msg_id) {
   const std::string from = fmt::format("{} (pid {})", who(), peer_pid_);
-  if (r->reduce_with == nullptr) {
-    cross_memory_read(peer_pid_, address, r->dst, r->length, from);
-  } else {
-    // Stage through a buffer that stays in cache, then reduce it with the local operand.
-    constexpr std::size_t kBounce = 64 * 1024;
-    if (!bounce_) bounce_.reset(new std::byte[kBounce]);
-    const std::size_t esz = data_type_size(r->expect.dtype);
-    const std::size_t step = kBounce - kBounce % esz;
-    for (std::size_t off = 0; off < r->length; off += step) {
-      const std::size_t n = std::min(step, r->length - off);
-      cross_memory_read(peer_pid_, address + off, bounce_.get(), n, from);
-      deliver(r, off, bounce_.get(), n);
+  try {
+    if (r->reduce_with == nullptr) {
+      cross_memory_read(peer_pid_, address, r->dst, r->length, from);
+    } else {
+      // Stage through a buffer that stays in cache, then reduce it with the local operand.
+      constexpr std::size_t kBounce = 64 * 1024;
+      if (!bounce_) bounce_.reset(new std::byte[kBounce]);
+      const std::size_t esz = data_type_size(r->expect.dtype);
+      const std::size_t step = kBounce - kBounce % esz;
+      for (std::size_t off = 0; off < r->length; off += step) {
+        const std::size_t n = std::min(step, r->length - off);
+        cross_memory_read(peer_pid_, address + off, bounce_.get(), n, from);
+        deliver(r, off, bounce_.get(), n);
+      }
     }
+  } catch (const Error&) {
+    // A sender whose op failed abandons its buffers, but only after telling us why: its error
+    // frame is the better explanation (it names the rank at fault), so look for it first.
+    receive_error_frames();
+    throw;
   }
   r->received = r->length;
   queue_read_done(msg_id);
+}
+
+void Connection::receive_error_frames() {
+  const Deadline until = Deadline::after(std::chrono::milliseconds(100));
+  int idle = 0;
+  while (!until.expired() && idle < 1000) {
+    bool moved = false;
+    for (auto& s : streams_) moved |= progress_recvs(s);  // throws the peer's error, if any
+    idle = moved ? 0 : idle + 1;
+  }
 }
 
 void Connection::queue_read_done(uint64_t msg_id) {

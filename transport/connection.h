@@ -132,6 +132,9 @@ class Connection {
   // Fetches a kRead message's data from the peer into r (copy or reduce), then acknowledges it.
   void read_remote(RecvRequest* r, uint64_t address, uint64_t msg_id);
   void queue_read_done(uint64_t msg_id);
+  // After a failed read: parses what the peer sent next for a short while, so its error frame
+  // (if it failed first) is thrown instead of our read error.
+  void receive_error_frames();
   std::span<const std::byte> payload_of(const SendRequest& r) const;
   // Copies or reduces `n` payload bytes at `offset` of r from src.
   void deliver(RecvRequest* r, std::size_t offset, const std::byte* src, std::size_t n);
