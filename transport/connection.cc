@@ -47,7 +47,8 @@ std::string Connection::describe() const {
 void Connection::post_send(SendRequest* r) {
   FrameHeader& h = r->header;
   h = FrameHeader{};
-  const bool by_reference = single_copy_min_ > 0 && r->length >= single_copy_min_;
+  const bool by_reference =
+      single_copy_min_ > 0 && (r->length >= single_copy_min_ || (r->by_reference && r->length));
   h.kind = static_cast<uint8_t>(by_reference ? FrameKind::kRead : FrameKind::kData);
   r->read_address = reinterpret_cast<uintptr_t>(r->data);
   h.op = static_cast<uint8_t>(r->what.op);

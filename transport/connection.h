@@ -46,6 +46,9 @@ struct SendRequest {
   wire::FrameHeader header{};
   std::size_t written = 0;
   bool done = false;
+  // Send by reference where the connection can (single copy), whatever the size: for
+  // algorithms built on the receiver pulling data (see src/algorithms/all_pairs.h).
+  bool by_reference = false;
   bool raw = false;           // internal: bytes that finish a frame cut short by abandon_requests()
   uint64_t read_address = 0;  // internal: payload of a kRead frame (where the data is)
 };
@@ -72,6 +75,7 @@ class Connection {
   // kRead frames from process `peer_pid` by cross-memory attach. Both ends must enable it;
   // mesh setup probes each pair first (see transport/shm/cross_memory.h).
   void enable_single_copy(int peer_pid, std::size_t min_bytes);
+  bool single_copy() const { return single_copy_min_ > 0; }
   void post_send(SendRequest* r);
   void post_recv(RecvRequest* r);
   // Moves whatever bytes can move now. Returns true if anything moved. Throws railcc::Error on a

@@ -42,10 +42,11 @@ struct Config {
   std::size_t small_message_bytes = 16 * 1024;
   // RAILCC_SHM_RING_BYTES: shared-memory ring per ordered pair of local ranks. Default 4 MiB.
   std::size_t shm_ring_bytes = 4 * 1024 * 1024;
-  // RAILCC_SHM_SINGLE_COPY_BYTES: messages of at least this many bytes between ranks on one host
-  // are read straight from the sender's memory (cross-memory attach, one copy instead of two)
-  // when the kernel allows it. 0 = never. Default 64 KiB.
-  std::size_t shm_single_copy_bytes = 64 * 1024;
+  // RAILCC_SHM_SINGLE_COPY_BYTES: between ranks on one host, messages and all_reduce /
+  // reduce_scatter / all_gather ops of at least this many bytes are read straight from the
+  // sender's memory (cross-memory attach: one copy instead of two through a ring) when the kernel
+  // allows it. 0 = never. Default 2 MiB.
+  std::size_t shm_single_copy_bytes = 2 * 1024 * 1024;
   // RAILCC_TCP_SOCKETS: sockets per peer for tcp; messages are spread over them. Default 2.
   int tcp_sockets_per_peer = 2;
   // RAILCC_SOCKET_ADDR: IP address to listen on for peers. Default: the local address that

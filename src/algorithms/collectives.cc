@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "kernels/cpu/reduce.h"
+#include "src/algorithms/all_pairs.h"
 #include "src/algorithms/chunking.h"
 #include "src/algorithms/context.h"
 #include "src/algorithms/direct.h"
@@ -30,6 +31,16 @@ void all_reduce(Context& ctx) {
   }
   const int r = ctx.rank();
   std::byte* own = a.recv + block_offset(a.count, ctx.size(), r) * ctx.elem_size();
+  if (all_pairs_applies(ctx, bytes)) {
+    all_pairs_reduce_scatter(ctx, a.send, own, a.count);
+    if (a.redop == ReduceOp::kAvg) {
+      divide_chunk(ctx, own,
+                   block_offset(a.count, ctx.size(), r + 1) - block_offset(a.count, ctx.size(), r));
+    }
+    all_pairs_all_gather(ctx, a.recv, own, a.count);
+    ctx.wait_all();
+    return;
+  }
   std::vector<RecvRequest*> final_recvs;
   ring_reduce_scatter(ctx, a.send, a.recv, own, a.count, &final_recvs);
   ring_all_gather(ctx, a.recv, own, a.count, &final_recvs,
@@ -43,6 +54,9 @@ void reduce_scatter(Context& ctx) {
   const std::size_t es = ctx.elem_size();
   if (ctx.size() == 1) {
     if (a.count && a.recv != a.send) std::memmove(a.recv, a.send, a.count * es);
+  } else if (all_pairs_applies(ctx, total * es)) {
+    all_pairs_reduce_scatter(ctx, a.send, a.recv, total);
+    ctx.wait_all();
   } else {
     // Intermediate blocks need a full-size buffer; block r lands in recv directly.
     ring_reduce_scatter(ctx, a.send, ctx.scratch(total * es), a.recv, total, nullptr);
@@ -56,7 +70,10 @@ void all_gather(Context& ctx) {
   const std::size_t es = ctx.elem_size();
   std::byte* own = a.recv + a.count * ctx.rank() * es;
   if (a.count && own != a.send) std::memmove(own, a.send, a.count * es);
-  if (ctx.size() > 1) {
+  if (ctx.size() > 1 && all_pairs_applies(ctx, a.count * ctx.size() * es)) {
+    all_pairs_all_gather(ctx, a.recv, own, a.count * ctx.size());
+    ctx.wait_all();
+  } else if (ctx.size() > 1) {
     ring_all_gather(ctx, a.recv, own, a.count * ctx.size(), nullptr);
     ctx.wait_all();
   }

@@ -27,8 +27,9 @@ Context::Context(int rank, int size, const Config& config, core::Engine& engine,
   expect_.check_count = args.op != wire::OpKind::kAllToAllv && args.op != wire::OpKind::kBarrier;
 }
 
-SendRequest* Context::send(int peer, const void* data, std::size_t bytes) {
+SendRequest* Context::send(int peer, const void* data, std::size_t bytes, bool by_reference) {
   SendRequest& r = sends_.emplace_back();
+  r.by_reference = by_reference;
   r.data = static_cast<const std::byte*>(data);
   r.length = bytes;
   r.what = expect_;

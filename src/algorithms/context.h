@@ -68,8 +68,10 @@ class Context {
   const Config& config() const { return config_; }
   const OpArgs& args() const { return args_; }
   std::size_t elem_size() const { return elem_; }
+  const core::Engine& engine() const { return engine_; }
 
-  SendRequest* send(int peer, const void* data, std::size_t bytes);
+  // by_reference: let the peer read the data from our memory where it can (single copy).
+  SendRequest* send(int peer, const void* data, std::size_t bytes, bool by_reference = false);
   RecvRequest* recv(int peer, void* dst, std::size_t bytes);
   // dst = local (op) incoming; dst may equal local.
   RecvRequest* recv_reduce(int peer, void* dst, const void* local, std::size_t bytes);

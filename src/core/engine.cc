@@ -46,6 +46,13 @@ uint64_t Engine::max_seq_seen(int peer) const {
   return c ? c->max_seq_seen() : 0;
 }
 
+bool Engine::single_copy_to_all() const {
+  for (int q = 0; q < size_; ++q) {
+    if (q != rank_ && !mesh_.connections[q]->single_copy()) return false;
+  }
+  return size_ > 1;
+}
+
 bool Engine::control_pending() const {
   for (const auto& c : mesh_.connections) {
     if (c && c->has_pending_control()) return true;

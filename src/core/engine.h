@@ -46,6 +46,8 @@ class Engine {
   uint64_t max_seq_seen(int peer) const;
   // True while some connection still has to write an acknowledgement a peer waits for.
   bool control_pending() const;
+  // True when every peer exchanges large messages by single copy (see Connection).
+  bool single_copy_to_all() const;
   // Progresses until no acknowledgement is left to write (best effort, bounded by `deadline`):
   // called before the worker sleeps, since a peer's op may not finish before they are out.
   void flush_control(Deadline deadline);
