@@ -8,6 +8,7 @@ RAILCC_DEBIAN_PACKAGES=(
   libhwy-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libhwloc-dev hwloc-nox
   libgtest-dev libgmock-dev libbenchmark-dev
+  python3 python3-prometheus-client
 )
 
 railcc_install_deps() {

@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/reduce.h"
 #include "src/common/deadline.h"
+#include "src/telemetry/metrics.h"
 #include "transport/shm/cross_memory.h"
 
 namespace railcc::transport {
@@ -222,6 +223,9 @@ bool Connection::progress_sends(StreamState& s) {
     if (r->written < total) break;
     s.sendq.pop_front();
     const auto kind = static_cast<FrameKind>(r->header.kind);
+    if (channel_ && !r->raw && (kind == FrameKind::kData || kind == FrameKind::kRead)) {
+      channel_->sent.fetch_add(r->length, std::memory_order_relaxed);
+    }
     if (!r->raw && kind == FrameKind::kRead) {
       awaiting_read_[r->header.msg_id] = r;  // done once the peer says it has read the data
       continue;
@@ -406,6 +410,7 @@ void Connection::read_remote(RecvRequest* r, uint64_t address, uint64_t msg_id) 
     throw;
   }
   r->received = r->length;
+  if (channel_) channel_->received.fetch_add(r->length, std::memory_order_relaxed);
   queue_read_done(msg_id);
 }
 
@@ -447,6 +452,7 @@ void Connection::finish_payload(StreamState& s) {
     throw_error(code == ErrorCode::kOk ? ErrorCode::kPeerFailure : code,
                 fmt::format("rank {} failed: {}", h.root, s.error_text));
   }
+  if (channel_) channel_->received.fetch_add(h.length, std::memory_order_relaxed);
   if (s.target) {
     s.target->done = true;
     posted_.erase(s.target->msg_id);

@@ -24,6 +24,10 @@
 #include "transport/stream.h"
 #include "transport/wire_format.h"
 
+namespace railcc::telemetry {
+struct ChannelCounters;
+}
+
 namespace railcc::transport {
 
 // What a receiver expects the sender's header to say.
@@ -49,6 +53,7 @@ struct SendRequest {
   // Send by reference where the connection can (single copy), whatever the size: for
   // algorithms built on the receiver pulling data (see src/algorithms/all_pairs.h).
   bool by_reference = false;
+  int peer = -1;              // set by the algorithm layer, for telemetry
   bool raw = false;           // internal: bytes that finish a frame cut short by abandon_requests()
   uint64_t read_address = 0;  // internal: payload of a kRead frame (where the data is)
 };
@@ -59,6 +64,7 @@ struct RecvRequest {
   // When set, dst[i] = reduce_with[i] (op) incoming[i] instead of a copy.
   const std::byte* reduce_with = nullptr;
   Expectation expect;
+  int peer = -1;  // set by the algorithm layer, for telemetry
   // Filled in by the connection.
   uint64_t msg_id = 0;
   std::size_t received = 0;
@@ -76,6 +82,8 @@ class Connection {
   // mesh setup probes each pair first (see transport/shm/cross_memory.h).
   void enable_single_copy(int peer_pid, std::size_t min_bytes);
   bool single_copy() const { return single_copy_min_ > 0; }
+  // Counts the payload bytes of every message into `c` (telemetry); null = not counted.
+  void set_channel(telemetry::ChannelCounters* c) { channel_ = c; }
   void post_send(SendRequest* r);
   void post_recv(RecvRequest* r);
   // Moves whatever bytes can move now. Returns true if anything moved. Throws railcc::Error on a
@@ -160,6 +168,7 @@ class Connection {
   std::size_t single_copy_min_ = 0;
   std::map<uint64_t, SendRequest*> awaiting_read_;  // kRead frames sent, not yet acknowledged
   int control_queued_ = 0;
+  telemetry::ChannelCounters* channel_ = nullptr;
   std::unique_ptr<std::byte[]> bounce_;  // cache-sized staging for reductions of remote data
 };
 

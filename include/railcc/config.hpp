@@ -58,6 +58,14 @@ struct Config {
   std::size_t inline_bytes = 256 * 1024;
   // RAILCC_SPIN_US: microseconds a waiting thread polls before it sleeps. Default 20.
   int spin_us = 20;
+  // RAILCC_TELEMETRY: 0 turns off the always-on counters and histograms (for measuring their
+  // cost; RAILCC_METRICS then reports zeros). Default 1.
+  bool telemetry = true;
+  // RAILCC_TRACE: directory for one Chrome/Perfetto trace per rank and communicator. Default off.
+  std::string trace_dir;
+  // RAILCC_METRICS: a port (serve Prometheus metrics over HTTP at /metrics on port + local rank)
+  // or a file path prefix (write <prefix>.rank<R>.prom every second). Default off.
+  std::string metrics;
   // RAILCC_TOPO_FILE: hwloc XML (v1/v2) or NCCL topology file describing this host, used instead
   // of discovering it with hwloc. Default: discover.
   std::string topo_file;

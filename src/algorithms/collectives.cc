@@ -32,6 +32,7 @@ void all_reduce(Context& ctx) {
   const int r = ctx.rank();
   std::byte* own = a.recv + block_offset(a.count, ctx.size(), r) * ctx.elem_size();
   if (all_pairs_applies(ctx, bytes)) {
+    ctx.set_algorithm("all_pairs");
     all_pairs_reduce_scatter(ctx, a.send, own, a.count);
     if (a.redop == ReduceOp::kAvg) {
       divide_chunk(ctx, own,
@@ -41,6 +42,7 @@ void all_reduce(Context& ctx) {
     ctx.wait_all();
     return;
   }
+  ctx.set_algorithm("ring");
   std::vector<RecvRequest*> final_recvs;
   ring_reduce_scatter(ctx, a.send, a.recv, own, a.count, &final_recvs);
   ring_all_gather(ctx, a.recv, own, a.count, &final_recvs,
@@ -55,9 +57,11 @@ void reduce_scatter(Context& ctx) {
   if (ctx.size() == 1) {
     if (a.count && a.recv != a.send) std::memmove(a.recv, a.send, a.count * es);
   } else if (all_pairs_applies(ctx, total * es)) {
+    ctx.set_algorithm("all_pairs");
     all_pairs_reduce_scatter(ctx, a.send, a.recv, total);
     ctx.wait_all();
   } else {
+    ctx.set_algorithm("ring");
     // Intermediate blocks need a full-size buffer; block r lands in recv directly.
     ring_reduce_scatter(ctx, a.send, ctx.scratch(total * es), a.recv, total, nullptr);
     ctx.wait_all();
@@ -71,9 +75,11 @@ void all_gather(Context& ctx) {
   std::byte* own = a.recv + a.count * ctx.rank() * es;
   if (a.count && own != a.send) std::memmove(own, a.send, a.count * es);
   if (ctx.size() > 1 && all_pairs_applies(ctx, a.count * ctx.size() * es)) {
+    ctx.set_algorithm("all_pairs");
     all_pairs_all_gather(ctx, a.recv, own, a.count * ctx.size());
     ctx.wait_all();
   } else if (ctx.size() > 1) {
+    ctx.set_algorithm("ring");
     ring_all_gather(ctx, a.recv, own, a.count * ctx.size(), nullptr);
     ctx.wait_all();
   }
@@ -97,6 +103,7 @@ void broadcast(Context& ctx) {
     return;
   }
   // Pipelined chain root -> root+1 -> ...: each chunk is forwarded as soon as it arrives.
+  ctx.set_algorithm("chain");
   const int pos = (r - a.root + p) % p;
   const int prev = (r - 1 + p) % p, next = (r + 1) % p;
   const Chunks ch(a.count, es, ctx.config().chunk_bytes);
@@ -124,6 +131,7 @@ void reduce(Context& ctx) {
     return;
   }
   // Ring reduce-scatter, then every rank sends its reduced block to the root.
+  ctx.set_algorithm("ring");
   std::byte* work = ctx.scratch(bytes);
   std::byte* own = work + block_offset(a.count, p, r) * es;
   ring_reduce_scatter(ctx, a.send, work, own, a.count, nullptr);

@@ -1,5 +1,8 @@
 #include "src/algorithms/context.h"
 
+#include "src/telemetry/metrics.h"
+#include "src/telemetry/trace.h"
+
 namespace railcc::algo {
 
 Context::Context(int rank, int size, const Config& config, core::Engine& engine, const OpArgs& args,
@@ -30,6 +33,7 @@ Context::Context(int rank, int size, const Config& config, core::Engine& engine,
 SendRequest* Context::send(int peer, const void* data, std::size_t bytes, bool by_reference) {
   SendRequest& r = sends_.emplace_back();
   r.by_reference = by_reference;
+  r.peer = peer;
   r.data = static_cast<const std::byte*>(data);
   r.length = bytes;
   r.what = expect_;
@@ -46,29 +50,50 @@ RecvRequest* Context::recv_reduce(int peer, void* dst, const void* local, std::s
   r.dst = static_cast<std::byte*>(dst);
   r.length = bytes;
   r.reduce_with = static_cast<const std::byte*>(local);
+  r.peer = peer;
   r.expect = expect_;
   // The kernels treat avg as sum; the algorithm divides once at the end.
   engine_.recv(peer, &r);
   return &r;
 }
 
+void Context::account_wait(int peer, uint64_t start_ns) {
+  const uint64_t end = telemetry::steady_now_ns();
+  telemetry::Metrics::global().add_peer_wait(peer, end - start_ns);
+  if (end - start_ns > slowest_wait_ns_) {
+    slowest_wait_ns_ = end - start_ns;
+    slowest_peer_ = peer;
+  }
+  if (trace_) trace_->wait(peer, start_ns, end);
+}
+
 void Context::wait(const RecvRequest* r) {
   if (r->done) return;
+  if (!config_.telemetry) return engine_.wait([r] { return r->done; }, deadline_);
+  const uint64_t start = telemetry::steady_now_ns();
   engine_.wait([r] { return r->done; }, deadline_);
+  account_wait(r->peer, start);
 }
 
 void Context::wait_all() {
   std::size_t sends_done = 0, recvs_done = 0;  // prefixes known complete
-  engine_.wait(
-      [&] {
-        // Requests complete roughly in posting order, so advancing two cursors is cheap.
-        while (sends_done < sends_.size() && sends_[sends_done].done) ++sends_done;
-        while (recvs_done < recvs_.size() && recvs_[recvs_done].done) ++recvs_done;
-        // Acknowledgements of single-copy reads too: the peer's op ends only when it has them.
-        return sends_done == sends_.size() && recvs_done == recvs_.size() &&
-               !engine_.control_pending();
-      },
-      deadline_);
+  int last_peer = -1;  // whose request completed last: the one this rank waited for
+  auto all_done = [&] {
+    // Requests complete roughly in posting order, so advancing two cursors is cheap.
+    while (sends_done < sends_.size() && sends_[sends_done].done) {
+      last_peer = sends_[sends_done++].peer;
+    }
+    while (recvs_done < recvs_.size() && recvs_[recvs_done].done) {
+      last_peer = recvs_[recvs_done++].peer;
+    }
+    // Acknowledgements of single-copy reads too: the peer's op ends only when it has them.
+    return sends_done == sends_.size() && recvs_done == recvs_.size() && !engine_.control_pending();
+  };
+  if (!all_done()) {
+    const uint64_t start = config_.telemetry ? telemetry::steady_now_ns() : 0;
+    engine_.wait(all_done, deadline_);
+    if (config_.telemetry) account_wait(last_peer, start);
+  }
   sends_.clear();
   recvs_.clear();
 }

@@ -15,6 +15,10 @@
 #include "src/core/engine.h"
 #include "transport/connection.h"
 
+namespace railcc::telemetry {
+class TraceRecorder;
+}
+
 namespace railcc::algo {
 
 using transport::Expectation;
@@ -69,6 +73,14 @@ class Context {
   const OpArgs& args() const { return args_; }
   std::size_t elem_size() const { return elem_; }
   const core::Engine& engine() const { return engine_; }
+  // Names the algorithm that ran (a string literal), for metrics, traces and logs.
+  void set_algorithm(const char* name) { algorithm_ = name; }
+  const char* algorithm() const { return algorithm_; }
+  // Where waits are recorded (null = not traced).
+  void set_trace(telemetry::TraceRecorder* t) { trace_ = t; }
+  // The peer this op waited on longest, and for how long (straggler detection).
+  int slowest_peer() const { return slowest_peer_; }
+  uint64_t slowest_peer_wait_ns() const { return slowest_wait_ns_; }
 
   // by_reference: let the peer read the data from our memory where it can (single copy).
   SendRequest* send(int peer, const void* data, std::size_t bytes, bool by_reference = false);
@@ -88,6 +100,13 @@ class Context {
   Expectation expect_;
   Deadline deadline_;
   std::size_t elem_;
+  // Books a wait of [start_ns, now) on `peer`; returns now.
+  void account_wait(int peer, uint64_t start_ns);
+
+  const char* algorithm_ = "direct";
+  telemetry::TraceRecorder* trace_ = nullptr;
+  int slowest_peer_ = -1;
+  uint64_t slowest_wait_ns_ = 0;
   Scratch& scratch_;
   std::deque<SendRequest>& sends_;  // scratch_'s, emptied for each op
   std::deque<RecvRequest>& recvs_;

@@ -212,6 +212,11 @@ Config Config::from_map(const EnvMap& env) {
     c.spin_us = static_cast<int>(parse_int("RAILCC_SPIN_US", *v, 0, 1000000));
   }
   if (const std::string* v = find(env, "RAILCC_TOPO_FILE")) c.topo_file = *v;
+  if (const std::string* v = find(env, "RAILCC_TELEMETRY")) {
+    c.telemetry = parse_int("RAILCC_TELEMETRY", *v, 0, 1) != 0;
+  }
+  if (const std::string* v = find(env, "RAILCC_TRACE")) c.trace_dir = *v;
+  if (const std::string* v = find(env, "RAILCC_METRICS")) c.metrics = *v;
   // Unlike the RAILCC_* variables, an empty CUDA_VISIBLE_DEVICES means something: no GPU.
   if (auto it = env.find("CUDA_VISIBLE_DEVICES"); it != env.end()) {
     c.cuda_visible_devices = it->second;
@@ -257,6 +262,9 @@ std::string Config::to_string() const {
   row("RAILCC_INLINE_BYTES",
       inline_bytes == 0 ? "0 (worker thread only)" : std::to_string(inline_bytes));
   row("RAILCC_SPIN_US", std::to_string(spin_us));
+  row("RAILCC_TELEMETRY", telemetry ? "1" : "0 (off)");
+  row("RAILCC_TRACE", trace_dir.empty() ? "(off)" : trace_dir);
+  row("RAILCC_METRICS", metrics.empty() ? "(off)" : metrics);
   row("RAILCC_TOPO_FILE", topo_file.empty() ? "(discover with hwloc)" : topo_file);
   row("CUDA_VISIBLE_DEVICES",
       cuda_visible_devices ? "'" + *cuda_visible_devices + "'" : "(unset: every GPU)");

@@ -8,6 +8,9 @@
 
 #include "src/common/log.h"
 #include "src/core/mesh.h"
+#include "src/telemetry/metrics.h"
+#include "src/telemetry/metrics_exporter.h"
+#include "src/telemetry/trace.h"
 
 namespace railcc::detail {
 
@@ -30,6 +33,14 @@ CommunicatorImpl::CommunicatorImpl(CommParams params)
     mesh.connections.resize(1);
   }
   engine_ = std::make_unique<core::Engine>(p_.rank, p_.size, p_.config, std::move(mesh), &abort_);
+  if (!p_.config.trace_dir.empty()) {
+    trace_ = std::make_unique<telemetry::TraceRecorder>(p_.config.trace_dir, p_.rank, p_.size,
+                                                        p_.comm_id);
+  }
+  const int world_rank = p_.config.launch.rank >= 0 ? p_.config.launch.rank : p_.rank;
+  const int local_rank =
+      p_.config.launch.local_rank >= 0 ? p_.config.launch.local_rank : world_rank;
+  telemetry::start_metrics_exporter(p_.config.metrics, world_rank, local_rank);
   RAILCC_LOG(kInfo, "init", "communicator {:x}: rank {} of {} ready in {:.1f} ms", p_.comm_id,
              p_.rank, p_.size,
              std::chrono::duration<double, std::milli>(Clock::now() - start).count());
@@ -50,6 +61,11 @@ CommunicatorImpl::~CommunicatorImpl() {
   }
   queue_cv_.notify_all();
   worker_.join();
+  if (trace_) {
+    const std::string path = trace_->write();
+    RAILCC_LOG(kInfo, "init", "rank {}: trace written to {}", p_.rank, path);
+  }
+  telemetry::flush_metrics();
 }
 
 Work CommunicatorImpl::enqueue(OpArgs args) {
@@ -199,15 +215,33 @@ void CommunicatorImpl::run(Op& op) {
     }
   }
   auto where = [&] { return fmt::format("rank {}: {}", p_.rank, op.work->description()); };
+  const uint64_t start_ns = p_.config.telemetry ? telemetry::steady_now_ns() : 0;
   const Deadline deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
   // Outlives the try block: on failure the connections still point at its requests until
   // fail() abandons them.
   algo::Context ctx(p_.rank, p_.size, p_.config, *engine_, op.args, op.seq, deadline, scratch_);
+  ctx.set_trace(trace_.get());
+  bool ok = false;
+  auto record = [&] {
+    if (!p_.config.telemetry) return;
+    const uint64_t end_ns = telemetry::steady_now_ns();
+    const std::size_t bytes = op.args.count * data_type_size(op.args.dtype);
+    telemetry::Metrics::global().record_op(op.args.op, ctx.algorithm(), end_ns - start_ns, bytes,
+                                           ok);
+    if (trace_) {
+      trace_->op(wire::op_kind_name(op.args.op), ctx.algorithm(), op.seq, bytes, start_ns, end_ns,
+                 ok);
+    }
+    if (ok) note_straggler(ctx, end_ns - start_ns);
+  };
   try {
     if (abort_) throw AbortedError("communicator aborted");
     RAILCC_DEBUG("coll", "{} starts", where());
     dispatch(ctx);
+    ok = true;
+    record();
     op.work->finish({});
+    return;
   } catch (const TimeoutError& e) {
     const std::string msg = timeout_message(op, e.what());
     fail(ErrorCode::kTimeout, msg);
@@ -220,6 +254,34 @@ void CommunicatorImpl::run(Op& op) {
     const std::string msg = fmt::format("{} failed: internal error: {}", where(), e.what());
     fail(ErrorCode::kInternal, msg);
     op.work->finish(make_error(ErrorCode::kInternal, msg));
+  }
+  record();
+}
+
+void CommunicatorImpl::note_straggler(const algo::Context& ctx, uint64_t op_ns) {
+  // A peer this op waited on for most of its time, and long enough not to be noise, arrived
+  // late. One such op is an event; a peer late in most recent ops is named in a warning.
+  constexpr uint64_t kLateNs = 5'000'000;
+  const int peer = ctx.slowest_peer();
+  const bool late =
+      peer >= 0 && ctx.slowest_peer_wait_ns() >= kLateNs && ctx.slowest_peer_wait_ns() * 2 >= op_ns;
+  if (!late) {
+    if (!late_history_.empty()) late_history_.push_back(-1);
+  } else {
+    telemetry::Metrics::global().add_straggler_event(peer);
+    late_history_.push_back(peer);
+  }
+  while (late_history_.size() > 10) late_history_.pop_front();
+  if (!late) return;
+  const auto times = std::count(late_history_.begin(), late_history_.end(), peer);
+  const auto now = Clock::now();
+  if (times >= 5 && now - last_straggler_warning_ > std::chrono::seconds(10)) {
+    last_straggler_warning_ = now;
+    RAILCC_WARN("coll",
+                "rank {}: rank {} is a straggler: it arrived late in {} of the last {} "
+                "collectives (this op waited {:.1f} ms of {:.1f} ms for it)",
+                p_.rank, peer, times, late_history_.size(), ctx.slowest_peer_wait_ns() / 1e6,
+                op_ns / 1e6);
   }
 }
 

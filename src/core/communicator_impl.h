@@ -17,6 +17,10 @@
 #include "src/core/engine.h"
 #include "src/core/work_state.h"
 
+namespace railcc::telemetry {
+class TraceRecorder;
+}
+
 namespace railcc::detail {
 
 struct CommParams {
@@ -78,6 +82,7 @@ class CommunicatorImpl final : public OpRunner {
   void dispatch(algo::Context& ctx);
   std::string timeout_message(const Op& op, const std::string& detail);
   void fail(ErrorCode code, const std::string& message);
+  void note_straggler(const algo::Context& ctx, uint64_t op_ns);
 
   CommParams p_;
   std::shared_ptr<Store> store_;  // prefixed with this communicator's id
@@ -106,6 +111,9 @@ class CommunicatorImpl final : public OpRunner {
   std::mutex failure_mutex_;
   ErrorCode failure_code_ = ErrorCode::kOk;
   std::string failure_;
+  std::unique_ptr<telemetry::TraceRecorder> trace_;  // RAILCC_TRACE
+  std::deque<int> late_history_;  // drive_mutex_: late peer of recent ops (-1 = none late)
+  Clock::time_point last_straggler_warning_{};
   std::thread worker_;
 };
 

@@ -68,7 +68,8 @@ void Engine::flush_control(Deadline deadline) {
   }
 }
 
-void Engine::wait(const std::function<bool()>& done, Deadline deadline) {
+void Engine::wait_until(void* done_state, bool (*done_fn)(void*), Deadline deadline) {
+  auto done = [&] { return done_fn(done_state); };
   const auto spin = std::chrono::microseconds(config_.spin_us);
   // A peer on another core usually answers within a microsecond or two: poll that long with
   // only a pause between polls (no clock reads, no system calls), then yield the core while

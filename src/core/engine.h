@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 #include "railcc/config.hpp"
@@ -36,7 +37,14 @@ class Engine {
 
   // Progresses until done() holds. Throws TimeoutError at the deadline (naming the peers this
   // rank still waits on), AbortedError after abort(), or whatever a connection throws.
-  void wait(const std::function<bool()>& done, Deadline deadline);
+  // (A template over the predicate, so no std::function is allocated per wait.)
+  template <typename Done>
+  void wait(Done&& done, Deadline deadline) {
+    using D = std::remove_reference_t<Done>;
+    wait_until(
+        const_cast<void*>(static_cast<const void*>(&done)),
+        [](void* d) { return static_cast<bool>((*static_cast<D*>(d))()); }, deadline);
+  }
   // Drops every posted request (after a failure, before their owners go away).
   void abandon_all();
   // Sends an error frame to every peer and flushes for a short while (best effort).
@@ -53,6 +61,7 @@ class Engine {
   void flush_control(Deadline deadline);
 
  private:
+  void wait_until(void* done_state, bool (*done)(void*), Deadline deadline);
   bool progress_all();
   void block(uint32_t doorbell_seen, Deadline deadline);
   void reject_foreign_connections();

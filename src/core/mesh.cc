@@ -12,6 +12,7 @@
 #include <sstream>
 
 #include "src/common/log.h"
+#include "src/telemetry/metrics.h"
 #include "transport/shm/cross_memory.h"
 #include "transport/shm/shm_stream.h"
 #include "transport/tcp/tcp_stream.h"
@@ -178,6 +179,9 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
           mesh.my_segment.get(), static_cast<int>(i), mesh.peer_segments[r].get(), out_slot,
           peers[r].pid, fmt::format("rank {} (shm, pid {})", r, peers[r].pid)));
       mesh.connections[r] = std::make_unique<Connection>(p.rank, r, p.comm_id, std::move(streams));
+      if (config.telemetry) {
+        mesh.connections[r]->set_channel(telemetry::Metrics::global().channel("shm"));
+      }
       if (single_copy[r]) {
         mesh.connections[r]->enable_single_copy(peers[r].pid, config.shm_single_copy_bytes);
       }
@@ -285,6 +289,9 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
                                          peers[r].port, s + 1, k)));
     }
     mesh.connections[r] = std::make_unique<Connection>(p.rank, r, p.comm_id, std::move(streams));
+    if (config.telemetry) {
+      mesh.connections[r]->set_channel(telemetry::Metrics::global().channel("tcp"));
+    }
   }
   RAILCC_DEBUG("init", "rank {}: {} shm peer(s), {} tcp peer(s) x {} socket(s), listening on {}:{}",
                p.rank, my_local.size(), sockets.size(), k, ip, port);

@@ -1,0 +1,75 @@
+// Process-wide counters behind railcc's Prometheus metrics: collective durations per op and
+// algorithm, bytes per channel (transport or rail) and direction, time spent waiting on each
+// peer. Always on: recording is a few relaxed atomic adds, so it stays off the hot path's bill.
+#pragma once
+
+#include <atomic>
+#include <cstddef>
+#include <cstdint>
+#include <deque>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "src/telemetry/histogram.h"
+#include "transport/wire_format.h"
+
+namespace railcc::telemetry {
+
+// Bytes moved over one channel ("shm", "tcp", or a rail's name).
+struct ChannelCounters {
+  std::string name;
+  std::atomic<uint64_t> sent{0};
+  std::atomic<uint64_t> received{0};
+  std::atomic<uint64_t> rate_sent{0};      // bytes/s over the last sampling interval
+  std::atomic<uint64_t> rate_received{0};  // (set by the exporter's sampler)
+};
+
+class Metrics {
+ public:
+  static Metrics& global();
+
+  // `algo` must be a string literal (or otherwise outlive the process): it is kept by pointer.
+  void record_op(wire::OpKind op, const char* algo, uint64_t ns, std::size_t bytes, bool ok);
+  void add_peer_wait(int peer, uint64_t ns);
+  void add_straggler_event(int rank);
+  // Stable for the life of the process; the same name gives the same counters.
+  ChannelCounters* channel(const std::string& name);
+  // Sets the rank label written on every series (the world rank of this process).
+  void set_rank(int rank) { rank_.store(rank, std::memory_order_relaxed); }
+  int rank_label() const { return rank_.load(std::memory_order_relaxed); }
+  // Updates the per-channel throughput gauges from the byte counters; call about once a second.
+  void sample_rates();
+  // Prometheus text exposition format, version 0.0.4.
+  std::string exposition() const;
+
+ private:
+  static constexpr int kOps = static_cast<int>(wire::OpKind::kCount_);
+  static constexpr int kAlgos = 16;
+  static constexpr int kPeers = 4096;
+  struct OpSeries {
+    LatencyHistogram duration;
+    std::atomic<uint64_t> bytes{0};
+    std::atomic<uint64_t> errors{0};
+  };
+  int algo_index(const char* algo);
+
+  std::atomic<int> rank_{0};
+  std::atomic<const char*> algos_[kAlgos] = {};
+  std::mutex algos_mutex_;
+  std::unique_ptr<OpSeries[]> series_ = std::make_unique<OpSeries[]>(kOps * kAlgos);
+  std::unique_ptr<std::atomic<uint64_t>[]> peer_wait_ns_ =
+      std::make_unique<std::atomic<uint64_t>[]>(kPeers);
+  std::unique_ptr<std::atomic<uint64_t>[]> straggler_events_ =
+      std::make_unique<std::atomic<uint64_t>[]>(kPeers);
+  mutable std::mutex channels_mutex_;
+  std::deque<ChannelCounters> channels_;
+  // sample_rates() state.
+  std::vector<std::pair<uint64_t, uint64_t>> last_bytes_;
+  uint64_t last_sample_ns_ = 0;
+};
+
+uint64_t steady_now_ns();
+
+}  // namespace railcc::telemetry
