@@ -69,11 +69,13 @@ std::optional<std::string> validate(const FrameHeader& h) {
   }
   if (h.checksum != header_checksum(h)) return std::string("header checksum mismatch");
   if (h.kind < static_cast<uint8_t>(FrameKind::kData) ||
-      h.kind > static_cast<uint8_t>(FrameKind::kHello)) {
+      h.kind > static_cast<uint8_t>(FrameKind::kAck)) {
     return fmt::format("unknown frame kind {}", h.kind);
   }
   if (h.op >= static_cast<uint8_t>(OpKind::kCount_)) return fmt::format("unknown op {}", h.op);
-  if (h.kind == static_cast<uint8_t>(FrameKind::kData) &&
+  const bool data = h.kind == static_cast<uint8_t>(FrameKind::kData) ||
+                    h.kind == static_cast<uint8_t>(FrameKind::kChunk);
+  if (data &&
       (!is_valid(static_cast<DataType>(h.dtype)) || !is_valid(static_cast<ReduceOp>(h.redop)))) {
     return std::string("unknown data type or reduce op");
   }
@@ -82,6 +84,9 @@ std::optional<std::string> validate(const FrameHeader& h) {
   }
   if (h.kind == static_cast<uint8_t>(FrameKind::kHello) && h.length != 0) {
     return std::string("hello frame with payload");
+  }
+  if (h.kind == static_cast<uint8_t>(FrameKind::kAck) && h.length != 0) {
+    return std::string("ack frame with payload");
   }
   return std::nullopt;
 }
