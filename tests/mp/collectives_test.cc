@@ -197,6 +197,12 @@ void test_split(Communicator& c) {
 void run_everything(int world, const std::string& transport) {
   JobOptions opt;
   opt.env["RAILCC_TRANSPORT"] = transport;
+  if (transport == "rails") {
+    // Multi-rail over two loopback rails; small chunks, so pipelined messages are striped.
+    opt.env["RAILCC_TRANSPORT"] = "tcp";
+    opt.env["RAILCC_RAILS"] = "lo,127.0.0.1";
+    opt.env["RAILCC_RAIL_CHUNK_BYTES"] = "4K";
+  }
   // Small chunks and a low direct-path threshold, so modest sizes exercise the pipelined rings.
   opt.env["RAILCC_CHUNK_BYTES"] = "16K";
   opt.env["RAILCC_SMALL_MSG_BYTES"] = "2K";
@@ -256,7 +262,7 @@ TEST_P(Collectives, AllOpsAllTypesCorrect) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, Collectives,
-                         ::testing::Combine(::testing::Values("shm", "tcp"),
+                         ::testing::Combine(::testing::Values("shm", "tcp", "rails"),
                                             ::testing::Values(1, 2, 3, 4, 5, 8)),
                          [](const auto& info) {
                            return std::get<0>(info.param) + "_np" +
