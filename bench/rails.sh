@@ -4,7 +4,8 @@
 #
 # 1. iperf3 on each rail alone, then on all rails at once (one stream per rail, one direction);
 # 2. all_reduce_perf, one rank per namespace, 64 MiB, over 1, 2 and 4 rails: busbw and its share
-#    of N x the single-rail iperf3 figure (np2 ring: each direction carries busbw);
+#    of N x the single-rail iperf3 figure (np2 ring: each direction carries busbw); then np4 with
+#    two ranks per namespace (shared memory inside a host, rails across);
 # 3. rail 3 throttled to 100 Mbit/s: busbw against the remaining capacity (3 x 1G + 100M);
 # 4. rail 1 taken down for 1 s in the middle of a fixed run: results checked, extra wall time.
 #
@@ -44,16 +45,19 @@ iperf_rails() {  # iperf_rails K...: one client per listed rail at once; prints 
   echo "$total"
 }
 
-allreduce() {  # allreduce N_RAILS ARGS...: prints busbw in GB/s; results checked
-  local n=$1
+allreduce() {  # allreduce N_RAILS ARGS...: prints busbw in GB/s; results checked. $NP ranks (2),
+  local n=$1 np=${NP:-2} r ns rails pids=() ok=1  # half in each namespace
   shift
-  local rails
   rails=$(rails_list "$n")
-  rails_rank "$RAILS_NS_A" 0 2 "$port" "$rails" "$bin/all_reduce_perf" "$@" >"$work/r0.log" 2>&1 &
-  local p0=$!
-  rails_rank "$RAILS_NS_B" 1 2 "$port" "$rails" "$bin/all_reduce_perf" "$@" >"$work/r1.log" 2>&1 &
-  local p1=$!
-  wait $p0 && wait $p1 || { echo "all_reduce_perf failed:" >&2; cat "$work"/r?.log >&2; exit 1; }
+  for ((r = 0; r < np; r++)); do
+    ns=$RAILS_NS_A
+    ((r >= np / 2)) && ns=$RAILS_NS_B
+    LOCAL_RANK=$((r % (np / 2))) rails_rank "$ns" "$r" "$np" "$port" "$rails" \
+      "$bin/all_reduce_perf" "$@" >"$work/r$r.log" 2>&1 &
+    pids+=($!)
+  done
+  for r in "${pids[@]}"; do wait "$r" || ok=0; done
+  [ $ok = 1 ] || { echo "all_reduce_perf failed:" >&2; cat "$work"/r?.log >&2; exit 1; }
   grep -q "Out of bounds values : 0 OK" "$work/r0.log" || { cat "$work/r0.log" >&2; exit 1; }
   awk '/Avg bus bandwidth/ {print $NF}' "$work/r0.log"
 }
@@ -76,6 +80,9 @@ for n in 1 2 4; do
   g=$(python3 -c "print(${bw[$n]} * 8)")
   printf '%-44s %10.3f %10.3f %12s\n' "  $n rail(s)" "${bw[$n]}" "$g" "$(pct "$g" "$n * $one")"
 done
+t=$(NP=4 allreduce 4 -b $SIZE -e $SIZE -n 10 -w 2 -c 1)
+printf '%-44s %10.3f %10.3f %12s\n' "  np4 (2 ranks/host, shm inside), 4 rails" "$t" \
+  "$(python3 -c "print($t * 8)")" "(busbw, n/a)"
 printf '%-44s %10s\n' "  scaling 1 -> 2 rails" "$(python3 -c "print(f'{${bw[2]} / ${bw[1]}:.2f}x')")"
 printf '%-44s %10s\n' "  scaling 1 -> 4 rails" "$(python3 -c "print(f'{${bw[4]} / ${bw[1]}:.2f}x')")"
 

@@ -33,12 +33,17 @@ struct PeerInfo {
 std::vector<uint8_t> bytes(const std::string& s) { return {s.begin(), s.end()}; }
 std::string text(const std::vector<uint8_t>& b) { return {b.begin(), b.end()}; }
 
+// Ranks with the same id share memory. The network namespace is part of it: containers (and
+// the "hosts" of tests/net) that each have their own network usually have their own /dev/shm
+// too, and their traffic is meant to cross the network (the rails).
 std::string host_id() {
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
   std::string boot;
   std::ifstream("/proc/sys/kernel/random/boot_id") >> boot;
-  return std::string(host) + "/" + boot;
+  char netns[64] = {};
+  if (readlink("/proc/self/ns/net", netns, sizeof(netns) - 1) < 0) netns[0] = '\0';
+  return std::string(host) + "/" + boot + "/" + netns;
 }
 
 // The local address that routes toward the store: what peers on other hosts can reach.

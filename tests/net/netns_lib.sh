@@ -92,7 +92,8 @@ rails_list() {
 }
 
 # rails_rank NS RANK SIZE PORT RAILS cmd...: runs one rank of a job inside NS. Rank 0 (in A)
-# serves the rendezvous store on the ctl link, torchrun style.
+# serves the rendezvous store on the ctl link, torchrun style. Ranks in one namespace share
+# memory (shm); ranks in different namespaces are different hosts and use the rails.
 rails_rank() {
   local ns=$1 rank=$2 size=$3 port=$4 rails=$5
   shift 5
@@ -100,7 +101,7 @@ rails_rank() {
   [ "$ns" = "$RAILS_NS_B" ] && ctl_ip=10.76.0.2
   ip netns exec "$ns" env -u RAILCC_RANK -u RAILCC_WORLD_SIZE -u RAILCC_STORE_ADDR \
     RANK="$rank" WORLD_SIZE="$size" MASTER_ADDR=10.76.0.1 MASTER_PORT="$port" \
-    RAILCC_SOCKET_ADDR="$ctl_ip" RAILCC_TRANSPORT=tcp RAILCC_RAILS="$rails" "$@"
+    RAILCC_SOCKET_ADDR="$ctl_ip" RAILCC_RAILS="$rails" "$@"
 }
 
 # A free-looking port for the store, different per run.

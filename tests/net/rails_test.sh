@@ -4,7 +4,8 @@
 # the failure scenarios also check what the ranks report.
 #
 #   rails_test.sh SCENARIO BIN_DIR
-#   SCENARIO: allreduce-1 | allreduce-2 | allreduce-4 | failover | all-down | throttle
+#   SCENARIO: allreduce-1 | allreduce-2 | allreduce-4 | allreduce-np4 | failover | all-down |
+#             throttle
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=netns_lib.sh
@@ -24,26 +25,35 @@ fail() {
   exit 1
 }
 
-# job N_RAILS ARGS...: starts both ranks in the background; sets pid0/pid1.
+# job N_RAILS ARGS...: starts $NP ranks (default 2), the first half in A, the rest in B, in the
+# background.
 job() {
-  local rails
+  local rails np=${NP:-2} r ns
   rails=$(rails_list "$1")
   shift
-  rails_rank "$RAILS_NS_A" 0 2 "$port" "$rails" "$bin/all_reduce_perf" "$@" >"$work/rank0.log" 2>&1 &
-  pid0=$!
-  rails_rank "$RAILS_NS_B" 1 2 "$port" "$rails" "$bin/all_reduce_perf" "$@" >"$work/rank1.log" 2>&1 &
-  pid1=$!
+  pids=()
+  for ((r = 0; r < np; r++)); do
+    ns=$RAILS_NS_A
+    ((r >= np / 2)) && ns=$RAILS_NS_B
+    LOCAL_RANK=$((r % (np / 2))) rails_rank "$ns" "$r" "$np" "$port" "$rails" \
+      "$bin/all_reduce_perf" "$@" >"$work/rank$r.log" 2>&1 &
+    pids+=($!)
+  done
 }
 
-# finish: waits for both ranks; sets rc0/rc1.
+# finish: waits for every rank; sets rcs (their exit codes) and rc0/rc1.
 finish() {
-  rc0=0 rc1=0
-  wait "$pid0" || rc0=$?
-  wait "$pid1" || rc1=$?
+  local p
+  rcs=()
+  for p in "${pids[@]}"; do
+    if wait "$p"; then rcs+=(0); else rcs+=($?); fi
+  done
+  rc0=${rcs[0]} rc1=${rcs[1]}
 }
 
 expect_ok() {
-  [ "$rc0" = 0 ] && [ "$rc1" = 0 ] || fail "ranks exited with $rc0 and $rc1"
+  local rc
+  for rc in "${rcs[@]}"; do [ "$rc" = 0 ] || fail "ranks exited with ${rcs[*]}"; done
   grep -q "Out of bounds values : 0 OK" "$work/rank0.log" || fail "results not verified OK"
   if grep -q "FAILED\|railcc error" "$work"/rank*.log; then fail "a rank reported an error"; fi
 }
@@ -55,6 +65,13 @@ case "$scenario" in
     rails_setup "$n"
     # Every size from 8 B (one chunk on one rail) to 16 MiB (striped), every type.
     job "$n" -b 8 -e 16M -f 4 -d all -o sum -c 1 -n 2 -w 1
+    finish
+    expect_ok
+    ;;
+  allreduce-np4)
+    # Two ranks per host: shared memory inside a host, the rails across.
+    rails_setup 2
+    NP=4 job 2 -b 8 -e 16M -f 8 -d all -o sum -c 1 -n 2 -w 1
     finish
     expect_ok
     ;;
