@@ -196,7 +196,7 @@ void MultiRailConnection::maybe_complete_send(uint64_t msg, OutMsg& m) {
     if (!m.done[i] && (m.rail[i] < 0 || !m.written[i])) return;
   }
   detach_frames(msg);
-  if (m.acked < m.chunks) {
+  if (m.acked < m.chunks && m.length > 0) {
     m.copy.reset(new std::byte[m.length]);
     for (uint32_t i = 0; i < m.chunks; ++i) {
       if (m.done[i]) continue;
@@ -229,7 +229,7 @@ void MultiRailConnection::own_partial_front(RailState& s, uint64_t msg, bool any
   auto rest = std::make_shared<std::string>();
   if (f.written < f.head_len) {
     rest->assign(reinterpret_cast<const char*>(f.head.data()) + f.written, f.head_len - f.written);
-    rest->append(reinterpret_cast<const char*>(f.payload), f.payload_len);
+    if (f.payload_len > 0) rest->append(reinterpret_cast<const char*>(f.payload), f.payload_len);
   } else {
     rest->assign(reinterpret_cast<const char*>(f.payload) + (f.written - f.head_len),
                  f.head_len + f.payload_len - f.written);
