@@ -50,6 +50,7 @@ struct Wire {
   Ring to_b, to_a;
   StreamOptions options;
   bool a_gone = false, b_gone = false;  // that end's process "exited"
+  bool frozen = false;  // nothing moves either way, as on a link that drops every packet
 };
 
 class MemStream final : public Stream {
@@ -57,6 +58,7 @@ class MemStream final : public Stream {
   MemStream(std::shared_ptr<Wire> wire, bool is_a) : wire_(std::move(wire)), is_a_(is_a) {}
 
   std::size_t write_some(const void* data, std::size_t n) override {
+    if (wire_->frozen) return 0;
     if (peer_is_gone()) throw PeerFailureError("mem stream: peer gone (write)");
     Ring& out = is_a_ ? wire_->to_b : wire_->to_a;
     const std::size_t k = std::min({n, out.space(), wire_->options.max_write});
@@ -64,6 +66,7 @@ class MemStream final : public Stream {
     return k;
   }
   std::span<const std::byte> peek() override {
+    if (wire_->frozen) return {};
     Ring& in = is_a_ ? wire_->to_a : wire_->to_b;
     const std::size_t contiguous = std::min(in.size, in.buf.size() - in.head);
     const std::size_t k = std::min(contiguous, wire_->options.max_read);

@@ -153,6 +153,35 @@ TEST(MultiRailTest, FailedRailTakesNoNewChunks) {
   EXPECT_GE(p.wires[1]->to_b.total_written, src.size());
 }
 
+// A rail that silently stops moving (its link still up) is taken out of service once the peer
+// is heard on another rail, and what it owed is resent.
+TEST(MultiRailTest, StalledRailIsDetectedAndItsChunksResent) {
+  StreamOptions o;
+  o.capacity = 3 * kChunk;  // little room: the stalled rail holds only a few chunks
+  RailPair p(2, o, std::chrono::milliseconds(30));
+  std::vector<std::byte> src(64 * kChunk), dst(src.size());
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = std::byte(i % 251);
+  SendRequest s{src.data(), src.size()};
+  RecvRequest r{dst.data(), dst.size()};
+  p.a->post_send(&s);
+  p.b->post_recv(&r);
+  for (int i = 0; i < 5; ++i) {
+    p.a->progress();
+    p.b->progress();
+  }
+  p.wires[1]->frozen = true;
+  const auto give_up = Clock::now() + std::chrono::seconds(20);
+  while (!(s.done && r.done)) {
+    ASSERT_LT(Clock::now(), give_up) << "the stalled rail was never taken out of service";
+    if (!(p.a->progress() | p.b->progress())) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    }
+  }
+  EXPECT_EQ(src, dst);
+  EXPECT_FALSE(p.a->scheduler().in_service(1));
+  EXPECT_GT(p.a->resent_chunks(), 0u);
+}
+
 TEST(MultiRailTest, EveryRailGoneFailsNamingTheRailsAndThePeer) {
   RailPair p(2, {}, std::chrono::milliseconds(1));
   std::vector<std::byte> src(8 * kChunk), dst(src.size());

@@ -180,6 +180,7 @@ class MultiRailConnection final : public Connection {
   Clock::time_point next_health_{};
   Clock::time_point last_probe_{};
   Clock::time_point no_rails_since_{};  // when the last rail went out of service
+  Clock::time_point last_weights_log_{};
 };
 
 }  // namespace railcc::transport

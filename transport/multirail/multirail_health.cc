@@ -115,6 +115,16 @@ void MultiRailConnection::check_health(Clock::time_point now) {
       if (sched_.in_service(j)) queue_ctrl(j, ack_header(0, 0, wire::kAckPing), nullptr);
     }
   }
+  if (now - last_weights_log_ >= std::chrono::seconds(1) && log::enabled(LogLevel::kDebug, "net")) {
+    last_weights_log_ = now;
+    std::string line;
+    const auto w = sched_.weights();
+    for (int i = 0; i < static_cast<int>(rails_.size()); ++i) {
+      line += fmt::format(" {}={:.0f}MB/s,{:.2f}", rails_[i].link.local.name, sched_.rate(i) / 1e6,
+                          w[i]);
+    }
+    RAILCC_DEBUG("net", "rank {}: rails to rank {} (rate, share):{}", my_rank_, peer_, line);
+  }
   // A flapping link gets RAILCC_RAIL_TIMEOUT to come back before the op gives up.
   if (sched_.rails_in_service() > 0) {
     no_rails_since_ = Clock::time_point{};
