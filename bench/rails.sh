@@ -62,7 +62,7 @@ allreduce() {  # allreduce N_RAILS ARGS...: prints busbw in GB/s; results checke
   awk '/Avg bus bandwidth/ {print $NF}' "$work/r0.log"
 }
 
-pct() { python3 -c "print(f'{100 * $1 / $2:.0f}%')"; }
+pct() { python3 -c "print(f'{100 * ($1) / ($2):.0f}%')"; }
 
 echo "# railcc multi-rail benchmark: $N rails x $RAILS_RATE (veth + tc tbf), $(date -u +%FT%TZ)"
 declare -a single
