@@ -3,6 +3,7 @@
 // measured throughput). Rails here are in-memory streams; tests/net runs the real thing.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -137,6 +138,35 @@ TEST(MultiRailTest, RailFailureMidMessageResendsAndReducesExactlyOnce) {
   for (std::size_t i = 0; i < count; ++i) {
     ASSERT_EQ(acc[i], src[i] + 0.5f) << "element " << i;
   }
+}
+
+// The original of a resent chunk, cut off on a rail that failed, may finish arriving after the
+// message completed: it must not touch the receive buffer any more.
+TEST(MultiRailTest, LateOriginalOfAResentChunkDoesNotWriteIntoACompletedReceive) {
+  StreamOptions o;
+  o.max_write = 1000;
+  RailPair p(2, o);
+  std::vector<std::byte> src(16 * kChunk, std::byte{7}), dst(src.size());
+  SendRequest s{src.data(), src.size()};
+  RecvRequest r{dst.data(), dst.size()};
+  p.a->post_send(&s);
+  p.b->post_recv(&r);
+  for (int i = 0; i < 3; ++i) {
+    p.a->progress();
+    p.b->progress();
+  }
+  p.wires[1]->frozen = true;  // rail 1 stops with a chunk half read by b
+  p.a->fail_rail(1, "test");
+  p.PumpUntil([&] { return s.done && r.done; });
+  EXPECT_EQ(src, dst);
+  std::fill(dst.begin(), dst.end(), std::byte{0});  // the user reuses the buffer
+  p.wires[1]->frozen = false;                       // the cut-off chunk arrives after all
+  for (int i = 0; i < 1000; ++i) {
+    p.a->progress();
+    p.b->progress();
+  }
+  EXPECT_EQ(p.wires[1]->to_b.size, 0u);
+  EXPECT_TRUE(std::all_of(dst.begin(), dst.end(), [](std::byte b) { return b == std::byte{0}; }));
 }
 
 TEST(MultiRailTest, FailedRailTakesNoNewChunks) {

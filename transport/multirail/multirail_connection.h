@@ -127,6 +127,8 @@ class MultiRailConnection final : public Connection {
     bool in_payload = false;
     std::size_t payload_got = 0;
     Sink sink = Sink::kNone;
+    uint64_t chunk_msg = 0;  // the chunk being read (kDirect, kStage)
+    uint32_t chunk_index = 0;
     std::byte* direct = nullptr;
     std::vector<std::byte> stage;
     std::string error_text;

@@ -179,6 +179,8 @@ void MultiRailConnection::on_chunk(int rail, const FrameHeader& h, const ChunkIn
                     peer_, h.msg_id, m.chunks, m.total, c.chunks, c.total, rail_name(rail)));
   }
   if (m.done[c.index]) return;
+  s.chunk_msg = h.msg_id;
+  s.chunk_index = c.index;
   if (m.buffered) {
     s.sink = Sink::kDirect;
     s.direct = m.buffer.data() + c.offset;
@@ -221,6 +223,15 @@ void MultiRailConnection::finish_chunk(int rail) {
   if (m.done[c.index]) return;  // the other copy finished first
   if (sink == Sink::kStage) deliver(m.target, c.offset, s.stage.data(), h.length);
   m.done[c.index] = true;
+  // Another copy of this chunk still arriving (on a rail that failed and came back) must not
+  // write into memory the receiver may already have handed back to the user.
+  for (auto& other : rails_) {
+    if (&other != &s && other.in_payload && other.chunk_msg == h.msg_id &&
+        other.chunk_index == c.index &&
+        (other.sink == Sink::kDirect || other.sink == Sink::kStage)) {
+      other.sink = Sink::kDiscard;
+    }
+  }
   ++m.got;
   if (m.target && !m.buffered) m.target->received += h.length;
   if (m.got == m.chunks) complete(h.msg_id);
