@@ -76,6 +76,7 @@ std::optional<std::string> validate(const FrameHeader& h) {
   }
   if (h.op >= static_cast<uint8_t>(OpKind::kCount_)) return fmt::format("unknown op {}", h.op);
   const bool data = h.kind == static_cast<uint8_t>(FrameKind::kData) ||
+                    h.kind == static_cast<uint8_t>(FrameKind::kChunk) ||
                     h.kind == static_cast<uint8_t>(FrameKind::kRead);
   if (data &&
       (!is_valid(static_cast<DataType>(h.dtype)) || !is_valid(static_cast<ReduceOp>(h.redop)))) {
@@ -86,6 +87,9 @@ std::optional<std::string> validate(const FrameHeader& h) {
   }
   if (h.kind == static_cast<uint8_t>(FrameKind::kHello) && h.length != 0) {
     return std::string("hello frame with payload");
+  }
+  if (h.kind == static_cast<uint8_t>(FrameKind::kAck) && h.length != 0) {
+    return std::string("ack frame with payload");
   }
   if (h.kind == static_cast<uint8_t>(FrameKind::kReadDone) && h.length != 0) {
     return std::string("read-done frame with payload");

@@ -17,12 +17,22 @@ enum class FrameKind : uint8_t {
   kData = 1,   // payload of a collective or point-to-point op
   kError = 2,  // payload is the text of an error the sender hit; the op must fail everywhere
   kHello = 3,  // first frame on a new tcp socket: who is connecting
+  // Multi-rail (transport/multirail): a piece of a message, followed by a ChunkInfo and then its
+  // payload; `length` is the piece's bytes, everything else as in kData.
+  kChunk = 4,
+  // Multi-rail: the receiver got a whole chunk (msg_id, `count` = its offset), or a rail probe
+  // (flags kAckPing / kAckPong). No payload.
+  kAck = 5,
   // Like kData, but the payload stays in the sender's memory: the frame carries its address (8
   // bytes) and `length` is the size of the data there. The receiver reads it by cross-memory
   // attach and answers kReadDone; until then the sender keeps the buffer untouched.
-  kRead = 4,
-  kReadDone = 5,  // the receiver finished reading message `msg_id`; no payload
+  kRead = 6,
+  kReadDone = 7,  // the receiver finished reading message `msg_id`; no payload
 };
+
+// FrameHeader::flags of kAck frames.
+inline constexpr uint8_t kAckPing = 1;  // "is this rail working?"; answered on the same rail
+inline constexpr uint8_t kAckPong = 2;
 
 // What the sender is doing; receivers compare it with their own op to detect mismatches.
 enum class OpKind : uint8_t {

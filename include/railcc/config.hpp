@@ -8,6 +8,7 @@
 #include <map>
 #include <optional>
 #include <string>
+#include <vector>
 
 namespace railcc {
 
@@ -56,6 +57,17 @@ struct Config {
   // waits for them instead of the worker thread (saves a thread hand-off); one nobody waits for
   // starts on the worker within about 1 ms. 0 = always on the worker. Default 256 KiB.
   std::size_t inline_bytes = 256 * 1024;
+  // RAILCC_RAILS: comma list of rails (interface names or local IP addresses), e.g.
+  // "rail0,rail1". Set: every tcp peer is reached over all of them (transport/multirail), the
+  // same rail index on both sides; empty: plain tcp as above.
+  std::vector<std::string> rails;
+  // RAILCC_RAIL_CHUNK_BYTES: messages are cut into pieces of this size and the pieces spread
+  // over the rails; smaller messages travel whole on one rail. Default 128 KiB.
+  std::size_t rail_chunk_bytes = 128 * 1024;
+  // RAILCC_RAIL_TIMEOUT: seconds a rail may move nothing while it owes data and the peer answers
+  // on other rails before it is taken out of service (a rail whose link is down goes at once).
+  // Default 0.5.
+  std::chrono::milliseconds rail_timeout{500};
   // RAILCC_SPIN_US: microseconds a waiting thread polls before it sleeps. Default 20.
   int spin_us = 20;
   // RAILCC_TELEMETRY: 0 turns off the always-on counters and histograms (for measuring their

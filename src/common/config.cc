@@ -208,6 +208,35 @@ Config Config::from_map(const EnvMap& env) {
   if (const std::string* v = find(env, "RAILCC_INLINE_BYTES")) {
     c.inline_bytes = parse_bytes("RAILCC_INLINE_BYTES", *v, 0, 1ull << 40);
   }
+  if (const std::string* v = find(env, "RAILCC_RAILS")) {
+    std::string_view rest = *v;
+    if (v->back() == ',') bad("RAILCC_RAILS", *v, "no empty entries");
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      const std::string_view item = rest.substr(0, comma);
+      if (item.empty() || item.find_first_of(" \t") != std::string_view::npos) {
+        bad("RAILCC_RAILS", *v,
+            "a comma list of interface names or IP addresses, e.g. rail0,rail1");
+      }
+      for (const auto& seen : c.rails) {
+        if (seen == item) bad("RAILCC_RAILS", *v, "each rail listed once");
+      }
+      c.rails.emplace_back(item);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+    if (c.rails.size() > 16) bad("RAILCC_RAILS", *v, "at most 16 rails");
+  }
+  if (const std::string* v = find(env, "RAILCC_RAIL_CHUNK_BYTES")) {
+    c.rail_chunk_bytes = parse_bytes("RAILCC_RAIL_CHUNK_BYTES", *v, 4096, 64ull << 20);
+  }
+  if (const std::string* v = find(env, "RAILCC_RAIL_TIMEOUT")) {
+    char* end = nullptr;
+    const double seconds = std::strtod(v->c_str(), &end);
+    if (end != v->c_str() + v->size() || !(seconds > 0) || seconds > 3600 || std::isnan(seconds)) {
+      bad("RAILCC_RAIL_TIMEOUT", *v, "a positive number of seconds up to 3600, e.g. 0.5");
+    }
+    c.rail_timeout = std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000)));
+  }
   if (const std::string* v = find(env, "RAILCC_SPIN_US")) {
     c.spin_us = static_cast<int>(parse_int("RAILCC_SPIN_US", *v, 0, 1000000));
   }
@@ -261,6 +290,11 @@ std::string Config::to_string() const {
   row("RAILCC_SOCKET_ADDR", socket_addr.empty() ? "(auto)" : socket_addr);
   row("RAILCC_INLINE_BYTES",
       inline_bytes == 0 ? "0 (worker thread only)" : std::to_string(inline_bytes));
+  std::string rail_list;
+  for (const auto& r : rails) rail_list += (rail_list.empty() ? "" : ",") + r;
+  row("RAILCC_RAILS", rail_list.empty() ? "(none: one tcp path per peer)" : rail_list);
+  row("RAILCC_RAIL_CHUNK_BYTES", std::to_string(rail_chunk_bytes));
+  row("RAILCC_RAIL_TIMEOUT", fmt::format("{} s", rail_timeout.count() / 1000.0));
   row("RAILCC_SPIN_US", std::to_string(spin_us));
   row("RAILCC_TELEMETRY", telemetry ? "1" : "0 (off)");
   row("RAILCC_TRACE", trace_dir.empty() ? "(off)" : trace_dir);

@@ -114,12 +114,18 @@ Endpoint peer_endpoint(int fd) {
   return ep;
 }
 
-Fd connect_to(const Endpoint& ep, Deadline deadline, const std::string& what) {
+Fd connect_to(const Endpoint& ep, Deadline deadline, const std::string& what,
+              const Endpoint* local) {
   int backoff_ms = 1;
   std::string last_error;
   while (true) {
     Fd fd(::socket(ep.addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!fd) sys_fail("socket()");
+    if (local && ::bind(fd.get(), reinterpret_cast<const sockaddr*>(&local->addr), local->len)) {
+      throw SystemError(fmt::format("cannot bind a socket to {} to reach {} at {}: {}",
+                                    local->to_string(), what, ep.to_string(),
+                                    std::strerror(errno)));
+    }
     if (::connect(fd.get(), reinterpret_cast<const sockaddr*>(&ep.addr), ep.len) == 0) {
       set_nodelay(fd.get());
       return fd;

@@ -52,7 +52,9 @@ Fd listen_on(const Endpoint& ep, int backlog = 1024);
 Endpoint local_endpoint(int fd);
 Endpoint peer_endpoint(int fd);
 // Connects with retries until the deadline (the listener may not be up yet). Throws TimeoutError.
-Fd connect_to(const Endpoint& ep, Deadline deadline, const std::string& what);
+// With `local`, the socket is bound to that address first (the rail it must leave by).
+Fd connect_to(const Endpoint& ep, Deadline deadline, const std::string& what,
+              const Endpoint* local = nullptr);
 void set_nonblocking(int fd);
 void set_nodelay(int fd);
 void set_buffer_sizes(int fd, int bytes);

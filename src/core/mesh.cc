@@ -14,7 +14,10 @@
 #include "src/common/log.h"
 #include "src/telemetry/metrics.h"
 #include "transport/shm/cross_memory.h"
+#include "transport/multirail/multirail_connection.h"
+#include "transport/multirail/rail_spec.h"
 #include "transport/shm/shm_stream.h"
+#include "transport/stream_connection.h"
 #include "transport/tcp/tcp_stream.h"
 
 namespace railcc::core {
@@ -33,12 +36,17 @@ struct PeerInfo {
 std::vector<uint8_t> bytes(const std::string& s) { return {s.begin(), s.end()}; }
 std::string text(const std::vector<uint8_t>& b) { return {b.begin(), b.end()}; }
 
+// Ranks with the same id share memory. The network namespace is part of it: containers (and
+// the "hosts" of tests/net) that each have their own network usually have their own /dev/shm
+// too, and their traffic is meant to cross the network (the rails).
 std::string host_id() {
   char host[256] = {};
   gethostname(host, sizeof(host) - 1);
   std::string boot;
   std::ifstream("/proc/sys/kernel/random/boot_id") >> boot;
-  return std::string(host) + "/" + boot;
+  char netns[64] = {};
+  if (readlink("/proc/self/ns/net", netns, sizeof(netns) - 1) < 0) netns[0] = '\0';
+  return std::string(host) + "/" + boot + "/" + netns;
 }
 
 // The local address that routes toward the store: what peers on other hosts can reach.
@@ -88,6 +96,20 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
   mesh.listener = net::listen_on(net::resolve(ip, 0, "RAILCC_SOCKET_ADDR"));
   const int port = net::local_endpoint(mesh.listener.get()).port();
   const std::string me = host_id();
+  // With RAILCC_RAILS, peers across hosts are reached over every rail: one listener per rail,
+  // published before peer/<rank> so whoever sees that key finds the rails too.
+  std::vector<transport::RailSpec> my_rails;
+  std::vector<net::Fd> rail_listeners;
+  if (!config.rails.empty()) {
+    my_rails = transport::resolve_rails(config.rails, p.rank);
+    std::string published;
+    for (const auto& rail : my_rails) {
+      rail_listeners.push_back(net::listen_on(net::resolve(rail.address, 0, "RAILCC_RAILS")));
+      published += fmt::format("{} {}\n", rail.address,
+                               net::local_endpoint(rail_listeners.back().get()).port());
+    }
+    store.set(fmt::format("rails/{}", p.rank), bytes(published));
+  }
   store.set(fmt::format("peer/{}", p.rank),
             bytes(fmt::format("{}\n{}\n{}\n{}", me, getpid(), ip, port)));
   std::vector<PeerInfo> peers(p.size);
@@ -178,34 +200,57 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
       streams.push_back(std::make_unique<transport::ShmStream>(
           mesh.my_segment.get(), static_cast<int>(i), mesh.peer_segments[r].get(), out_slot,
           peers[r].pid, fmt::format("rank {} (shm, pid {})", r, peers[r].pid)));
-      mesh.connections[r] = std::make_unique<Connection>(p.rank, r, p.comm_id, std::move(streams));
-      if (config.telemetry) {
-        mesh.connections[r]->set_channel(telemetry::Metrics::global().channel("shm"));
-      }
-      if (single_copy[r]) {
-        mesh.connections[r]->enable_single_copy(peers[r].pid, config.shm_single_copy_bytes);
-      }
+      auto conn =
+          std::make_unique<transport::StreamConnection>(p.rank, r, p.comm_id, std::move(streams));
+      if (config.telemetry) conn->set_channel(telemetry::Metrics::global().channel("shm"));
+      if (single_copy[r]) conn->enable_single_copy(peers[r].pid, config.shm_single_copy_bytes);
+      mesh.connections[r] = std::move(conn);
       RAILCC_DEBUG("shm", "rank {} -> rank {}: single copy (cross-memory attach) {}", p.rank, r,
                    single_copy[r] ? fmt::format("from {} bytes", config.shm_single_copy_bytes)
                                   : std::string("off"));
     }
   }
 
-  // 4. TCP: higher ranks connect to lower ones; each socket opens with a hello frame.
-  const int k = config.tcp_sockets_per_peer;
+  // 4. TCP: higher ranks connect to lower ones; each socket opens with a hello frame. With
+  // rails, socket s of a peer is rail s: from our rail-s address to the peer's.
+  const bool use_rails = !my_rails.empty();
+  const int k = use_rails ? static_cast<int>(my_rails.size()) : config.tcp_sockets_per_peer;
   std::map<int, std::vector<net::Fd>> sockets;
+  std::map<int, std::vector<std::pair<std::string, int>>> peer_rails;
   int expected_accepts = 0;
   for (int r = 0; r < p.size; ++r) {
     if (r == p.rank || shm[r]) continue;
     mesh.has_tcp = true;
     sockets[r].resize(k);
+    if (use_rails) {
+      std::istringstream in(text(
+          store.get(fmt::format("rails/{}", r), std::chrono::milliseconds(deadline.poll_ms()))));
+      std::string addr;
+      int rail_port = 0;
+      while (in >> addr >> rail_port) peer_rails[r].emplace_back(addr, rail_port);
+      if (static_cast<int>(peer_rails[r].size()) != k) {
+        throw ConfigError(fmt::format(
+            "RAILCC_RAILS: rank {} has {} rail(s) but rank {} has {}; every rank must list the "
+            "same number of rails",
+            p.rank, k, r, peer_rails[r].size()));
+      }
+    }
     if (r > p.rank) {
       expected_accepts += k;
       continue;
     }
-    const net::Endpoint ep = net::resolve(peers[r].ip, peers[r].port, "peer address");
     for (int s = 0; s < k; ++s) {
-      net::Fd fd = net::connect_to(ep, deadline, fmt::format("rank {}", r));
+      net::Fd fd;
+      if (use_rails) {
+        const net::Endpoint ep =
+            net::resolve(peer_rails[r][s].first, peer_rails[r][s].second, "peer rail address");
+        const net::Endpoint local = net::resolve(my_rails[s].address, 0, "RAILCC_RAILS");
+        fd = net::connect_to(ep, deadline,
+                             fmt::format("rank {} on rail {}", r, my_rails[s].describe()), &local);
+      } else {
+        fd = net::connect_to(net::resolve(peers[r].ip, peers[r].port, "peer address"), deadline,
+                             fmt::format("rank {}", r));
+      }
       const wire::FrameHeader h = hello(p, s);
       if (!net::write_all(fd.get(), &h, sizeof(h), deadline)) {
         throw TimeoutError(fmt::format("rank {} did not accept our connection in time", r));
@@ -214,6 +259,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
     }
   }
   net::set_nonblocking(mesh.listener.get());
+  for (const auto& l : rail_listeners) net::set_nonblocking(l.get());
   std::vector<Pending> pending;
   while (expected_accepts > 0) {
     if (deadline.expired()) {
@@ -228,13 +274,16 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
                       "(RAILCC_TIMEOUT)",
                       missing, p.rank, config.timeout.count() / 1000.0));
     }
-    std::vector<pollfd> fds{{mesh.listener.get(), POLLIN, 0}};
+    std::vector<int> listeners{mesh.listener.get()};
+    for (const auto& l : rail_listeners) listeners.push_back(l.get());
+    std::vector<pollfd> fds;
+    for (int l : listeners) fds.push_back({l, POLLIN, 0});
     for (auto& q : pending) fds.push_back({q.fd.get(), POLLIN, 0});
     ::poll(fds.data(), fds.size(), deadline.poll_ms(100));
-    if (fds[0].revents & POLLIN) {
+    for (std::size_t l = 0; l < listeners.size(); ++l) {
+      if (!(fds[l].revents & POLLIN)) continue;
       while (true) {
-        const int fd =
-            ::accept4(mesh.listener.get(), nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
+        const int fd = ::accept4(listeners[l], nullptr, nullptr, SOCK_CLOEXEC | SOCK_NONBLOCK);
         if (fd < 0) break;
         Pending q;
         q.fd.reset(fd);
@@ -282,19 +331,39 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
     }
   }
   for (auto& [r, fds] : sockets) {
+    if (use_rails) {
+      std::vector<transport::RailLink> links;
+      for (int s = 0; s < k; ++s) {
+        transport::RailLink link;
+        link.local = my_rails[s];
+        link.peer_address = peer_rails[r][s].first;
+        link.stream = std::make_unique<transport::TcpStream>(
+            std::move(fds[s]), fmt::format("rank {} (rail {} -> {})", r, my_rails[s].describe(),
+                                           peer_rails[r][s].first));
+        links.push_back(std::move(link));
+      }
+      transport::MultiRailConnection::Options options;
+      options.chunk_bytes = config.rail_chunk_bytes;
+      options.rail_timeout = config.rail_timeout;
+      mesh.connections[r] = std::make_unique<transport::MultiRailConnection>(
+          p.rank, r, p.comm_id, std::move(links), options);
+      continue;
+    }
     std::vector<std::unique_ptr<Stream>> streams;
     for (int s = 0; s < k; ++s) {
       streams.push_back(std::make_unique<transport::TcpStream>(
           std::move(fds[s]), fmt::format("rank {} (tcp {}:{}, socket {}/{})", r, peers[r].ip,
                                          peers[r].port, s + 1, k)));
     }
-    mesh.connections[r] = std::make_unique<Connection>(p.rank, r, p.comm_id, std::move(streams));
+    mesh.connections[r] =
+        std::make_unique<transport::StreamConnection>(p.rank, r, p.comm_id, std::move(streams));
     if (config.telemetry) {
       mesh.connections[r]->set_channel(telemetry::Metrics::global().channel("tcp"));
     }
   }
-  RAILCC_DEBUG("init", "rank {}: {} shm peer(s), {} tcp peer(s) x {} socket(s), listening on {}:{}",
-               p.rank, my_local.size(), sockets.size(), k, ip, port);
+  RAILCC_DEBUG("init", "rank {}: {} shm peer(s), {} tcp peer(s) x {} {}, listening on {}:{}",
+               p.rank, my_local.size(), sockets.size(), k, use_rails ? "rail(s)" : "socket(s)", ip,
+               port);
   return mesh;
 }
 

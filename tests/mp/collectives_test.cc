@@ -196,7 +196,7 @@ void test_split(Communicator& c) {
 
 void run_everything(int world, const std::string& transport) {
   JobOptions opt;
-  opt.env["RAILCC_TRANSPORT"] = transport == "tcp" ? "tcp" : "shm";
+  opt.env["RAILCC_TRANSPORT"] = transport == "shm_ring" ? "shm" : transport;
   if (transport == "shm") {
     // Chunks of 8K and more are read from the sender's memory (where the kernel allows it).
     opt.env["RAILCC_SHM_SINGLE_COPY_BYTES"] = "8K";
@@ -204,6 +204,11 @@ void run_everything(int world, const std::string& transport) {
     // Everything through the rings, and every op on the worker thread.
     opt.env["RAILCC_SHM_SINGLE_COPY_BYTES"] = "0";
     opt.env["RAILCC_INLINE_BYTES"] = "0";
+  } else if (transport == "rails") {
+    // Multi-rail over two loopback rails; small chunks, so pipelined messages are striped.
+    opt.env["RAILCC_TRANSPORT"] = "tcp";
+    opt.env["RAILCC_RAILS"] = "lo,127.0.0.1";
+    opt.env["RAILCC_RAIL_CHUNK_BYTES"] = "4K";
   }
   // Small chunks and a low direct-path threshold, so modest sizes exercise the pipelined rings.
   opt.env["RAILCC_CHUNK_BYTES"] = "16K";
@@ -264,7 +269,7 @@ TEST_P(Collectives, AllOpsAllTypesCorrect) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Transports, Collectives,
-                         ::testing::Combine(::testing::Values("shm", "shm_ring", "tcp"),
+                         ::testing::Combine(::testing::Values("shm", "shm_ring", "tcp", "rails"),
                                             ::testing::Values(1, 2, 3, 4, 5, 8)),
                          [](const auto& info) {
                            return std::get<0>(info.param) + "_np" +

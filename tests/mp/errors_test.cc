@@ -20,6 +20,10 @@ using namespace std::chrono_literals;
 JobOptions options(const std::string& transport, const std::string& timeout = "30") {
   JobOptions o;
   o.env["RAILCC_TRANSPORT"] = transport;
+  if (transport == "rails") {  // multi-rail over two loopback rails
+    o.env["RAILCC_TRANSPORT"] = "tcp";
+    o.env["RAILCC_RAILS"] = "lo,127.0.0.1";
+  }
   o.env["RAILCC_TIMEOUT"] = timeout;
   o.limit = std::chrono::seconds(60);
   return o;
@@ -219,7 +223,7 @@ TEST_P(Errors, WorkWaitWithShortTimeoutThenCompletes) {
   for (const auto& o : out) ASSERT_TRUE(o.ok()) << summary(out);
 }
 
-INSTANTIATE_TEST_SUITE_P(Transports, Errors, ::testing::Values("shm", "tcp"));
+INSTANTIATE_TEST_SUITE_P(Transports, Errors, ::testing::Values("shm", "tcp", "rails"));
 
 TEST(ErrorsTcp, ForeignConnectionsAreRejectedAndTheJobGoesOn) {
   auto out = run_job(

@@ -208,6 +208,26 @@ TEST(ConfigTest, SocketAddr) {
   EXPECT_EQ(Parse({{"RAILCC_SOCKET_ADDR", "::1"}}).socket_addr, "::1");
 }
 
+TEST(ConfigTest, Rails) {
+  EXPECT_TRUE(Parse({}).rails.empty());
+  EXPECT_EQ(Parse({{"RAILCC_RAILS", "rail0"}}).rails, std::vector<std::string>{"rail0"});
+  EXPECT_EQ(Parse({{"RAILCC_RAILS", "rail0,10.77.1.1,eth2"}}).rails,
+            (std::vector<std::string>{"rail0", "10.77.1.1", "eth2"}));
+  for (const char* v : {",", "rail0,", ",rail0", "rail0,,rail1", "rail0,rail0", "rail 0"}) {
+    SCOPED_TRACE(v);
+    ExpectRejected("RAILCC_RAILS", v);
+  }
+  EXPECT_EQ(Parse({}).rail_chunk_bytes, 128u * 1024);
+  EXPECT_EQ(Parse({{"RAILCC_RAIL_CHUNK_BYTES", "1M"}}).rail_chunk_bytes, 1u << 20);
+  ExpectRejected("RAILCC_RAIL_CHUNK_BYTES", "1");
+  EXPECT_EQ(Parse({}).rail_timeout, std::chrono::milliseconds(500));
+  EXPECT_EQ(Parse({{"RAILCC_RAIL_TIMEOUT", "2"}}).rail_timeout, std::chrono::milliseconds(2000));
+  for (const char* v : {"0", "-1", "soon", "4000"}) {
+    SCOPED_TRACE(v);
+    ExpectRejected("RAILCC_RAIL_TIMEOUT", v);
+  }
+}
+
 TEST(ConfigTest, SpinMicroseconds) {
   EXPECT_EQ(Parse({{"RAILCC_SPIN_US", "0"}}).spin_us, 0);
   EXPECT_EQ(Parse({{"RAILCC_SPIN_US", "150"}}).spin_us, 150);

@@ -3,8 +3,6 @@
 // and a maximum number of bytes per call, so that reads and writes are cut at every possible
 // place, including in the middle of a header and in the middle of an element.
 
-#include "transport/connection.h"
-
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -22,86 +20,21 @@
 #include "railcc/data_type.hpp"
 #include "railcc/reduce_op.hpp"
 #include "railcc/status.hpp"
+#include "tests/unit/mem_stream.h"
 #include "transport/shm/cross_memory.h"
 #include "transport/stream.h"
+#include "transport/stream_connection.h"
 #include "transport/wire_format.h"
 
 namespace railcc::transport {
 namespace {
 
+using memtest::MemStream;
+using memtest::Ring;
+using memtest::StreamOptions;
+using memtest::Wire;
+
 constexpr uint64_t kCommId = 0xc0ffee;
-
-// One direction of a stream pair: a fixed-capacity ring of bytes.
-struct Ring {
-  explicit Ring(std::size_t capacity) : buf(capacity) {}
-  std::vector<std::byte> buf;
-  std::size_t head = 0;  // next byte to read
-  std::size_t size = 0;  // bytes readable
-  std::size_t total_written = 0;
-
-  std::size_t space() const { return buf.size() - size; }
-  void push(const std::byte* p, std::size_t n) {
-    for (std::size_t done = 0; done < n;) {
-      const std::size_t tail = (head + size) % buf.size();
-      const std::size_t k = std::min(n - done, buf.size() - tail);
-      std::memcpy(buf.data() + tail, p + done, k);
-      size += k;
-      done += k;
-    }
-    total_written += n;
-  }
-};
-
-struct StreamOptions {
-  std::size_t capacity = 1 << 20;
-  std::size_t max_write = SIZE_MAX;  // bytes accepted per write_some call
-  std::size_t max_read = SIZE_MAX;   // bytes returned per peek call
-};
-
-// What both ends of one stream pair share.
-struct Wire {
-  explicit Wire(const StreamOptions& o) : to_b(o.capacity), to_a(o.capacity), options(o) {}
-  Ring to_b, to_a;
-  StreamOptions options;
-  bool a_gone = false, b_gone = false;  // that end's process "exited"
-};
-
-class MemStream final : public Stream {
- public:
-  MemStream(std::shared_ptr<Wire> wire, bool is_a) : wire_(std::move(wire)), is_a_(is_a) {}
-
-  std::size_t write_some(const void* data, std::size_t n) override {
-    if (peer_is_gone()) throw PeerFailureError("mem stream: peer gone (write)");
-    Ring& out = is_a_ ? wire_->to_b : wire_->to_a;
-    const std::size_t k = std::min({n, out.space(), wire_->options.max_write});
-    out.push(static_cast<const std::byte*>(data), k);
-    return k;
-  }
-  std::span<const std::byte> peek() override {
-    Ring& in = is_a_ ? wire_->to_a : wire_->to_b;
-    const std::size_t contiguous = std::min(in.size, in.buf.size() - in.head);
-    const std::size_t k = std::min(contiguous, wire_->options.max_read);
-    return {in.buf.data() + in.head, k};
-  }
-  void consume(std::size_t n) override {
-    Ring& in = is_a_ ? wire_->to_a : wire_->to_b;
-    ASSERT_LE(n, in.size);
-    in.head = (in.head + n) % in.buf.size();
-    in.size -= n;
-  }
-  bool peer_gone() override {
-    Ring& in = is_a_ ? wire_->to_a : wire_->to_b;
-    return peer_is_gone() && in.size == 0;
-  }
-  std::string describe() const override {
-    return is_a_ ? "memstream(rank 0 -> rank 1)" : "memstream(rank 1 -> rank 0)";
-  }
-
- private:
-  bool peer_is_gone() const { return is_a_ ? wire_->b_gone : wire_->a_gone; }
-  std::shared_ptr<Wire> wire_;
-  bool is_a_;
-};
 
 // Two connected Connections: `a` is rank 0, `b` is rank 1.
 struct Pair {
@@ -112,8 +45,8 @@ struct Pair {
       sa.push_back(std::make_unique<MemStream>(wires.back(), true));
       sb.push_back(std::make_unique<MemStream>(wires.back(), false));
     }
-    a = std::make_unique<Connection>(0, 1, kCommId, std::move(sa));
-    b = std::make_unique<Connection>(1, 0, kCommId, std::move(sb));
+    a = std::make_unique<StreamConnection>(0, 1, kCommId, std::move(sa));
+    b = std::make_unique<StreamConnection>(1, 0, kCommId, std::move(sb));
   }
   // Progresses both ends until `done()`; fails if nothing moves for a long time.
   void PumpUntil(const std::function<bool()>& done) {

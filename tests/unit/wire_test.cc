@@ -166,7 +166,7 @@ TEST(WireTest, BadChecksum) {
 }
 
 TEST(WireTest, KindOutOfRange) {
-  for (int kind : {0, 6, 7, 128, 255}) {
+  for (int kind : {0, 8, 9, 128, 255}) {
     FrameHeader h = DataFrame();
     h.kind = static_cast<uint8_t>(kind);
     seal(h);
@@ -262,7 +262,7 @@ TEST(WireTest, RandomSealedHeadersAreJudgedByTheirFields) {
       const uint64_t v = rng();
       std::memcpy(reinterpret_cast<uint8_t*>(&h) + 8 * w, &v, 8);
     }
-    h.kind = static_cast<uint8_t>(1 + rng() % 5);
+    h.kind = static_cast<uint8_t>(1 + rng() % 7);
     h.op = static_cast<uint8_t>(rng() % 16);
     h.dtype = static_cast<uint8_t>(rng() % 12);
     h.redop = static_cast<uint8_t>(rng() % 6);
@@ -270,12 +270,15 @@ TEST(WireTest, RandomSealedHeadersAreJudgedByTheirFields) {
     seal(h);
     const bool op_ok = h.op < static_cast<uint8_t>(OpKind::kCount_);
     const bool data = h.kind == static_cast<uint8_t>(FrameKind::kData) ||
+                      h.kind == static_cast<uint8_t>(FrameKind::kChunk) ||
                       h.kind == static_cast<uint8_t>(FrameKind::kRead);
     const bool types_ok = !data || (h.dtype < kNumDataTypes && h.redop < kNumReduceOps);
     const bool error_ok =
         h.kind != static_cast<uint8_t>(FrameKind::kError) || h.length <= kMaxErrorPayload;
     const bool hello_ok = h.kind != static_cast<uint8_t>(FrameKind::kHello) || h.length == 0;
-    const bool done_ok = h.kind != static_cast<uint8_t>(FrameKind::kReadDone) || h.length == 0;
+    const bool done_ok = (h.kind != static_cast<uint8_t>(FrameKind::kReadDone) &&
+                          h.kind != static_cast<uint8_t>(FrameKind::kAck)) ||
+                         h.length == 0;
     const bool expect_ok = op_ok && types_ok && error_ok && hello_ok && done_ok;
     ASSERT_EQ(!validate(h).has_value(), expect_ok) << i << ": " << Problem(h);
     accepted += expect_ok;

@@ -1,0 +1,126 @@
+#!/usr/bin/env bash
+# End-to-end multi-rail tests on real (veth, tc-shaped) rails between two network namespaces.
+# Each scenario runs all_reduce_perf with one rank per namespace and checks the results (-c 1);
+# the failure scenarios also check what the ranks report.
+#
+#   rails_test.sh SCENARIO BIN_DIR
+#   SCENARIO: allreduce-1 | allreduce-2 | allreduce-4 | allreduce-np4 | failover | all-down |
+#             throttle
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+# shellcheck source=netns_lib.sh
+source "$here/netns_lib.sh"
+scenario=$1
+bin=$2
+rails_require_root
+
+work=$(mktemp -d)
+port=$(rails_port)
+fail() {
+  echo "FAILED: $*"
+  for f in "$work"/*.log; do
+    echo "---- $f"
+    tail -n 40 "$f"
+  done
+  exit 1
+}
+
+# job N_RAILS ARGS...: starts $NP ranks (default 2), the first half in A, the rest in B, in the
+# background.
+job() {
+  local rails np=${NP:-2} r ns
+  rails=$(rails_list "$1")
+  shift
+  pids=()
+  for ((r = 0; r < np; r++)); do
+    ns=$RAILS_NS_A
+    ((r >= np / 2)) && ns=$RAILS_NS_B
+    LOCAL_RANK=$((r % (np / 2))) rails_rank "$ns" "$r" "$np" "$port" "$rails" \
+      "$bin/all_reduce_perf" "$@" >"$work/rank$r.log" 2>&1 &
+    pids+=($!)
+  done
+}
+
+# finish: waits for every rank; sets rcs (their exit codes) and rc0/rc1.
+finish() {
+  local p
+  rcs=()
+  for p in "${pids[@]}"; do
+    if wait "$p"; then rcs+=(0); else rcs+=($?); fi
+  done
+  rc0=${rcs[0]} rc1=${rcs[1]}
+}
+
+expect_ok() {
+  local rc
+  for rc in "${rcs[@]}"; do [ "$rc" = 0 ] || fail "ranks exited with ${rcs[*]}"; done
+  grep -q "Out of bounds values : 0 OK" "$work/rank0.log" || fail "results not verified OK"
+  if grep -q "FAILED\|railcc error" "$work"/rank*.log; then fail "a rank reported an error"; fi
+}
+
+export RAILCC_TIMEOUT=60
+case "$scenario" in
+  allreduce-1 | allreduce-2 | allreduce-4)
+    n=${scenario#allreduce-}
+    rails_setup "$n"
+    # Every size from 8 B (one chunk on one rail) to 16 MiB (striped), every type.
+    job "$n" -b 8 -e 16M -f 4 -d all -o sum -c 1 -n 2 -w 1
+    finish
+    expect_ok
+    ;;
+  allreduce-np4)
+    # Two ranks per host: shared memory inside a host, the rails across.
+    rails_setup 2
+    NP=4 job 2 -b 8 -e 16M -f 8 -d all -o sum -c 1 -n 2 -w 1
+    finish
+    expect_ok
+    ;;
+  failover)
+    rails_setup 4
+    # ~3 s of 32 MiB all_reduces; rail1 goes down in host A for 1 s in the middle.
+    job 4 -b 32M -e 32M -c 1 -n 30 -w 0
+    sleep 1
+    ip -n "$RAILS_NS_A" link set rail1 down
+    sleep 1
+    ip -n "$RAILS_NS_A" link set rail1 up
+    finish
+    expect_ok
+    grep -q "rail rail1 .*out of service" "$work/rank0.log" "$work/rank1.log" ||
+      fail "no warning named rail1"
+    if ! grep -q "rail rail1 .*back in service" "$work/rank0.log" "$work/rank1.log"; then
+      fail "rail1 never rejoined"
+    fi
+    ;;
+  throttle)
+    rails_setup 2
+    job 2 -b 32M -e 32M -c 1 -n 20 -w 0
+    sleep 1
+    rails_shape 1 100mbit
+    finish
+    expect_ok
+    ;;
+  all-down)
+    rails_setup 2
+    export RAILCC_TIMEOUT=30
+    job 2 -b 32M -e 32M -c 1 -n 200 -w 0
+    sleep 1
+    ip -n "$RAILS_NS_A" link set rail0 down
+    ip -n "$RAILS_NS_A" link set rail1 down
+    finish
+    [ "$rc0" != 0 ] && [ "$rc1" != 0 ] || fail "ranks exited with $rc0 and $rc1: the op must fail"
+    for r in 0 1; do
+      peer=$((1 - r))
+      grep -q "every rail to rank $peer is out of service" "$work/rank$r.log" ||
+        fail "rank $r did not say every rail to rank $peer is out of service"
+      grep "every rail to rank $peer" "$work/rank$r.log" | grep -q "rail0 .*rail1" ||
+        fail "rank $r's error does not name both rails"
+    done
+    ;;
+  *)
+    echo "unknown scenario $scenario" >&2
+    exit 2
+    ;;
+esac
+grep -h "rail" "$work"/rank*.log | grep -v "^#" | head -n 20 || true
+echo "PASSED: $scenario"
+rm -rf "$work"

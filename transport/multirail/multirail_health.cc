@@ -1,0 +1,150 @@
+// MultiRailConnection, rail health: takes failed rails out of service (resending what they
+// owed), probes them, brings them back, and fails the op when no rail is left.
+#include <fmt/format.h>
+
+#include "src/common/log.h"
+#include "transport/multirail/multirail_connection.h"
+
+namespace railcc::transport {
+namespace {
+// How often link state is read and rates are folded in; cheap (a sysfs read per rail).
+constexpr auto kHealthPeriod = std::chrono::milliseconds(10);
+// How often an out-of-service rail whose link is up is asked whether it works again.
+constexpr auto kProbePeriod = std::chrono::milliseconds(100);
+}  // namespace
+
+int MultiRailConnection::any_rail_in_service(int except) const {
+  int best = -1;
+  for (int i = 0; i < static_cast<int>(rails_.size()); ++i) {
+    if (i == except || !sched_.in_service(i)) continue;
+    if (best < 0 || sched_.outstanding(i) < sched_.outstanding(best)) best = i;
+  }
+  return best;
+}
+
+void MultiRailConnection::fail_rail(int rail, const std::string& why) {
+  if (!sched_.in_service(rail)) return;
+  RailState& s = rails_[rail];
+  sched_.set_in_service(rail, false);
+  s.down_reason = why;
+  s.last_ping = Clock::time_point{};
+  // Chunks it still owed go back to the queue; a frame it had started is finished from a copy
+  // (if the rail comes back, the receiver drops it as a duplicate).
+  own_partial_front(s, 0, true);
+  std::erase_if(s.sendq, [](const Frame& f) { return f.is_chunk; });
+  std::size_t owed = 0;
+  for (auto& [msg, m] : out_) {
+    for (uint32_t i = 0; i < m.chunks; ++i) {
+      if (m.rail[i] == rail && !m.done[i]) {
+        m.rail[i] = -1;
+        resend_.emplace_back(msg, i);
+        ++owed;
+      }
+    }
+  }
+  // Acknowledgements and errors waiting on it move to a rail that works.
+  const int other = any_rail_in_service(rail);
+  if (other >= 0) {
+    std::deque<Frame> keep;
+    while (!s.ctrlq.empty()) {
+      Frame& f = s.ctrlq.front();
+      const auto* h = reinterpret_cast<const wire::FrameHeader*>(f.head.data());
+      const bool probe = h->kind == static_cast<uint8_t>(wire::FrameKind::kAck) && h->flags != 0;
+      if ((s.writing_ctrl && keep.empty()) || probe) {
+        keep.push_back(std::move(f));
+      } else {
+        rails_[other].ctrlq.push_back(std::move(f));
+      }
+      s.ctrlq.pop_front();
+    }
+    s.ctrlq = std::move(keep);
+  }
+  RAILCC_WARN("net",
+              "rank {}: rail {} to rank {} is out of service ({}); resending {} chunk(s) on the "
+              "{} other rail(s)",
+              my_rank_, rail_name(rail), peer_, why, owed, sched_.rails_in_service());
+}
+
+void MultiRailConnection::rejoin(int rail) {
+  RailState& s = rails_[rail];
+  sched_.set_in_service(rail, true);
+  s.last_progress = s.last_rx = Clock::now();
+  RAILCC_WARN("net", "rank {}: rail {} to rank {} is back in service (was: {})", my_rank_,
+              rail_name(rail), peer_, s.down_reason);
+  s.down_reason.clear();
+}
+
+void MultiRailConnection::check_health(Clock::time_point now) {
+  next_health_ = now + kHealthPeriod;
+  sched_.measure(now);
+  const auto timeout = options_.rail_timeout;
+  bool stalled_candidate = false;
+  for (int i = 0; i < static_cast<int>(rails_.size()); ++i) {
+    RailState& s = rails_[i];
+    const bool link_up = link_is_up(s.link.local.ifname);
+    if (sched_.in_service(i)) {
+      if (!link_up) {
+        fail_rail(i, fmt::format("link of {} is down", s.link.local.ifname));
+        continue;
+      }
+      const bool owes = sched_.outstanding(i) > 0 || !s.sendq.empty();
+      if (!owes || now - s.last_progress < timeout) continue;
+      // Quiet while owing data: the rail is at fault only if the peer is heard on another rail
+      // since; otherwise the peer itself is slow and RAILCC_TIMEOUT decides.
+      stalled_candidate = true;
+      for (int j = 0; j < static_cast<int>(rails_.size()); ++j) {
+        if (j != i && sched_.in_service(j) && rails_[j].last_rx > s.last_progress + timeout) {
+          fail_rail(i, fmt::format("moved nothing for {} ms while the peer answered on {} "
+                                   "(RAILCC_RAIL_TIMEOUT)",
+                                   std::chrono::duration_cast<std::chrono::milliseconds>(
+                                       now - s.last_progress)
+                                       .count(),
+                                   rails_[j].link.local.name));
+          break;
+        }
+      }
+    } else if (link_up && now - s.last_ping >= kProbePeriod && s.ctrlq.empty()) {
+      s.last_ping = now;
+      queue_ctrl(i, ack_header(0, 0, wire::kAckPing), nullptr);
+    }
+  }
+  // Ask the peer for a sign of life on the healthy rails, so a stalled one can be told apart.
+  if (stalled_candidate && now - last_probe_ >= timeout / 4) {
+    last_probe_ = now;
+    for (int j = 0; j < static_cast<int>(rails_.size()); ++j) {
+      if (sched_.in_service(j)) queue_ctrl(j, ack_header(0, 0, wire::kAckPing), nullptr);
+    }
+  }
+  if (now - last_weights_log_ >= std::chrono::seconds(1) && log::enabled(LogLevel::kDebug, "net")) {
+    last_weights_log_ = now;
+    std::string line;
+    const auto w = sched_.weights();
+    for (int i = 0; i < static_cast<int>(rails_.size()); ++i) {
+      line += fmt::format(" {}={:.0f}MB/s,{:.2f}", rails_[i].link.local.name, sched_.rate(i) / 1e6,
+                          w[i]);
+    }
+    RAILCC_DEBUG("net", "rank {}: rails to rank {} (rate, share):{}", my_rank_, peer_, line);
+  }
+  // A flapping link gets RAILCC_RAIL_TIMEOUT to come back before the op gives up.
+  if (sched_.rails_in_service() > 0) {
+    no_rails_since_ = Clock::time_point{};
+  } else if (no_rails_since_ == Clock::time_point{}) {
+    no_rails_since_ = now;
+  } else if (now - no_rails_since_ >= timeout && needs_peer()) {
+    throw_no_rails();
+  }
+}
+
+void MultiRailConnection::throw_no_rails() const {
+  std::string list;
+  for (int i = 0; i < static_cast<int>(rails_.size()); ++i) {
+    list += fmt::format("{}{}: {}", list.empty() ? "" : "; ", rail_name(i),
+                        rails_[i].down_reason.empty() ? "in service" : rails_[i].down_reason);
+  }
+  throw PeerFailureError(fmt::format(
+      "rank {}: every rail to rank {} is out of service, the op cannot complete ({}). Check the "
+      "links named in RAILCC_RAILS",
+      my_rank_, peer_, list));
+}
+
+}  // namespace railcc::transport

@@ -1,0 +1,531 @@
+#include "transport/stream_connection.h"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "src/common/deadline.h"
+#include "src/telemetry/metrics.h"
+#include "transport/shm/cross_memory.h"
+
+namespace railcc::transport {
+
+using wire::FrameHeader;
+using wire::FrameKind;
+
+StreamConnection::StreamConnection(int my_rank, int peer, uint64_t comm_id,
+                                   std::vector<std::unique_ptr<Stream>> streams)
+    : my_rank_(my_rank), peer_(peer), comm_id_(comm_id) {
+  streams_.resize(streams.size());
+  for (std::size_t i = 0; i < streams.size(); ++i) {
+    streams_[i].stream = std::move(streams[i]);
+    streams_[i].next_msg_id = i;
+  }
+}
+
+StreamConnection::~StreamConnection() = default;
+
+void StreamConnection::enable_single_copy(int peer_pid, std::size_t min_bytes) {
+  peer_pid_ = peer_pid;
+  single_copy_min_ = peer_pid > 0 ? std::max<std::size_t>(min_bytes, 1) : 0;
+}
+
+std::span<const std::byte> StreamConnection::payload_of(const SendRequest& r) const {
+  if (!r.raw && r.header.kind == static_cast<uint8_t>(FrameKind::kRead)) {
+    return {reinterpret_cast<const std::byte*>(&r.read_address), sizeof(r.read_address)};
+  }
+  return {r.data, r.length};
+}
+
+std::string StreamConnection::who() const { return fmt::format("rank {}", peer_); }
+
+std::string StreamConnection::describe() const {
+  return streams_.empty() ? who() : streams_[0].stream->describe();
+}
+
+void StreamConnection::post_send(SendRequest* r) {
+  FrameHeader& h = r->header;
+  h = FrameHeader{};
+  const bool by_reference =
+      single_copy_min_ > 0 && (r->length >= single_copy_min_ || (r->by_reference && r->length));
+  h.kind = static_cast<uint8_t>(by_reference ? FrameKind::kRead : FrameKind::kData);
+  r->read_address = reinterpret_cast<uintptr_t>(r->data);
+  h.op = static_cast<uint8_t>(r->what.op);
+  h.dtype = static_cast<uint8_t>(r->what.dtype);
+  h.redop = static_cast<uint8_t>(r->what.redop);
+  h.root = r->what.root;
+  h.tag = r->what.tag;
+  h.comm_id = comm_id_;
+  h.seq = r->what.seq;
+  h.msg_id = next_send_id_++;
+  h.count = r->what.count;
+  h.length = r->length;
+  wire::seal(h);
+  r->written = 0;
+  r->done = false;
+  streams_[h.msg_id % streams_.size()].sendq.push_back(r);
+}
+
+void StreamConnection::post_recv(RecvRequest* r) {
+  r->msg_id = next_recv_id_++;
+  r->received = 0;
+  r->done = false;
+  auto it = unexpected_.find(r->msg_id);
+  if (it != unexpected_.end()) {
+    check_expectation(it->second->header, *r);
+    if (it->second->complete) {
+      const Unexpected& u = *it->second;
+      if (u.header.kind == static_cast<uint8_t>(FrameKind::kRead)) {
+        const uint64_t remote = u.remote;
+        unexpected_.erase(it);
+        read_remote(r, remote, r->msg_id);
+      } else {
+        deliver(r, 0, u.payload.data(), r->length);
+        unexpected_.erase(it);
+      }
+      r->done = true;
+      return;
+    }
+  }
+  // Either nothing has arrived yet, or the frame is being buffered right now; finish_payload()
+  // hands it over when complete.
+  posted_[r->msg_id] = r;
+}
+
+void StreamConnection::send_error(ErrorCode code, const std::string& message) {
+  if (streams_.empty()) return;
+  auto owned = std::make_unique<OwnedSend>();
+  owned->payload = message.substr(0, wire::kMaxErrorPayload);
+  SendRequest& r = owned->request;
+  r.data = reinterpret_cast<const std::byte*>(owned->payload.data());
+  r.length = owned->payload.size();
+  FrameHeader& h = r.header;
+  h.kind = static_cast<uint8_t>(FrameKind::kError);
+  h.root = my_rank_;
+  h.tag = static_cast<uint32_t>(code);
+  h.comm_id = comm_id_;
+  h.length = r.length;
+  wire::seal(h);
+  // Jump the queue, but never into the middle of a frame already partly written.
+  auto& q = streams_[0].sendq;
+  auto pos = q.begin();
+  // A raw remainder (see abandon_requests) is the tail of a frame too, even if not started.
+  if (pos != q.end() && ((*pos)->written > 0 || (*pos)->raw)) ++pos;
+  q.insert(pos, &r);
+  owned_.push_back(std::move(owned));
+}
+
+void StreamConnection::abandon_requests() {
+  for (auto& s : streams_) {
+    std::deque<SendRequest*> keep;
+    for (std::size_t i = 0; i < s.sendq.size(); ++i) {
+      SendRequest* r = s.sendq[i];
+      const bool ours = std::any_of(owned_.begin(), owned_.end(),
+                                    [r](const auto& o) { return &o->request == r; });
+      if (ours) {
+        keep.push_back(r);
+      } else if (i == 0 && r->written > 0) {
+        // Copy what is left of this frame so the peer still sees whole frames.
+        auto owned = std::make_unique<OwnedSend>();
+        const std::size_t header = sizeof(FrameHeader);
+        const auto payload = payload_of(*r);
+        const auto* data = reinterpret_cast<const char*>(payload.data());
+        if (r->written < header) {
+          owned->payload.assign(reinterpret_cast<const char*>(&r->header) + r->written,
+                                header - r->written);
+          owned->payload.append(data, payload.size());
+        } else {
+          owned->payload.assign(data + (r->written - header), header + payload.size() - r->written);
+        }
+        owned->request.raw = true;
+        owned->request.data = reinterpret_cast<const std::byte*>(owned->payload.data());
+        owned->request.length = owned->payload.size();
+        keep.push_back(&owned->request);
+        owned_.push_back(std::move(owned));
+      }
+    }
+    s.sendq = std::move(keep);
+    if (s.in_payload && s.target) {
+      s.target = nullptr;
+      s.discard = true;
+    }
+  }
+  posted_.clear();
+  // The peer may still be reading those buffers; it fails its op too (see broadcast_error).
+  awaiting_read_.clear();
+}
+
+bool StreamConnection::has_pending_sends() const {
+  for (const auto& s : streams_) {
+    if (!s.sendq.empty()) return true;
+  }
+  return false;
+}
+
+void StreamConnection::add_poll_fds(std::vector<pollfd>& fds) const {
+  for (const auto& s : streams_) {
+    const int fd = s.stream->poll_fd();
+    if (fd < 0) continue;
+    fds.push_back({fd, static_cast<short>(POLLIN | (s.sendq.empty() ? 0 : POLLOUT)), 0});
+  }
+}
+
+bool StreamConnection::needs_peer() const {
+  if (!posted_.empty() || !awaiting_read_.empty()) return true;
+  for (const auto& s : streams_) {
+    if (!s.sendq.empty() || s.in_payload || s.header_got > 0) return true;
+  }
+  return false;
+}
+
+void StreamConnection::check_alive() {
+  if (!needs_peer()) return;
+  for (auto& s : streams_) {
+    if (s.stream->peer_gone()) {
+      throw PeerFailureError(fmt::format(
+          "{} is gone (its process exited or closed the connection) while rank {} still "
+          "expected it in this op; seen on {}",
+          who(), my_rank_, s.stream->describe()));
+    }
+  }
+}
+
+bool StreamConnection::progress() {
+  bool moved = false;
+  for (auto& s : streams_) {
+    moved |= progress_sends(s);
+    moved |= progress_recvs(s);
+  }
+  return moved;
+}
+
+bool StreamConnection::progress_sends(StreamState& s) {
+  bool moved = false;
+  while (!s.sendq.empty()) {
+    SendRequest* r = s.sendq.front();
+    constexpr std::size_t kHeader = sizeof(FrameHeader);
+    const auto payload = payload_of(*r);
+    const std::size_t total = r->raw ? payload.size() : kHeader + payload.size();
+    std::size_t n;
+    if (r->raw) {
+      n = s.stream->write_some(payload.data() + r->written, payload.size() - r->written);
+    } else if (r->written < kHeader) {
+      n = s.stream->write_some2(reinterpret_cast<const std::byte*>(&r->header) + r->written,
+                                kHeader - r->written, payload.data(), payload.size());
+    } else {
+      n = s.stream->write_some(payload.data() + (r->written - kHeader), total - r->written);
+    }
+    if (n == 0) break;
+    moved = true;
+    r->written += n;
+    if (r->written < total) break;
+    s.sendq.pop_front();
+    const auto kind = static_cast<FrameKind>(r->header.kind);
+    if (channel_ && !r->raw && (kind == FrameKind::kData || kind == FrameKind::kRead)) {
+      channel_->sent.fetch_add(r->length, std::memory_order_relaxed);
+    }
+    if (!r->raw && kind == FrameKind::kRead) {
+      awaiting_read_[r->header.msg_id] = r;  // done once the peer says it has read the data
+      continue;
+    }
+    r->done = true;
+    if (!r->raw && kind == FrameKind::kReadDone) --control_queued_;
+    if (r->raw || kind == FrameKind::kError || kind == FrameKind::kReadDone) {
+      std::erase_if(owned_, [r](const auto& o) { return &o->request == r; });
+    }
+  }
+  return moved;
+}
+
+void StreamConnection::check_expectation(const FrameHeader& h, const RecvRequest& r) const {
+  transport::check_expectation(h, r, my_rank_, peer_, comm_id_);
+}
+
+void StreamConnection::on_header(StreamState& s) {
+  FrameHeader& h = s.header;
+  if (auto bad = wire::validate(h)) {
+    throw ProtocolError(
+        fmt::format("garbage from {} on {}: {}", who(), s.stream->describe(), *bad));
+  }
+  s.in_payload = true;
+  s.payload_got = 0;
+  s.carry_len = 0;
+  s.target = nullptr;
+  s.unexpected = nullptr;
+  s.error_text.clear();
+  const auto kind = static_cast<FrameKind>(h.kind);
+  if (kind == FrameKind::kError) {
+    s.error_text.resize(h.length);
+    return;
+  }
+  if (kind == FrameKind::kReadDone) {
+    s.in_payload = false;
+    s.header_got = 0;
+    auto it = awaiting_read_.find(h.msg_id);
+    if (it == awaiting_read_.end()) {
+      throw ProtocolError(
+          fmt::format("{} acknowledged message {}, which is not awaiting it", who(), h.msg_id));
+    }
+    it->second->done = true;
+    awaiting_read_.erase(it);
+    return;
+  }
+  if (kind == FrameKind::kRead && peer_pid_ == 0) {
+    s.discard = true;
+    throw ProtocolError(
+        fmt::format("{} sent a message by reference, but this rank cannot read its memory "
+                    "(cross-memory attach is off for this pair)",
+                    who()));
+  }
+  if (kind != FrameKind::kData && kind != FrameKind::kRead) {
+    throw ProtocolError(fmt::format("unexpected frame kind {} from {}", h.kind, who()));
+  }
+  if (h.msg_id != s.next_msg_id) {
+    throw ProtocolError(fmt::format("{} sent message {} on {} where {} was due", who(), h.msg_id,
+                                    s.stream->describe(), s.next_msg_id));
+  }
+  s.next_msg_id += streams_.size();
+  const auto op = static_cast<wire::OpKind>(h.op);
+  if (op != wire::OpKind::kSendRecv && h.seq > max_seq_seen_) max_seq_seen_ = h.seq;
+  auto it = posted_.find(h.msg_id);
+  if (it != posted_.end()) {
+    try {
+      check_expectation(h, *it->second);
+    } catch (...) {
+      s.discard = true;  // keep the stream framed: the payload is read and dropped
+      throw;
+    }
+    s.target = it->second;
+  } else {
+    auto u = std::make_unique<Unexpected>();
+    u->header = h;
+    try {
+      if (kind == FrameKind::kData) u->payload.resize(h.length);
+    } catch (const std::bad_alloc&) {
+      s.discard = true;
+      throw SystemError(
+          fmt::format("out of memory buffering a {}-byte message from {} that "
+                      "arrived before its receive was posted",
+                      h.length, who()));
+    }
+    s.unexpected = u.get();
+    unexpected_[h.msg_id] = std::move(u);
+  }
+  if (kind == FrameKind::kData && h.length == 0) finish_payload(s);
+}
+
+void StreamConnection::finish_read_frame(StreamState& s) {
+  s.in_payload = false;
+  s.header_got = 0;
+  const uint64_t msg_id = s.header.msg_id;
+  if (s.target) {
+    RecvRequest* r = s.target;
+    s.target = nullptr;
+    posted_.erase(msg_id);
+    read_remote(r, s.read_address, msg_id);
+    r->done = true;
+    return;
+  }
+  Unexpected* u = s.unexpected;
+  s.unexpected = nullptr;
+  u->remote = s.read_address;
+  u->complete = true;
+  auto it = posted_.find(msg_id);
+  if (it != posted_.end()) {  // posted while the address was still arriving
+    RecvRequest* r = it->second;
+    posted_.erase(it);
+    unexpected_.erase(msg_id);
+    read_remote(r, s.read_address, msg_id);
+    r->done = true;
+  }
+}
+
+void StreamConnection::read_remote(RecvRequest* r, uint64_t address, uint64_t msg_id) {
+  const std::string from = fmt::format("{} (pid {})", who(), peer_pid_);
+  try {
+    if (r->reduce_with == nullptr) {
+      cross_memory_read(peer_pid_, address, r->dst, r->length, from);
+    } else {
+      // Stage through a buffer that stays in cache, then reduce it with the local operand.
+      constexpr std::size_t kBounce = 64 * 1024;
+      if (!bounce_) bounce_.reset(new std::byte[kBounce]);
+      const std::size_t esz = data_type_size(r->expect.dtype);
+      const std::size_t step = kBounce - kBounce % esz;
+      for (std::size_t off = 0; off < r->length; off += step) {
+        const std::size_t n = std::min(step, r->length - off);
+        cross_memory_read(peer_pid_, address + off, bounce_.get(), n, from);
+        deliver(r, off, bounce_.get(), n);
+      }
+    }
+  } catch (const Error&) {
+    // A sender whose op failed abandons its buffers, but only after telling us why: its error
+    // frame is the better explanation (it names the rank at fault), so look for it first.
+    receive_error_frames();
+    throw;
+  }
+  r->received = r->length;
+  if (channel_) channel_->received.fetch_add(r->length, std::memory_order_relaxed);
+  queue_read_done(msg_id);
+}
+
+void StreamConnection::receive_error_frames() {
+  const Deadline until = Deadline::after(std::chrono::milliseconds(100));
+  int idle = 0;
+  while (!until.expired() && idle < 1000) {
+    bool moved = false;
+    for (auto& s : streams_) moved |= progress_recvs(s);  // throws the peer's error, if any
+    idle = moved ? 0 : idle + 1;
+  }
+}
+
+void StreamConnection::queue_read_done(uint64_t msg_id) {
+  auto owned = std::make_unique<OwnedSend>();
+  SendRequest& r = owned->request;
+  FrameHeader& h = r.header;
+  h.kind = static_cast<uint8_t>(FrameKind::kReadDone);
+  h.root = my_rank_;
+  h.comm_id = comm_id_;
+  h.msg_id = msg_id;
+  wire::seal(h);
+  // Ahead of queued data (the peer's send waits on it), never inside a frame partly written.
+  auto& q = streams_[0].sendq;
+  auto pos = q.begin();
+  while (pos != q.end() && ((*pos)->written > 0 || (*pos)->raw)) ++pos;
+  q.insert(pos, &r);
+  owned_.push_back(std::move(owned));
+  ++control_queued_;
+  progress_sends(streams_[0]);
+}
+
+void StreamConnection::finish_payload(StreamState& s) {
+  s.in_payload = false;
+  s.header_got = 0;
+  const FrameHeader& h = s.header;
+  if (static_cast<FrameKind>(h.kind) == FrameKind::kError) {
+    const auto code = static_cast<ErrorCode>(h.tag);
+    throw_error(code == ErrorCode::kOk ? ErrorCode::kPeerFailure : code,
+                fmt::format("rank {} failed: {}", h.root, s.error_text));
+  }
+  if (channel_) channel_->received.fetch_add(h.length, std::memory_order_relaxed);
+  if (s.target) {
+    s.target->done = true;
+    posted_.erase(s.target->msg_id);
+    s.target = nullptr;
+    return;
+  }
+  Unexpected* u = s.unexpected;
+  s.unexpected = nullptr;
+  u->complete = true;
+  auto it = posted_.find(h.msg_id);
+  if (it != posted_.end()) {  // posted while the payload was still arriving
+    RecvRequest* r = it->second;
+    deliver(r, 0, u->payload.data(), r->length);
+    r->done = true;
+    posted_.erase(it);
+    unexpected_.erase(h.msg_id);
+  }
+}
+
+void StreamConnection::deliver(RecvRequest* r, std::size_t offset, const std::byte* src,
+                               std::size_t n) {
+  transport::deliver(r, offset, src, n);
+}
+
+bool StreamConnection::progress_recvs(StreamState& s) {
+  bool moved = false;
+  while (true) {
+    if (!s.in_payload) {
+      const std::size_t n =
+          s.stream->read_some(reinterpret_cast<std::byte*>(&s.header) + s.header_got,
+                              sizeof(FrameHeader) - s.header_got);
+      if (n == 0) return moved;
+      moved = true;
+      s.header_got += n;
+      if (s.header_got < sizeof(FrameHeader)) return moved;
+      on_header(s);
+      continue;
+    }
+    const std::size_t length = wire::wire_payload_bytes(s.header);
+    if (s.header.kind == static_cast<uint8_t>(FrameKind::kRead) && !s.discard) {
+      auto* addr = reinterpret_cast<std::byte*>(&s.read_address);
+      const std::size_t n = s.stream->read_some(addr + s.payload_got, length - s.payload_got);
+      if (n == 0) return moved;
+      moved = true;
+      s.payload_got += n;
+      if (s.payload_got == length) finish_read_frame(s);
+      continue;
+    }
+    if (!s.error_text.empty() || (s.header.kind == static_cast<uint8_t>(FrameKind::kError))) {
+      const std::size_t n =
+          s.stream->read_some(s.error_text.data() + s.payload_got, length - s.payload_got);
+      if (n == 0 && s.payload_got < length) return moved;
+      s.payload_got += n;
+      moved = true;
+      if (s.payload_got == length) finish_payload(s);
+      continue;
+    }
+    if (s.discard) {
+      if (s.payload_got < length) {
+        std::byte sink[4096];
+        const std::size_t n =
+            s.stream->read_some(sink, std::min(sizeof(sink), length - s.payload_got));
+        if (n == 0) return moved;
+        moved = true;
+        s.payload_got += n;
+      }
+      if (s.payload_got == length) {
+        s.discard = false;
+        s.in_payload = false;
+        s.header_got = 0;
+      }
+      continue;
+    }
+    if (s.unexpected) {
+      const std::size_t n =
+          s.stream->read_some(s.unexpected->payload.data() + s.payload_got, length - s.payload_got);
+      if (n == 0) return moved;
+      moved = true;
+      s.payload_got += n;
+      if (s.payload_got == length) finish_payload(s);
+      continue;
+    }
+    RecvRequest* r = s.target;
+    if (r->reduce_with == nullptr) {
+      const std::size_t n = s.stream->read_some(r->dst + s.payload_got, length - s.payload_got);
+      if (n == 0) return moved;
+      moved = true;
+      s.payload_got += n;
+      r->received = s.payload_got;
+      if (s.payload_got == length) finish_payload(s);
+      continue;
+    }
+    // Reduce straight out of the stream's buffer (the shm ring or the socket buffer): no copy.
+    const std::size_t esz = data_type_size(r->expect.dtype);
+    if (s.carry_len > 0) {
+      s.carry_len += s.stream->read_some(s.carry + s.carry_len, esz - s.carry_len);
+      if (s.carry_len < esz) return moved;
+      deliver(r, s.payload_got, s.carry, esz);
+      s.payload_got += esz;
+      s.carry_len = 0;
+      moved = true;
+    } else {
+      auto avail = s.stream->peek();
+      if (avail.empty()) return moved;
+      moved = true;
+      std::size_t n = std::min(avail.size(), length - s.payload_got);
+      n -= n % esz;
+      if (n == 0) {  // less than one element is contiguous: assemble it in the carry
+        s.carry_len = s.stream->read_some(s.carry, esz);
+        continue;
+      }
+      deliver(r, s.payload_got, avail.data(), n);
+      s.stream->consume(n);
+      s.payload_got += n;
+    }
+    r->received = s.payload_got;
+    if (s.payload_got == length) finish_payload(s);
+  }
+}
+
+}  // namespace railcc::transport

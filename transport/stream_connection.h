@@ -1,0 +1,116 @@
+// A Connection over one or more Streams (shared memory, or several tcp sockets to one address).
+//
+// Message m travels whole on stream m % streams, so several sockets carry a pipelined op in
+// parallel while each stream stays FIFO.
+#pragma once
+
+#include <poll.h>
+
+#include <cstddef>
+#include <deque>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "transport/connection.h"
+#include "transport/stream.h"
+
+namespace railcc::transport {
+
+class StreamConnection final : public Connection {
+ public:
+  // Interface methods: see transport/connection.h.
+  StreamConnection(int my_rank, int peer, uint64_t comm_id,
+                   std::vector<std::unique_ptr<Stream>> streams);
+  ~StreamConnection() override;
+
+  int peer() const override { return peer_; }
+  void post_send(SendRequest* r) override;
+  void post_recv(RecvRequest* r) override;
+  bool progress() override;
+  void abandon_requests() override;
+  void send_error(ErrorCode code, const std::string& message) override;
+  bool has_pending_sends() const override;
+  bool has_pending_recvs() const override { return !posted_.empty(); }
+  void add_poll_fds(std::vector<pollfd>& fds) const override;
+  void check_alive() override;
+  bool needs_peer() const override;
+  uint64_t max_seq_seen() const override { return max_seq_seen_; }
+  std::string describe() const override;
+  bool single_copy() const override { return single_copy_min_ > 0; }
+  bool has_pending_control() const override { return control_queued_ > 0; }
+  void set_channel(telemetry::ChannelCounters* c) override { channel_ = c; }
+
+  // Sends messages of at least `min_bytes` (or asking for it) by reference (kRead frames) and
+  // reads the peer's kRead frames from process `peer_pid` by cross-memory attach. Both ends must
+  // enable it; mesh setup probes each pair first (see transport/shm/cross_memory.h).
+  void enable_single_copy(int peer_pid, std::size_t min_bytes);
+
+ private:
+  struct Unexpected {
+    wire::FrameHeader header;
+    std::vector<std::byte> payload;
+    bool complete = false;
+    uint64_t remote = 0;  // a kRead frame: the data's address in the peer
+  };
+  struct OwnedSend {
+    SendRequest request;
+    std::string payload;
+  };
+  struct StreamState {
+    std::unique_ptr<Stream> stream;
+    std::deque<SendRequest*> sendq;
+    // Incoming frame being parsed.
+    bool in_payload = false;
+    wire::FrameHeader header{};
+    std::size_t header_got = 0;
+    uint64_t next_msg_id = 0;
+    RecvRequest* target = nullptr;
+    Unexpected* unexpected = nullptr;
+    std::string error_text;
+    std::size_t payload_got = 0;
+    std::byte carry[16];  // one element split across a ring wrap or socket read
+    std::size_t carry_len = 0;
+    uint64_t read_address = 0;  // payload of an incoming kRead frame
+    bool discard = false;  // drop the rest of the current payload (its receive was abandoned)
+  };
+
+  bool progress_sends(StreamState& s);
+  bool progress_recvs(StreamState& s);
+  void on_header(StreamState& s);
+  void finish_payload(StreamState& s);
+  void finish_read_frame(StreamState& s);
+  // Fetches a kRead message's data from the peer into r (copy or reduce), then acknowledges it.
+  void read_remote(RecvRequest* r, uint64_t address, uint64_t msg_id);
+  void queue_read_done(uint64_t msg_id);
+  // After a failed read: parses what the peer sent next for a short while, so its error frame
+  // (if it failed first) is thrown instead of our read error.
+  void receive_error_frames();
+  std::span<const std::byte> payload_of(const SendRequest& r) const;
+  // Copies or reduces `n` payload bytes at `offset` of r from src.
+  void deliver(RecvRequest* r, std::size_t offset, const std::byte* src, std::size_t n);
+  void check_expectation(const wire::FrameHeader& h, const RecvRequest& r) const;
+  std::string who() const;
+
+  int my_rank_;
+  int peer_;
+  uint64_t comm_id_;
+  std::vector<StreamState> streams_;
+  uint64_t next_send_id_ = 0;
+  uint64_t next_recv_id_ = 0;
+  std::map<uint64_t, RecvRequest*> posted_;
+  std::map<uint64_t, std::unique_ptr<Unexpected>> unexpected_;
+  std::deque<std::unique_ptr<OwnedSend>> owned_;
+  uint64_t max_seq_seen_ = 0;
+  // Single copy (cross-memory attach); off while peer_pid_ is 0.
+  int peer_pid_ = 0;
+  std::size_t single_copy_min_ = 0;
+  std::map<uint64_t, SendRequest*> awaiting_read_;  // kRead frames sent, not yet acknowledged
+  int control_queued_ = 0;
+  telemetry::ChannelCounters* channel_ = nullptr;
+  std::unique_ptr<std::byte[]> bounce_;  // cache-sized staging for reductions of remote data
+};
+
+}  // namespace railcc::transport
