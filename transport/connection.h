@@ -48,8 +48,8 @@ struct SendRequest {
   // Send by reference where the connection can (single copy), whatever the size: for
   // algorithms built on the receiver pulling data (see src/algorithms/all_pairs.h).
   bool by_reference = false;
-  int peer = -1;  // set by the algorithm layer, for telemetry
-  bool raw = false;  // internal: bytes that finish a frame cut short by abandon_requests()
+  int peer = -1;              // set by the algorithm layer, for telemetry
+  bool raw = false;           // internal: bytes that finish a frame cut short by abandon_requests()
   uint64_t read_address = 0;  // internal: payload of a kRead frame (where the data is)
 };
 

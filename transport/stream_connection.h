@@ -74,7 +74,7 @@ class StreamConnection final : public Connection {
     std::byte carry[16];  // one element split across a ring wrap or socket read
     std::size_t carry_len = 0;
     uint64_t read_address = 0;  // payload of an incoming kRead frame
-    bool discard = false;  // drop the rest of the current payload (its receive was abandoned)
+    bool discard = false;       // drop the rest of the current payload (its receive was abandoned)
   };
 
   bool progress_sends(StreamState& s);

@@ -13,9 +13,9 @@
 
 #include "src/common/log.h"
 #include "src/telemetry/metrics.h"
-#include "transport/shm/cross_memory.h"
 #include "transport/multirail/multirail_connection.h"
 #include "transport/multirail/rail_spec.h"
+#include "transport/shm/cross_memory.h"
 #include "transport/shm/shm_stream.h"
 #include "transport/stream_connection.h"
 #include "transport/tcp/tcp_stream.h"

@@ -934,8 +934,8 @@ namespace {
 // one's own pid is allowed wherever cross-memory attach is).
 struct SingleCopyPair : Pair {
   SingleCopyPair(std::size_t min_bytes, StreamOptions o = {}) : Pair(1, o) {
-    a->enable_single_copy(getpid(), min_bytes);
-    b->enable_single_copy(getpid(), min_bytes);
+    static_cast<StreamConnection&>(*a).enable_single_copy(getpid(), min_bytes);
+    static_cast<StreamConnection&>(*b).enable_single_copy(getpid(), min_bytes);
   }
 };
 
@@ -1029,7 +1029,7 @@ TEST(ConnectionSingleCopyTest, MismatchIsReportedAndTheStreamStaysFramed) {
 
 TEST(ConnectionSingleCopyTest, ReferenceToAReceiverWithoutSingleCopyIsAProtocolError) {
   Pair p;
-  p.a->enable_single_copy(getpid(), 1);  // only the sender
+  static_cast<StreamConnection&>(*p.a).enable_single_copy(getpid(), 1);  // only the sender
   const auto data = Pattern(100, 3);
   std::vector<std::byte> got(100);
   SendRequest s = MakeSend(data, Coll(wire::OpKind::kAllGather, 1, 100));
