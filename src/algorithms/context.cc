@@ -51,6 +51,10 @@ void Context::wait(const RecvRequest* r) {
   engine_.wait([r] { return r->done; }, deadline_);
 }
 
+void Context::progress_until(const std::function<bool()>& done) {
+  if (!done()) engine_.wait(done, deadline_);
+}
+
 void Context::wait_all() {
   std::size_t sends_done = 0, recvs_done = 0;  // prefixes known complete
   engine_.wait(

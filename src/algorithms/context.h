@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -63,12 +64,16 @@ class Context {
   const Config& config() const { return config_; }
   const OpArgs& args() const { return args_; }
   std::size_t elem_size() const { return elem_; }
+  // Host index of every rank as the bootstrap found them (empty for a single rank).
+  const std::vector<int>& host_of() const { return engine_.host_of(); }
 
   SendRequest* send(int peer, const void* data, std::size_t bytes);
   RecvRequest* recv(int peer, void* dst, std::size_t bytes);
   // dst = local (op) incoming; dst may equal local.
   RecvRequest* recv_reduce(int peer, void* dst, const void* local, std::size_t bytes);
   void wait(const RecvRequest* r);
+  // Progresses every connection until done() holds (or the op's deadline passes).
+  void progress_until(const std::function<bool()>& done);
   void wait_all();
   // Scratch memory owned by the op.
   std::byte* scratch(std::size_t bytes);
