@@ -43,7 +43,7 @@ double rd(const Level& k, double g, int p, double n) {
 double direct(const Level& k, double g, int p, double n) {
   if (p == 1) return 0;
   // One round, but P-1 messages leave and arrive at every rank and all of them are reduced.
-  return k.alpha * (1 + (p - 1) / 4.0) + (p - 1) * n * (k.beta + g);
+  return k.alpha * (1 + (p - 2) * kOverheadShare) + (p - 1) * n * (k.beta + g);
 }
 
 // Two trees, each carrying n/2 in chunks of c: a pipeline of depth d per phase where an inner

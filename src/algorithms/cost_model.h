@@ -13,6 +13,10 @@
 
 namespace railcc::algo {
 
+// Share of α that is per-message CPU overhead on the sender (LogP's o): it serializes the
+// messages one rank posts at once (direct), while the rest of α overlaps.
+inline constexpr double kOverheadShare = 0.25;
+
 struct Level {
   double alpha = 0;  // seconds
   double beta = 0;   // seconds per byte

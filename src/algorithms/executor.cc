@@ -26,6 +26,7 @@ class Runner {
       }
       queues_[queue_of[key]].steps.push_back(i);
     }
+    for (uint32_t q = 0; q < queues_.size(); ++q) active_.push_back(q);
     left_ = s.size();
   }
 
@@ -34,13 +35,20 @@ class Runner {
     bool moved = true;
     while (moved && left_ > 0) {
       moved = false;
-      for (Queue& q : queues_) {
+      for (std::size_t j = 0; j < active_.size();) {
+        Queue& q = queues_[active_[j]];
         while (q.next < q.steps.size() && ready(q)) {
           start(q.steps[q.next]);
           ++q.next;
           q.cursor = 0;
           --left_;
           moved = true;
+        }
+        if (q.next == q.steps.size()) {  // exhausted: stop scanning it
+          active_[j] = active_.back();
+          active_.pop_back();
+        } else {
+          ++j;
         }
       }
     }
@@ -112,8 +120,9 @@ class Runner {
   Buffers b_;
   std::vector<const bool*> done_;  // per step: its request's done flag; null until started
   std::vector<Queue> queues_;
-  uint32_t prefix_ = 0;   // steps before this index are all done
-  std::size_t left_ = 0;  // steps not started
+  std::vector<uint32_t> active_;  // queues with steps not started
+  uint32_t prefix_ = 0;           // steps before this index are all done
+  std::size_t left_ = 0;          // steps not started
 };
 
 }  // namespace
