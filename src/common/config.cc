@@ -70,8 +70,12 @@ LinkCost parse_link(const char* name, const std::string& value) {
   const auto comma = value.find(',');
   if (comma == std::string::npos) bad(name, value, "alpha_us,GB/s, e.g. 8,4");
   LinkCost l;
-  l.alpha_us = parse_double(name, value.substr(0, comma), 0, 1e7);
-  l.gbps = parse_double(name, value.substr(comma + 1), 1e-3, 1e4);
+  try {
+    l.alpha_us = parse_double(name, value.substr(0, comma), 0, 1e7);
+    l.gbps = parse_double(name, value.substr(comma + 1), 1e-3, 1e4);
+  } catch (const ConfigError&) {  // name the whole value, not the half that was wrong
+    bad(name, value, "alpha_us,GB/s with alpha in [0, 1e7] and GB/s in [0.001, 10000], e.g. 8,4");
+  }
   return l;
 }
 
