@@ -9,15 +9,19 @@ namespace railcc::algo {
 namespace {
 
 // Sends and receives one contiguous range of blocks in chunks (several tcp sockets carry them,
-// and reduction overlaps arrival). Returns the range of step indices it appended.
+// and reduction overlaps arrival). Returns the receives it appended: the next round depends on
+// them only. Waiting for our sends too would post the next receives late, and a large message
+// that arrives before its receive is buffered and copied twice; the region a round writes was
+// never sent in an unfinished round (it shrinks inside what we keep; the all-gather fills what
+// partners reduced, which they send only after they received our part).
 Deps exchange(Schedule& s, const Shape& sh, int peer, Ref send_from, std::size_t send_elems,
               Ref dst, const Ref* reduce_with, std::size_t recv_elems, Deps after) {
   const std::size_t es = sh.elem_size;
-  const uint32_t first = s.size();
   const Chunks out(send_elems, es, sh.chunk_bytes), in(recv_elems, es, sh.chunk_bytes);
   for (std::size_t c = 0; c < out.n; ++c) {
     s.send(peer, send_from.at(out.begin(c) * es), out.length(c) * es, after);
   }
+  const uint32_t first = s.size();
   for (std::size_t c = 0; c < in.n; ++c) {
     const Ref d = dst.at(in.begin(c) * es);
     if (reduce_with) {
