@@ -63,11 +63,12 @@ std::string size_name(std::size_t b) {
 }
 
 // Returns false if any schedule failed.
-bool verify(const Job& job, const std::vector<Algo>& algos) {
+bool verify(const Job& job, const std::vector<Algo>& algos, const std::vector<int>& only_counts) {
   bool ok = true;
   const std::size_t p = job.ranks;
   std::vector<std::size_t> counts = {0, 1, 7, 37};
   if (p <= 256) counts.insert(counts.end(), {p - 1, p + 3, 3 * p + 1});
+  if (!only_counts.empty()) counts.assign(only_counts.begin(), only_counts.end());
   for (Algo a : algos) {
     const auto t0 = std::chrono::steady_clock::now();
     std::size_t steps = 0;
@@ -159,10 +160,14 @@ int main(int argc, char** argv) {
   double reduce_gbps = 0;
   std::size_t lo = 8, hi = 256u << 20, factor = 4, chunk = 0, max_steps = 20'000'000;
   bool do_verify = false;
+  std::string counts_list;
   app.add_option("-n,--ranks", ranks_list, "comma list of rank counts, e.g. 2,3,8,4096");
   app.add_option("--per-host", per_host, "ranks per host (0: all on one host)");
   app.add_option("--algos", algo_list, "comma list of ring,tree,hd,rd,hier,direct");
   app.add_flag("--verify", do_verify, "verify every schedule symbolically instead of timing");
+  app.add_option("--counts", counts_list,
+                 "with --verify: comma list of element counts (default 0,1,7,37 and, up to 256 "
+                 "ranks, P-1, P+3, 3P+1)");
   app.add_option("-b,--min-bytes", lo, "smallest size (K, M, G suffix)")
       ->transform(CLI::AsSizeValue(false));
   app.add_option("-e,--max-bytes", hi, "largest size")->transform(CLI::AsSizeValue(false));
@@ -217,7 +222,8 @@ int main(int argc, char** argv) {
     job.max_steps = max_steps;
     for (int r = 0; r < n; ++r) job.host_of.push_back(per_host > 0 ? r / per_host : 0);
     if (do_verify) {
-      ok = verify(job, algos) && ok;
+      ok = verify(job, algos, counts_list.empty() ? std::vector<int>{} : parse_list(counts_list)) &&
+           ok;
     } else {
       sweep(job, algos, lo, hi, factor);
     }
