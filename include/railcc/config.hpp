@@ -28,6 +28,12 @@ struct LaunchInfo {
   std::string source;            // "railcc", "torchrun", "openmpi", "slurm" or "" (not launched)
 };
 
+// Cost of one message on a link: latency (alpha) and bandwidth (1/beta).
+struct LinkCost {
+  double alpha_us = 0;
+  double gbps = 1;  // GB/s (1e9 bytes per second)
+};
+
 struct Config {
   // RAILCC_TIMEOUT: seconds (fractions allowed) any blocking wait may take. Default 300.
   std::chrono::milliseconds timeout{300'000};
@@ -35,12 +41,27 @@ struct Config {
   TransportKind transport = TransportKind::kAuto;
   // RAILCC_LOG_LEVEL: error | warn | info | debug | trace. Default warn.
   LogLevel log_level = LogLevel::kWarn;
-  // RAILCC_DEBUG: comma list of subsystems to log at debug level: config,init,coll,net,store,all.
+  // RAILCC_DEBUG: comma list of subsystems to log at debug level:
+  // config,init,coll,net,store,shm,algo,all.
   std::string debug_subsystems;
   // RAILCC_CHUNK_BYTES: pipeline chunk of the ring algorithms. Default 512 KiB.
   std::size_t chunk_bytes = 512 * 1024;
   // RAILCC_SMALL_MSG_BYTES: all_reduce/reduce below this use the one-round direct algorithm.
   std::size_t small_message_bytes = 16 * 1024;
+  // RAILCC_ALGO: all_reduce algorithm: auto (cost model) | ring | tree | hd | rd | hier | direct.
+  std::string algo = "auto";
+  // RAILCC_COST_INTRA / RAILCC_COST_INTER: "alpha_us,GB/s" of one message between ranks on one
+  // host (shared memory) and on different hosts (tcp; also used within a host under
+  // RAILCC_TRANSPORT=tcp). They feed the algorithm cost model. Defaults: measured on a 2-core
+  // VM with 4 ranks (shared memory) and over loopback tcp; set them for real clusters.
+  LinkCost cost_intra{10.0, 1.2};
+  LinkCost cost_inter{40.0, 0.5};
+  // RAILCC_COST_REDUCE_GBPS: bytes per second (in GB/s) one rank reduces. Default 4.
+  double cost_reduce_gbps = 4.0;
+  // RAILCC_RANKS_PER_HOST: treat every N consecutive ranks as one host when choosing and
+  // building algorithms (to exercise the hierarchical algorithm on one machine). 0 (default):
+  // hosts come from the hostname each rank reports at init.
+  int ranks_per_host = 0;
   // RAILCC_SHM_RING_BYTES: shared-memory ring per ordered pair of local ranks. Default 4 MiB.
   std::size_t shm_ring_bytes = 4 * 1024 * 1024;
   // RAILCC_SHM_SINGLE_COPY_BYTES: between ranks on one host, messages and all_reduce /

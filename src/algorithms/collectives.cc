@@ -1,19 +1,46 @@
-// Algorithm choice per collective. Small messages take the one-round direct path (latency),
-// large ones the pipelined ring (bandwidth); RAILCC_SMALL_MSG_BYTES sets the boundary.
+// Algorithm choice per collective. Between ranks of one host that read each other's memory
+// (single copy) and from RAILCC_SHM_SINGLE_COPY_BYTES up, all_reduce, reduce_scatter and
+// all_gather run all-pairs (all_pairs.h) unless RAILCC_ALGO forces another. Otherwise all_reduce
+// asks the cost model (cost_model.h) unless RAILCC_ALGO forces one; reduce_scatter and
+// all_gather run the ring schedule. broadcast and
+// reduce still take the one-round direct path up to RAILCC_SMALL_MSG_BYTES, then a pipelined
+// chain / ring.
 #include <cstring>
 
 #include "kernels/cpu/reduce.h"
+#include "src/algorithms/algorithms.h"
 #include "src/algorithms/all_pairs.h"
 #include "src/algorithms/chunking.h"
 #include "src/algorithms/context.h"
+#include "src/algorithms/cost_model.h"
 #include "src/algorithms/direct.h"
+#include "src/algorithms/executor.h"
 #include "src/algorithms/ring.h"
+#include "src/common/log.h"
 
 namespace railcc::algo {
 namespace {
 
-void divide_chunk(Context& ctx, std::byte* data, std::size_t elems) {
-  kernels::divide(data, data, elems, ctx.args().dtype, ctx.size());
+Shape shape(const Context& ctx, std::size_t count) {
+  Shape sh;
+  sh.rank = ctx.rank();
+  sh.size = ctx.size();
+  sh.count = count;
+  sh.elem_size = ctx.elem_size();
+  sh.chunk_bytes = ctx.config().chunk_bytes;
+  sh.avg = ctx.args().redop == ReduceOp::kAvg;
+  return sh;
+}
+
+void run(Context& ctx, const Schedule& s) {
+  const OpArgs& a = ctx.args();
+  execute(ctx, s, {a.send, a.recv, ctx.scratch(s.scratch_bytes)});
+}
+
+// All-pairs single copy, unless RAILCC_ALGO forces an algorithm.
+bool use_all_pairs(const Context& ctx, std::size_t bytes) {
+  return (ctx.config().algo.empty() || ctx.config().algo == "auto") &&
+         all_pairs_applies(ctx, bytes);
 }
 
 bool small(const Context& ctx, std::size_t bytes) {
@@ -24,65 +51,85 @@ bool small(const Context& ctx, std::size_t bytes) {
 
 void all_reduce(Context& ctx) {
   const OpArgs& a = ctx.args();
+  const Config& cfg = ctx.config();
+  std::vector<int> hosts = Layout::host_of(ctx.host_of(), cfg.ranks_per_host);
+  hosts.resize(ctx.size(), 0);
+  Shape sh = shape(ctx, a.count);
+  sh.host_of = &hosts;
   const std::size_t bytes = a.count * ctx.elem_size();
-  if (ctx.size() == 1 || small(ctx, bytes) || a.count < static_cast<std::size_t>(ctx.size())) {
-    direct_reduce(ctx, -1);
-    return;
-  }
-  const int r = ctx.rank();
-  std::byte* own = a.recv + block_offset(a.count, ctx.size(), r) * ctx.elem_size();
-  if (all_pairs_applies(ctx, bytes)) {
+  if (ctx.size() > 1 && a.count >= static_cast<std::size_t>(ctx.size()) &&
+      use_all_pairs(ctx, bytes)) {
     ctx.set_algorithm("all_pairs");
+    RAILCC_DEBUG("algo", "all_reduce {} bytes x {} ranks -> all_pairs (single copy to every peer)",
+                 bytes, ctx.size());
+    const int r = ctx.rank();
+    std::byte* own = a.recv + block_offset(a.count, ctx.size(), r) * ctx.elem_size();
     all_pairs_reduce_scatter(ctx, a.send, own, a.count);
     if (a.redop == ReduceOp::kAvg) {
-      divide_chunk(ctx, own,
-                   block_offset(a.count, ctx.size(), r + 1) - block_offset(a.count, ctx.size(), r));
+      kernels::divide(own, own,
+                      block_offset(a.count, ctx.size(), r + 1) -
+                          block_offset(a.count, ctx.size(), r),
+                      a.dtype, ctx.size());
     }
     all_pairs_all_gather(ctx, a.recv, own, a.count);
     ctx.wait_all();
     return;
   }
-  ctx.set_algorithm("ring");
-  std::vector<RecvRequest*> final_recvs;
-  ring_reduce_scatter(ctx, a.send, a.recv, own, a.count, &final_recvs);
-  ring_all_gather(ctx, a.recv, own, a.count, &final_recvs,
-                  a.redop == ReduceOp::kAvg ? divide_chunk : nullptr);
-  ctx.wait_all();
+  const Decision d = choose(CostModel::from_config(cfg), Layout::of(hosts), bytes, cfg.chunk_bytes,
+                            parse_algo(cfg.algo));
+  RAILCC_DEBUG("algo", "{}", d.describe(bytes, ctx.size()));
+  sh.chunk_bytes = d.chosen.chunk_bytes;
+  ctx.set_algorithm(algo_name(d.chosen.algo));
+  run(ctx, build_all_reduce(d.chosen.algo, sh, d.chosen.inter));
 }
 
 void reduce_scatter(Context& ctx) {
   const OpArgs& a = ctx.args();  // count = elements per rank
-  const std::size_t total = a.count * ctx.size();
-  const std::size_t es = ctx.elem_size();
-  if (ctx.size() == 1) {
-    if (a.count && a.recv != a.send) std::memmove(a.recv, a.send, a.count * es);
-  } else if (all_pairs_applies(ctx, total * es)) {
+  const std::size_t total = a.count * ctx.size(), es = ctx.elem_size();
+  if (ctx.size() > 1 && use_all_pairs(ctx, total * es)) {
     ctx.set_algorithm("all_pairs");
     all_pairs_reduce_scatter(ctx, a.send, a.recv, total);
     ctx.wait_all();
-  } else {
-    ctx.set_algorithm("ring");
-    // Intermediate blocks need a full-size buffer; block r lands in recv directly.
-    ring_reduce_scatter(ctx, a.send, ctx.scratch(total * es), a.recv, total, nullptr);
-    ctx.wait_all();
+    if (a.redop == ReduceOp::kAvg) kernels::divide(a.recv, a.recv, a.count, a.dtype, ctx.size());
+    return;
   }
-  if (a.redop == ReduceOp::kAvg) kernels::divide(a.recv, a.recv, a.count, a.dtype, ctx.size());
+  ctx.set_algorithm("ring");
+  const Shape sh = shape(ctx, total);
+  Schedule s;
+  const Ref out{Buf::kRecv, 0};
+  if (ctx.size() == 1) {
+    s.copy(out, {Buf::kSend, 0}, a.count * es);
+  } else {
+    // Intermediate blocks need a full-size buffer; block r lands in recv directly.
+    ring_reduce_scatter(s, sh.world(), sh, {Buf::kSend, 0}, s.scratch(total * es), out, total,
+                        nullptr);
+  }
+  if (sh.avg) {
+    s.barrier();
+    s.divide(out, a.count * es);
+  }
+  run(ctx, s);
 }
 
 void all_gather(Context& ctx) {
   const OpArgs& a = ctx.args();  // count = elements per rank
   const std::size_t es = ctx.elem_size();
-  std::byte* own = a.recv + a.count * ctx.rank() * es;
-  if (a.count && own != a.send) std::memmove(own, a.send, a.count * es);
-  if (ctx.size() > 1 && all_pairs_applies(ctx, a.count * ctx.size() * es)) {
+  if (ctx.size() > 1 && use_all_pairs(ctx, a.count * ctx.size() * es)) {
     ctx.set_algorithm("all_pairs");
+    std::byte* own = a.recv + a.count * ctx.rank() * es;
+    if (a.count && own != a.send) std::memmove(own, a.send, a.count * es);
     all_pairs_all_gather(ctx, a.recv, own, a.count * ctx.size());
     ctx.wait_all();
-  } else if (ctx.size() > 1) {
-    ctx.set_algorithm("ring");
-    ring_all_gather(ctx, a.recv, own, a.count * ctx.size(), nullptr);
-    ctx.wait_all();
+    return;
   }
+  ctx.set_algorithm("ring");
+  const Shape sh = shape(ctx, a.count * ctx.size());
+  Schedule s;
+  const Ref own{Buf::kRecv, a.count * ctx.rank() * es};
+  s.copy(own, {Buf::kSend, 0}, a.count * es);
+  s.barrier();
+  ring_all_gather(s, sh.world(), sh, {Buf::kRecv, 0}, own, sh.count, nullptr, false);
+  run(ctx, s);
 }
 
 void broadcast(Context& ctx) {
@@ -132,26 +179,29 @@ void reduce(Context& ctx) {
   }
   // Ring reduce-scatter, then every rank sends its reduced block to the root.
   ctx.set_algorithm("ring");
-  std::byte* work = ctx.scratch(bytes);
-  std::byte* own = work + block_offset(a.count, p, r) * es;
-  ring_reduce_scatter(ctx, a.send, work, own, a.count, nullptr);
-  ctx.wait_all();
-  const std::size_t own_elems = block_offset(a.count, p, r + 1) - block_offset(a.count, p, r);
-  if (a.redop == ReduceOp::kAvg) kernels::divide(own, own, own_elems, a.dtype, p);
+  const Shape sh = shape(ctx, a.count);
+  Schedule s;
+  const Ref work = s.scratch(bytes);
+  const Ref own = work.at(block_offset(a.count, p, r) * es);
+  ring_reduce_scatter(s, sh.world(), sh, {Buf::kSend, 0}, work, own, a.count, nullptr);
+  s.barrier();
+  const std::size_t own_bytes =
+      (block_offset(a.count, p, r + 1) - block_offset(a.count, p, r)) * es;
+  if (sh.avg) s.divide(own, own_bytes);
   if (r != a.root) {
-    ctx.send(a.root, own, own_elems * es);
+    s.send(a.root, own, own_bytes);
   } else {
     for (int q = 0; q < p; ++q) {
-      const std::size_t off = block_offset(a.count, p, q) * es;
-      const std::size_t len = block_offset(a.count, p, q + 1) * es - off;
+      const Ref at{Buf::kRecv, block_offset(a.count, p, q) * es};
+      const std::size_t len = block_offset(a.count, p, q + 1) * es - at.off;
       if (q == r) {
-        if (len) std::memcpy(a.recv + off, own, len);
+        s.copy(at, own, len);
       } else {
-        ctx.recv(q, a.recv + off, len);
+        s.recv(q, at, len);
       }
     }
   }
-  ctx.wait_all();
+  run(ctx, s);
 }
 
 }  // namespace railcc::algo

@@ -75,6 +75,10 @@ void Context::wait(const RecvRequest* r) {
   account_wait(r->peer, start);
 }
 
+void Context::progress_until(const std::function<bool()>& done) {
+  if (!done()) engine_.wait(done, deadline_);
+}
+
 void Context::wait_all() {
   std::size_t sends_done = 0, recvs_done = 0;  // prefixes known complete
   int last_peer = -1;  // whose request completed last: the one this rank waited for

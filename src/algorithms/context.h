@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstring>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <span>
 #include <vector>
@@ -81,6 +82,8 @@ class Context {
   // The peer this op waited on longest, and for how long (straggler detection).
   int slowest_peer() const { return slowest_peer_; }
   uint64_t slowest_peer_wait_ns() const { return slowest_wait_ns_; }
+  // Host index of every rank as the bootstrap found them (empty for a single rank).
+  const std::vector<int>& host_of() const { return engine_.host_of(); }
 
   // by_reference: let the peer read the data from our memory where it can (single copy).
   SendRequest* send(int peer, const void* data, std::size_t bytes, bool by_reference = false);
@@ -88,6 +91,8 @@ class Context {
   // dst = local (op) incoming; dst may equal local.
   RecvRequest* recv_reduce(int peer, void* dst, const void* local, std::size_t bytes);
   void wait(const RecvRequest* r);
+  // Progresses every connection until done() holds (or the op's deadline passes).
+  void progress_until(const std::function<bool()>& done);
   void wait_all();
   // Scratch memory owned by the op.
   std::byte* scratch(std::size_t bytes);

@@ -56,6 +56,29 @@ std::size_t parse_bytes(const char* name, const std::string& value, std::size_t 
   return static_cast<std::size_t>(v * mult);
 }
 
+double parse_double(const char* name, const std::string& value, double lo, double hi) {
+  char* end = nullptr;
+  const double v = std::strtod(value.c_str(), &end);
+  if (value.empty() || end != value.c_str() + value.size() || std::isnan(v) || v < lo || v > hi) {
+    bad(name, value, fmt::format("a number in [{}, {}]", lo, hi).c_str());
+  }
+  return v;
+}
+
+// "alpha_us,GB/s", e.g. "8,4".
+LinkCost parse_link(const char* name, const std::string& value) {
+  const auto comma = value.find(',');
+  if (comma == std::string::npos) bad(name, value, "alpha_us,GB/s, e.g. 8,4");
+  LinkCost l;
+  try {
+    l.alpha_us = parse_double(name, value.substr(0, comma), 0, 1e7);
+    l.gbps = parse_double(name, value.substr(comma + 1), 1e-3, 1e4);
+  } catch (const ConfigError&) {  // name the whole value, not the half that was wrong
+    bad(name, value, "alpha_us,GB/s with alpha in [0, 1e7] and GB/s in [0.001, 10000], e.g. 8,4");
+  }
+  return l;
+}
+
 LaunchInfo read_launch(const EnvMap& env) {
   LaunchInfo info;
   // Explicit railcc variables win, then torchrun, Open MPI, PMI (MPICH/Intel MPI), Slurm.
@@ -174,14 +197,14 @@ Config Config::from_map(const EnvMap& env) {
   }
   if (const std::string* v = find(env, "RAILCC_DEBUG")) {
     static constexpr std::string_view kSubsystems[] = {"config", "init", "coll", "net",
-                                                       "store",  "shm",  "all"};
+                                                       "store",  "shm",  "algo", "all"};
     std::string_view rest = *v;
     while (!rest.empty()) {
       const auto comma = rest.find(',');
       const std::string_view item = rest.substr(0, comma);
       bool ok = false;
       for (auto s : kSubsystems) ok = ok || item == s;
-      if (!ok) bad("RAILCC_DEBUG", *v, "a comma list of config,init,coll,net,store,shm,all");
+      if (!ok) bad("RAILCC_DEBUG", *v, "a comma list of config,init,coll,net,store,shm,algo,all");
       rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
     }
     c.debug_subsystems = *v;
@@ -191,6 +214,26 @@ Config Config::from_map(const EnvMap& env) {
   }
   if (const std::string* v = find(env, "RAILCC_SMALL_MSG_BYTES")) {
     c.small_message_bytes = parse_bytes("RAILCC_SMALL_MSG_BYTES", *v, 0, 1ull << 30);
+  }
+  if (const std::string* v = find(env, "RAILCC_ALGO")) {
+    static constexpr std::string_view kAlgos[] = {"auto", "ring", "tree",  "hd",
+                                                  "rd",   "hier", "direct"};
+    bool ok = false;
+    for (auto a : kAlgos) ok = ok || *v == a;
+    if (!ok) bad("RAILCC_ALGO", *v, "auto, ring, tree, hd, rd, hier or direct");
+    c.algo = *v;
+  }
+  if (const std::string* v = find(env, "RAILCC_COST_INTRA")) {
+    c.cost_intra = parse_link("RAILCC_COST_INTRA", *v);
+  }
+  if (const std::string* v = find(env, "RAILCC_COST_INTER")) {
+    c.cost_inter = parse_link("RAILCC_COST_INTER", *v);
+  }
+  if (const std::string* v = find(env, "RAILCC_COST_REDUCE_GBPS")) {
+    c.cost_reduce_gbps = parse_double("RAILCC_COST_REDUCE_GBPS", *v, 1e-3, 1e4);
+  }
+  if (const std::string* v = find(env, "RAILCC_RANKS_PER_HOST")) {
+    c.ranks_per_host = static_cast<int>(parse_int("RAILCC_RANKS_PER_HOST", *v, 0, 1 << 24));
   }
   if (const std::string* v = find(env, "RAILCC_SHM_RING_BYTES")) {
     c.shm_ring_bytes = parse_bytes("RAILCC_SHM_RING_BYTES", *v, 64 * 1024, 1ull << 30);
@@ -283,6 +326,12 @@ std::string Config::to_string() const {
   row("RAILCC_DEBUG", debug_subsystems.empty() ? "(none)" : debug_subsystems);
   row("RAILCC_CHUNK_BYTES", std::to_string(chunk_bytes));
   row("RAILCC_SMALL_MSG_BYTES", std::to_string(small_message_bytes));
+  row("RAILCC_ALGO", algo);
+  row("RAILCC_COST_INTRA", fmt::format("{} us, {} GB/s", cost_intra.alpha_us, cost_intra.gbps));
+  row("RAILCC_COST_INTER", fmt::format("{} us, {} GB/s", cost_inter.alpha_us, cost_inter.gbps));
+  row("RAILCC_COST_REDUCE_GBPS", fmt::format("{}", cost_reduce_gbps));
+  row("RAILCC_RANKS_PER_HOST",
+      ranks_per_host ? std::to_string(ranks_per_host) : "(from hostnames)");
   row("RAILCC_SHM_RING_BYTES", std::to_string(shm_ring_bytes));
   row("RAILCC_SHM_SINGLE_COPY_BYTES",
       shm_single_copy_bytes == 0 ? "0 (off)" : std::to_string(shm_single_copy_bytes));

@@ -25,6 +25,7 @@ struct Mesh {
   std::vector<std::unique_ptr<transport::ShmSegment>> peer_segments;
   net::Fd listener;  // peer port; connections arriving after init are rejected
   bool has_tcp = false;
+  std::vector<int> host_of;  // host index of each rank (equal = same host); empty: one host
 };
 
 class Engine {
@@ -32,6 +33,7 @@ class Engine {
   Engine(int rank, int size, const Config& config, Mesh mesh, const std::atomic<bool>* abort);
 
   transport::Connection& connection(int peer) { return *mesh_.connections[peer]; }
+  const std::vector<int>& host_of() const { return mesh_.host_of; }
   void send(int peer, transport::SendRequest* r) { mesh_.connections[peer]->post_send(r); }
   void recv(int peer, transport::RecvRequest* r) { mesh_.connections[peer]->post_recv(r); }
 

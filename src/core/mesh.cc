@@ -133,6 +133,13 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
     peers[r].port = std::atoi(prt.c_str());
   }
 
+  // Number the hosts in order of first appearance; algorithms group ranks by them.
+  std::map<std::string, int> host_index;
+  for (const PeerInfo& peer : peers) {
+    mesh.host_of.push_back(
+        host_index.emplace(peer.host_id, static_cast<int>(host_index.size())).first->second);
+  }
+
   // 2. Choose a transport per peer.
   std::vector<bool> shm(p.size, false);
   for (int r = 0; r < p.size; ++r) {

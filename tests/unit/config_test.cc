@@ -238,6 +238,30 @@ TEST(ConfigTest, SpinMicroseconds) {
   }
 }
 
+TEST(ConfigTest, AlgorithmAndCostModel) {
+  const Config d = Config::from_map({});
+  EXPECT_EQ(d.algo, "auto");
+  EXPECT_EQ(d.ranks_per_host, 0);
+  const Config c = Config::from_map({{"RAILCC_ALGO", "hier"},
+                                     {"RAILCC_COST_INTRA", "3.5,12"},
+                                     {"RAILCC_COST_INTER", "40,1.25"},
+                                     {"RAILCC_COST_REDUCE_GBPS", "6"},
+                                     {"RAILCC_RANKS_PER_HOST", "4"}});
+  EXPECT_EQ(c.algo, "hier");
+  EXPECT_DOUBLE_EQ(c.cost_intra.alpha_us, 3.5);
+  EXPECT_DOUBLE_EQ(c.cost_intra.gbps, 12);
+  EXPECT_DOUBLE_EQ(c.cost_inter.alpha_us, 40);
+  EXPECT_DOUBLE_EQ(c.cost_inter.gbps, 1.25);
+  EXPECT_DOUBLE_EQ(c.cost_reduce_gbps, 6);
+  EXPECT_EQ(c.ranks_per_host, 4);
+  EXPECT_TRUE(Config::from_map({{"RAILCC_DEBUG", "algo"}}).debug_enabled("algo"));
+  ExpectRejected("RAILCC_ALGO", "butterfly");
+  ExpectRejected("RAILCC_COST_INTRA", "3");
+  ExpectRejected("RAILCC_COST_INTER", "3,0");
+  ExpectRejected("RAILCC_COST_REDUCE_GBPS", "fast");
+  ExpectRejected("RAILCC_RANKS_PER_HOST", "-1");
+}
+
 TEST(ConfigTest, AllSettingsAtOnce) {
   const Config c = Parse({{"RAILCC_TIMEOUT", "2.5"},
                           {"RAILCC_TRANSPORT", "tcp"},
