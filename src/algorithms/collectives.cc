@@ -66,10 +66,9 @@ void all_reduce(Context& ctx) {
     std::byte* own = a.recv + block_offset(a.count, ctx.size(), r) * ctx.elem_size();
     all_pairs_reduce_scatter(ctx, a.send, own, a.count);
     if (a.redop == ReduceOp::kAvg) {
-      kernels::divide(own, own,
-                      block_offset(a.count, ctx.size(), r + 1) -
-                          block_offset(a.count, ctx.size(), r),
-                      a.dtype, ctx.size());
+      kernels::divide(
+          own, own, block_offset(a.count, ctx.size(), r + 1) - block_offset(a.count, ctx.size(), r),
+          a.dtype, ctx.size());
     }
     all_pairs_all_gather(ctx, a.recv, own, a.count);
     ctx.wait_all();

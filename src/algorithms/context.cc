@@ -76,7 +76,11 @@ void Context::wait(const RecvRequest* r) {
 }
 
 void Context::progress_until(const std::function<bool()>& done) {
-  if (!done()) engine_.wait(done, deadline_);
+  if (done()) return;
+  if (!config_.telemetry) return engine_.wait(done, deadline_);
+  const uint64_t start = telemetry::steady_now_ns();
+  engine_.wait(done, deadline_);
+  account_wait(engine_.last_mover(), start);
 }
 
 void Context::wait_all() {

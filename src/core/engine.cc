@@ -28,7 +28,10 @@ Engine::Engine(int rank, int size, const Config& config, Mesh mesh, const std::a
 bool Engine::progress_all() {
   bool moved = false;
   for (auto& c : mesh_.connections) {
-    if (c) moved |= c->progress();
+    if (c && c->progress()) {
+      moved = true;
+      last_mover_ = c->peer();
+    }
   }
   return moved;
 }

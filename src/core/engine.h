@@ -56,6 +56,8 @@ class Engine {
   uint64_t max_seq_seen(int peer) const;
   // True while some connection still has to write an acknowledgement a peer waits for.
   bool control_pending() const;
+  // The peer whose bytes moved last: after a wait, the one this rank was waiting for.
+  int last_mover() const { return last_mover_; }
   // True when every peer exchanges large messages by single copy (see Connection).
   bool single_copy_to_all() const;
   // Progresses until no acknowledgement is left to write (best effort, bounded by `deadline`):
@@ -74,6 +76,7 @@ class Engine {
   Mesh mesh_;
   const std::atomic<bool>* abort_;
   std::vector<pollfd> pollfds_;
+  int last_mover_ = -1;
 };
 
 }  // namespace railcc::core
