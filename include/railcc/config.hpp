@@ -67,8 +67,8 @@ struct Config {
   // RAILCC_SHM_SINGLE_COPY_BYTES: between ranks on one host, messages and all_reduce /
   // reduce_scatter / all_gather ops of at least this many bytes are read straight from the
   // sender's memory (cross-memory attach: one copy instead of two through a ring) when the kernel
-  // allows it. 0 = never. Default 2 MiB.
-  std::size_t shm_single_copy_bytes = 2 * 1024 * 1024;
+  // allows it (collectives of 3+ ranks: from a quarter of it). 0 = never. Default 4 MiB.
+  std::size_t shm_single_copy_bytes = 4 * 1024 * 1024;
   // RAILCC_TCP_SOCKETS: sockets per peer for tcp; messages are spread over them. Default 2.
   int tcp_sockets_per_peer = 2;
   // RAILCC_SOCKET_ADDR: IP address to listen on for peers. Default: the local address that

@@ -12,8 +12,9 @@
 namespace railcc::algo {
 
 // True when every peer's data reaches this rank by single copy (the case these are built for)
-// and the op moves at least RAILCC_SHM_SINGLE_COPY_BYTES (below that, data that stays in cache
-// is copied faster through the rings than the kernel copies it between processes).
+// and the op moves at least RAILCC_SHM_SINGLE_COPY_BYTES with 2 ranks, a quarter of that with
+// more (below that, data that stays in cache is copied faster through the rings than the kernel
+// copies it between processes).
 bool all_pairs_applies(const Context& ctx, std::size_t op_bytes);
 
 // recv[block r] = reduction over ranks of send[block r] (blocks of `count` split by rank).
