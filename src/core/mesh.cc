@@ -343,6 +343,9 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
       for (int s = 0; s < k; ++s) {
         transport::RailLink link;
         link.local = my_rails[s];
+        // One series per rail, named as the user listed it in RAILCC_RAILS.
+        if (config.telemetry)
+          link.counters = telemetry::Metrics::global().channel(my_rails[s].name);
         link.peer_address = peer_rails[r][s].first;
         link.stream = std::make_unique<transport::TcpStream>(
             std::move(fds[s]), fmt::format("rank {} (rail {} -> {})", r, my_rails[s].describe(),

@@ -185,6 +185,12 @@ std::string Metrics::exposition() const {
                          rank, escape(c.name), dir, v.load(std::memory_order_relaxed));
     }
   }
+  header(out, "railcc_slow_rail_events_total", "counter",
+         "Times a rail kept moving at under a quarter of the fastest rail's rate for a second.");
+  for (const auto& c : channels_) {
+    out += fmt::format("railcc_slow_rail_events_total{{rank=\"{}\",rail=\"{}\"}} {}\n", rank,
+                       escape(c.name), c.slow_events.load(std::memory_order_relaxed));
+  }
   header(out, "railcc_rail_throughput_bytes_per_second", "gauge",
          "Bytes per second over each rail during the last sampling interval (about 1 s).");
   for (const auto& c : channels_) {

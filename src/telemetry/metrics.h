@@ -24,6 +24,7 @@ struct ChannelCounters {
   std::atomic<uint64_t> received{0};
   std::atomic<uint64_t> rate_sent{0};      // bytes/s over the last sampling interval
   std::atomic<uint64_t> rate_received{0};  // (set by the exporter's sampler)
+  std::atomic<uint64_t> slow_events{0};    // times the rail was named as slow
 };
 
 class Metrics {

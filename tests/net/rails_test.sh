@@ -98,6 +98,8 @@ case "$scenario" in
     rails_shape 1 100mbit
     finish
     expect_ok
+    grep -q "rail rail1 .* is slow" "$work/rank0.log" "$work/rank1.log" ||
+      fail "no warning named rail1 as slow"
     ;;
   all-down)
     rails_setup 2

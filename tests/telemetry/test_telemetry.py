@@ -130,10 +130,33 @@ def main():
         if not waits:
             failures.append("no wait spans in the trace")
 
+    # Multi-rail: one series per rail, named as in RAILCC_RAILS, with bytes both ways.
+    base = free_port_pair()
+    env = dict(os.environ, RAILCC_METRICS=str(base), RAILCC_TRANSPORT="tcp",
+               RAILCC_RAILS="lo,127.0.0.1", RAILCC_RAIL_CHUNK_BYTES="16K", RAILCC_TIMEOUT="60")
+    proc = subprocess.Popen([railcc_run, "-n", "2", probe, "--ops", "5"], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    ready = 0
+    while ready < 2:
+        line = proc.stdout.readline()
+        if not line:
+            print(proc.stderr.read())
+            raise SystemExit("multi-rail job ended before both ranks were ready")
+        ready += "ready" in line
+    with urllib.request.urlopen(f"http://127.0.0.1:{base}/metrics", timeout=10) as r:
+        m = samples(r.read().decode())
+    proc.communicate(timeout=60)
+    rails = {(l["rail"], l["direction"]): v for l, v in m.get("railcc_rail_bytes_total", [])}
+    for rail in ("lo", "127.0.0.1"):
+        for direction in ("tx", "rx"):
+            if rails.get((rail, direction), 0) <= 0:
+                failures.append(f"multi-rail: no {direction} bytes on rail {rail}: {rails}")
+
     if failures:
         print("FAILED:\n  " + "\n  ".join(failures))
         return 1
-    print("telemetry: metrics of 2 ranks scraped and parsed, straggler named, traces merged")
+    print("telemetry: metrics of 2 ranks scraped and parsed, straggler named, traces merged, "
+          "per-rail bytes counted")
     return 0
 
 

@@ -30,6 +30,10 @@
 #include "transport/multirail/rail_spec.h"
 #include "transport/stream.h"
 
+namespace railcc::telemetry {
+struct ChannelCounters;
+}
+
 namespace railcc::transport {
 
 // One rail to the peer: our end and the stream over it.
@@ -37,6 +41,8 @@ struct RailLink {
   RailSpec local;            // our interface and address
   std::string peer_address;  // the peer's address on this rail (for messages)
   std::unique_ptr<Stream> stream;
+  // Bytes written and read on this rail, headers included (telemetry; null = not counted).
+  telemetry::ChannelCounters* counters = nullptr;
 };
 
 class MultiRailConnection final : public Connection {
@@ -121,6 +127,7 @@ class MultiRailConnection final : public Connection {
     bool writing_ctrl = false;
     std::string down_reason;  // empty while in service
     Clock::time_point last_progress{}, last_rx{}, last_ping{};
+    Clock::time_point slow_since{}, last_slow_warning{};  // slow-rail detection
     // Incoming frame.
     std::array<std::byte, kMaxHead> head{};
     std::size_t head_got = 0;
@@ -158,6 +165,8 @@ class MultiRailConnection final : public Connection {
   void mark_completed(uint64_t msg);
   // Health (multirail_health.cc).
   void check_health(Clock::time_point now);
+  // Names a rail that keeps moving at a fraction of the fastest one (warning + metric).
+  void check_slow_rails(Clock::time_point now);
   void rejoin(int rail);
   int any_rail_in_service(int except) const;
   [[noreturn]] void throw_no_rails() const;

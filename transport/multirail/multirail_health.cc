@@ -2,7 +2,10 @@
 // owed), probes them, brings them back, and fails the op when no rail is left.
 #include <fmt/format.h>
 
+#include <algorithm>
+
 #include "src/common/log.h"
+#include "src/telemetry/metrics.h"
 #include "transport/multirail/multirail_connection.h"
 
 namespace railcc::transport {
@@ -115,6 +118,7 @@ void MultiRailConnection::check_health(Clock::time_point now) {
       if (sched_.in_service(j)) queue_ctrl(j, ack_header(0, 0, wire::kAckPing), nullptr);
     }
   }
+  check_slow_rails(now);
   if (now - last_weights_log_ >= std::chrono::seconds(1) && log::enabled(LogLevel::kDebug, "net")) {
     last_weights_log_ = now;
     std::string line;
@@ -132,6 +136,40 @@ void MultiRailConnection::check_health(Clock::time_point now) {
     no_rails_since_ = now;
   } else if (now - no_rails_since_ >= timeout && needs_peer()) {
     throw_no_rails();
+  }
+}
+
+void MultiRailConnection::check_slow_rails(Clock::time_point now) {
+  // Slow: in service and busy, yet below a quarter of the fastest rail's measured rate for a
+  // whole second (congestion, a bad cable, a misconfigured switch port, a tc throttle).
+  constexpr double kSlowShare = 0.25;
+  constexpr auto kSustained = std::chrono::seconds(1);
+  double fastest = 0;
+  for (int i = 0; i < static_cast<int>(rails_.size()); ++i) {
+    if (sched_.in_service(i)) fastest = std::max(fastest, sched_.rate(i));
+  }
+  for (int i = 0; i < static_cast<int>(rails_.size()); ++i) {
+    RailState& s = rails_[i];
+    const bool busy = now - s.last_progress < kSustained;
+    const bool slow = sched_.in_service(i) && busy && fastest > 0 && sched_.rate(i) > 0 &&
+                      sched_.rate(i) < kSlowShare * fastest;
+    if (!slow) {
+      s.slow_since = Clock::time_point{};
+      continue;
+    }
+    if (s.slow_since == Clock::time_point{}) s.slow_since = now;
+    if (now - s.slow_since < kSustained) continue;
+    if (s.last_slow_warning != Clock::time_point{} &&
+        now - s.last_slow_warning < std::chrono::seconds(10)) {
+      continue;
+    }
+    s.last_slow_warning = now;
+    if (s.link.counters) s.link.counters->slow_events.fetch_add(1, std::memory_order_relaxed);
+    RAILCC_WARN("net",
+                "rank {}: rail {} to rank {} is slow: {:.1f} MB/s against {:.1f} MB/s on the "
+                "fastest rail for over {} s (it keeps a proportional share of the traffic)",
+                my_rank_, rail_name(i), peer_, sched_.rate(i) / 1e6, fastest / 1e6,
+                std::chrono::duration_cast<std::chrono::seconds>(now - s.slow_since).count());
   }
 }
 

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "src/telemetry/metrics.h"
 #include "transport/multirail/multirail_connection.h"
 
 namespace railcc::transport {
@@ -60,6 +61,7 @@ bool MultiRailConnection::progress_recvs(int rail) {
       const std::size_t n = s.link.stream->read_some(s.head.data() + s.head_got, want - s.head_got);
       if (n == 0) return moved;
       moved = true;
+      if (s.link.counters) s.link.counters->received.fetch_add(n, std::memory_order_relaxed);
       s.head_got += n;
       if (s.head_got == sizeof(FrameHeader)) {
         if (auto bad = wire::validate(*h)) {
@@ -95,6 +97,7 @@ bool MultiRailConnection::progress_recvs(int rail) {
     }
     if (n == 0 && s.payload_got < length) return moved;
     moved = true;
+    if (s.link.counters) s.link.counters->received.fetch_add(n, std::memory_order_relaxed);
     s.payload_got += n;
     if (s.payload_got == length) finish_chunk(rail);
   }

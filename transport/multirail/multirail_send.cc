@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "src/telemetry/metrics.h"
 #include "transport/multirail/multirail_connection.h"
 
 namespace railcc::transport {
@@ -169,6 +170,7 @@ bool MultiRailConnection::progress_sends(int rail) {
     }
     if (n == 0) break;
     moved = true;
+    if (s.link.counters) s.link.counters->sent.fetch_add(n, std::memory_order_relaxed);
     s.last_progress = Clock::now();
     f->started = true;
     f->written += n;
