@@ -1,4 +1,5 @@
-// One reliable, ordered byte stream to a peer: a tcp socket or a pair of shared-memory rings.
+// One reliable, ordered byte stream to a peer: a tcp socket, a pair of shared-memory rings or an
+// RDMA queue pair.
 // Everything above it (framing, matching, reduction on arrival) is shared by all transports, so a
 // transport only has to move bytes. All calls are non-blocking.
 #pragma once
@@ -27,6 +28,9 @@ class Stream {
   // True once the peer is known to be gone (socket closed, process exited) and nothing it sent
   // is left to read. Called while idle, so it may cost a system call.
   virtual bool peer_gone() { return false; }
+  // Why the stream broke, when it knows more than "closed" (an RDMA completion error names the
+  // device, port and status); empty while healthy or when there is nothing to add.
+  virtual std::string failure() const { return {}; }
   virtual std::string describe() const = 0;
 };
 

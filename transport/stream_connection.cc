@@ -183,6 +183,12 @@ void StreamConnection::check_alive() {
   if (!needs_peer()) return;
   for (auto& s : streams_) {
     if (s.stream->peer_gone()) {
+      if (std::string why = s.stream->failure(); !why.empty()) {
+        throw PeerFailureError(
+            fmt::format("rank {}: {}; {} is unusable while rank {} still "
+                        "expects it in this op",
+                        my_rank_, why, s.stream->describe(), my_rank_));
+      }
       throw PeerFailureError(fmt::format(
           "{} is gone (its process exited or closed the connection) while rank {} still "
           "expected it in this op; seen on {}",

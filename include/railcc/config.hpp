@@ -12,7 +12,7 @@
 
 namespace railcc {
 
-enum class TransportKind { kAuto, kShm, kTcp };
+enum class TransportKind { kAuto, kShm, kTcp, kVerbs };
 enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3, kTrace = 4 };
 
 // Where rank, world size and the rendezvous address came from.
@@ -34,10 +34,18 @@ struct LinkCost {
   double gbps = 1;  // GB/s (1e9 bytes per second)
 };
 
+// One entry of RAILCC_IB_HCA: an RDMA device and one of its ports.
+struct IbPort {
+  std::string device;  // e.g. "mlx5_0"
+  int port = 1;
+};
+
 struct Config {
   // RAILCC_TIMEOUT: seconds (fractions allowed) any blocking wait may take. Default 300.
   std::chrono::milliseconds timeout{300'000};
-  // RAILCC_TRANSPORT: auto | shm | tcp. auto uses shm between ranks on one host, tcp otherwise.
+  // RAILCC_TRANSPORT: auto | shm | tcp | verbs. auto uses shm between ranks on one host and,
+  // between hosts, RDMA verbs where a device exists, tcp otherwise; verbs uses RDMA between every
+  // pair of ranks and fails init when there is no device.
   TransportKind transport = TransportKind::kAuto;
   // RAILCC_LOG_LEVEL: error | warn | info | debug | trace. Default warn.
   LogLevel log_level = LogLevel::kWarn;
@@ -89,6 +97,19 @@ struct Config {
   // on other rails before it is taken out of service (a rail whose link is down goes at once).
   // Default 0.5.
   std::chrono::milliseconds rail_timeout{500};
+  // RAILCC_IB_HCA: comma list of RDMA ports "device[:port]" (port 1 if omitted), e.g.
+  // "mlx5_0:1,mlx5_1:1"; with two or more, each is a rail (transport/multirail). Default: port 1
+  // of every device whose port is ACTIVE.
+  std::vector<IbPort> ib_hca;
+  // RAILCC_IB_GID_INDEX: GID table index for RoCE. -1 (default): the first RoCE v2 GID holding an
+  // IPv4 address, else any RoCE v2 GID, else any.
+  int ib_gid_index = -1;
+  // RAILCC_IB_QPS: queue pairs per peer on a single RDMA port; messages alternate between them.
+  // Default 2.
+  int ib_qps_per_peer = 2;
+  // RAILCC_IB_RING_BYTES: receive ring per queue pair, which the sender writes into with RDMA
+  // (power of two). Default 1 MiB.
+  std::size_t ib_ring_bytes = 1024 * 1024;
   // RAILCC_SPIN_US: microseconds a waiting thread polls before it sleeps. Default 20.
   int spin_us = 20;
   // RAILCC_TELEMETRY: 0 turns off the always-on counters and histograms (for measuring their

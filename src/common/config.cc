@@ -160,6 +160,8 @@ const char* transport_kind_name(TransportKind kind) noexcept {
       return "shm";
     case TransportKind::kTcp:
       return "tcp";
+    case TransportKind::kVerbs:
+      return "verbs";
   }
   return "?";
 }
@@ -181,8 +183,10 @@ Config Config::from_map(const EnvMap& env) {
       c.transport = TransportKind::kShm;
     else if (*v == "tcp")
       c.transport = TransportKind::kTcp;
+    else if (*v == "verbs")
+      c.transport = TransportKind::kVerbs;
     else
-      bad("RAILCC_TRANSPORT", *v, "auto, shm or tcp");
+      bad("RAILCC_TRANSPORT", *v, "auto, shm, tcp or verbs");
   }
   if (const std::string* v = find(env, "RAILCC_LOG_LEVEL")) {
     static constexpr std::pair<const char*, LogLevel> kLevels[] = {
@@ -280,6 +284,45 @@ Config Config::from_map(const EnvMap& env) {
     }
     c.rail_timeout = std::chrono::milliseconds(static_cast<long long>(std::ceil(seconds * 1000)));
   }
+  if (const std::string* v = find(env, "RAILCC_IB_HCA")) {
+    std::string_view rest = *v;
+    const char* expect = "a comma list of device[:port], e.g. mlx5_0:1,mlx5_1:1";
+    if (v->back() == ',') bad("RAILCC_IB_HCA", *v, expect);
+    while (!rest.empty()) {
+      const auto comma = rest.find(',');
+      const std::string_view item = rest.substr(0, comma);
+      const auto colon = item.find(':');
+      IbPort port;
+      port.device = std::string(item.substr(0, colon));
+      if (port.device.empty() || port.device.find_first_of(" \t") != std::string::npos) {
+        bad("RAILCC_IB_HCA", *v, expect);
+      }
+      if (colon != std::string_view::npos) {
+        port.port = static_cast<int>(
+            parse_int("RAILCC_IB_HCA", std::string(item.substr(colon + 1)), 1, 255));
+      }
+      for (const auto& seen : c.ib_hca) {
+        if (seen.device == port.device && seen.port == port.port) {
+          bad("RAILCC_IB_HCA", *v, "each port listed once");
+        }
+      }
+      c.ib_hca.push_back(port);
+      rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
+    }
+    if (c.ib_hca.size() > 16) bad("RAILCC_IB_HCA", *v, "at most 16 ports");
+  }
+  if (const std::string* v = find(env, "RAILCC_IB_GID_INDEX")) {
+    c.ib_gid_index = static_cast<int>(parse_int("RAILCC_IB_GID_INDEX", *v, -1, 65535));
+  }
+  if (const std::string* v = find(env, "RAILCC_IB_QPS")) {
+    c.ib_qps_per_peer = static_cast<int>(parse_int("RAILCC_IB_QPS", *v, 1, 16));
+  }
+  if (const std::string* v = find(env, "RAILCC_IB_RING_BYTES")) {
+    c.ib_ring_bytes = parse_bytes("RAILCC_IB_RING_BYTES", *v, 64 * 1024, 1ull << 30);
+    if ((c.ib_ring_bytes & (c.ib_ring_bytes - 1)) != 0) {
+      bad("RAILCC_IB_RING_BYTES", *v, "a power of two of at least 64K, e.g. 1M");
+    }
+  }
   if (const std::string* v = find(env, "RAILCC_SPIN_US")) {
     c.spin_us = static_cast<int>(parse_int("RAILCC_SPIN_US", *v, 0, 1000000));
   }
@@ -344,6 +387,15 @@ std::string Config::to_string() const {
   row("RAILCC_RAILS", rail_list.empty() ? "(none: one tcp path per peer)" : rail_list);
   row("RAILCC_RAIL_CHUNK_BYTES", std::to_string(rail_chunk_bytes));
   row("RAILCC_RAIL_TIMEOUT", fmt::format("{} s", rail_timeout.count() / 1000.0));
+  std::string hca_list;
+  for (const auto& p : ib_hca) {
+    hca_list += fmt::format("{}{}:{}", hca_list.empty() ? "" : ",", p.device, p.port);
+  }
+  row("RAILCC_IB_HCA", hca_list.empty() ? "(port 1 of every RDMA device)" : hca_list);
+  row("RAILCC_IB_GID_INDEX",
+      ib_gid_index < 0 ? "(auto: RoCE v2, IPv4)" : std::to_string(ib_gid_index));
+  row("RAILCC_IB_QPS", std::to_string(ib_qps_per_peer));
+  row("RAILCC_IB_RING_BYTES", std::to_string(ib_ring_bytes));
   row("RAILCC_SPIN_US", std::to_string(spin_us));
   row("RAILCC_TELEMETRY", telemetry ? "1" : "0 (off)");
   row("RAILCC_TRACE", trace_dir.empty() ? "(off)" : trace_dir);

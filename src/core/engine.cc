@@ -116,7 +116,7 @@ void Engine::wait_until(void* done_state, bool (*done_fn)(void*), Deadline deadl
 void Engine::block(uint32_t doorbell_seen, Deadline deadline) {
   // Sleep at most 10 ms so abort, dead peers and the deadline are noticed promptly.
   const int cap = deadline.poll_ms(10);
-  if (!mesh_.has_tcp) {
+  if (!mesh_.has_tcp && !mesh_.has_verbs) {
     if (mesh_.my_segment) mesh_.my_segment->wait_doorbell(doorbell_seen, cap);
     return;
   }

@@ -25,6 +25,7 @@ struct Mesh {
   std::vector<std::unique_ptr<transport::ShmSegment>> peer_segments;
   net::Fd listener;  // peer port; connections arriving after init are rejected
   bool has_tcp = false;
+  bool has_verbs = false;    // some peer is reached over RDMA (completion channels to poll)
   std::vector<int> host_of;  // host index of each rank (equal = same host); empty: one host
 };
 

@@ -19,6 +19,7 @@
 #include "transport/shm/shm_stream.h"
 #include "transport/stream_connection.h"
 #include "transport/tcp/tcp_stream.h"
+#include "transport/verbs/verbs_mesh.h"
 
 namespace railcc::core {
 namespace {
@@ -151,13 +152,31 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
                       "use RAILCC_TRANSPORT=auto or tcp",
                       r, peers[r].host_id));
     }
-    shm[r] = same_host && config.transport != TransportKind::kTcp;
+    shm[r] = same_host && config.transport != TransportKind::kTcp &&
+             config.transport != TransportKind::kVerbs;
+  }
+  // RDMA for the others where both ends have a device (always, or an error, when forced).
+  std::vector<bool> verbs(p.size, false);
+  std::shared_ptr<transport::verbs::VerbsPorts> verbs_ports;
+  std::vector<int> verbs_peers;
+  {
+    std::vector<int> remote;
+    for (int r = 0; r < p.size; ++r) {
+      if (r != p.rank && !shm[r]) remote.push_back(r);
+    }
+    const bool consider = config.transport == TransportKind::kVerbs ||
+                          (config.transport == TransportKind::kAuto && config.rails.empty());
+    if (!remote.empty() && consider) {
+      verbs_peers = transport::verbs::choose_verbs_peers(store, p.rank, remote, config, deadline,
+                                                         verbs_ports);
+      for (int r : verbs_peers) verbs[r] = true;
+    }
   }
   auto local_peers_of = [&](int r) {
     std::vector<int> out;
     for (int q = 0; q < p.size; ++q) {
       if (q != r && peers[q].host_id == peers[r].host_id &&
-          config.transport != TransportKind::kTcp) {
+          config.transport != TransportKind::kTcp && config.transport != TransportKind::kVerbs) {
         out.push_back(q);
       }
     }
@@ -226,7 +245,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
   std::map<int, std::vector<std::pair<std::string, int>>> peer_rails;
   int expected_accepts = 0;
   for (int r = 0; r < p.size; ++r) {
-    if (r == p.rank || shm[r]) continue;
+    if (r == p.rank || shm[r] || verbs[r]) continue;
     mesh.has_tcp = true;
     sockets[r].resize(k);
     if (use_rails) {
@@ -318,7 +337,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
           reject = "belongs to another job (wrong job key)";
         } else if (h.comm_id != p.comm_id) {
           reject = "belongs to another communicator";
-        } else if (h.root <= p.rank || h.root >= p.size || shm[h.root] ||
+        } else if (h.root <= p.rank || h.root >= p.size || shm[h.root] || verbs[h.root] ||
                    h.msg_id >= static_cast<uint64_t>(k) || sockets[h.root][h.msg_id]) {
           reject = fmt::format("claims to be rank {} socket {}, which is not expected", h.root,
                                h.msg_id);
@@ -371,9 +390,17 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
       mesh.connections[r]->set_channel(telemetry::Metrics::global().channel("tcp"));
     }
   }
-  RAILCC_DEBUG("init", "rank {}: {} shm peer(s), {} tcp peer(s) x {} {}, listening on {}:{}",
-               p.rank, my_local.size(), sockets.size(), k, use_rails ? "rail(s)" : "socket(s)", ip,
-               port);
+  // 5. RDMA: queue pairs connected through the store.
+  for (auto& [r, conn] : transport::verbs::connect_verbs_peers(
+           store, p.rank, p.comm_id, verbs_peers, verbs_ports, config, deadline)) {
+    mesh.connections[r] = std::move(conn);
+    mesh.has_verbs = true;
+  }
+  RAILCC_DEBUG("init",
+               "rank {}: {} shm peer(s), {} tcp peer(s) x {} {}, {} verbs peer(s), listening on "
+               "{}:{}",
+               p.rank, my_local.size(), sockets.size(), k, use_rails ? "rail(s)" : "socket(s)",
+               verbs_peers.size(), ip, port);
   return mesh;
 }
 

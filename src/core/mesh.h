@@ -1,5 +1,6 @@
 // Connects a new communicator's ranks to each other through the rendezvous store: shared memory
-// between ranks on one host, tcp (several sockets per peer) between hosts or when forced.
+// between ranks on one host; RDMA verbs between hosts where both have a device, else tcp
+// (several sockets per peer); tcp or verbs everywhere when forced.
 #pragma once
 
 #include <cstdint>

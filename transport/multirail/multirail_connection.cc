@@ -101,7 +101,8 @@ void MultiRailConnection::check_alive() {
   for (int i = 0; i < static_cast<int>(rails_.size()); ++i) {
     if (rails_[i].link.stream->peer_gone()) {
       ++gone;
-      fail_rail(i, "connection closed");
+      const std::string why = rails_[i].link.stream->failure();
+      fail_rail(i, why.empty() ? "connection closed" : why);
     }
   }
   if (gone == static_cast<int>(rails_.size())) {

@@ -90,6 +90,11 @@ void MultiRailConnection::check_health(Clock::time_point now) {
         fail_rail(i, fmt::format("link of {} is down", s.link.local.ifname));
         continue;
       }
+      // A stream that knows it broke (an RDMA completion error) fails its rail at once.
+      if (std::string why = s.link.stream->failure(); !why.empty()) {
+        fail_rail(i, why);
+        continue;
+      }
       const bool owes = sched_.outstanding(i) > 0 || !s.sendq.empty();
       if (!owes || now - s.last_progress < timeout) continue;
       // Quiet while owing data: the rail is at fault only if the peer is heard on another rail
