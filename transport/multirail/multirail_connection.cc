@@ -106,6 +106,10 @@ void MultiRailConnection::check_alive() {
     }
   }
   if (gone == static_cast<int>(rails_.size())) {
+    // Streams that know why they broke (RDMA completion errors) say more than "gone".
+    for (const auto& r : rails_) {
+      if (!r.link.stream->failure().empty()) throw_no_rails();
+    }
     throw PeerFailureError(
         fmt::format("rank {} is gone (its process exited or closed every rail) while rank {} still "
                     "expected it in this op; seen on {}",

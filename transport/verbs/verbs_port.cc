@@ -167,11 +167,18 @@ VerbsPorts open_verbs_ports(const Config& config, int rank) {
     return out;
   }
   for (int i = 0; i < count; ++i) {
-    try {
-      out.ports.push_back(std::make_shared<VerbsPort>(api, list[i], 1, config.ib_gid_index, rank));
-    } catch (const ConfigError& e) {
-      RAILCC_INFO("net", "skipping {}: {}", api.get_device_name(list[i]), e.what());
+    // Unlisted ports that are not ACTIVE are skipped; any other problem is an error.
+    ibv_port_attr attr{};
+    if (ibv_context* ctx = api.open_device(list[i])) {
+      const int rc = api.query_port(ctx, 1, &attr);
+      api.close_device(ctx);
+      if (rc != 0 || attr.state != IBV_PORT_ACTIVE) {
+        RAILCC_INFO("net", "rank {}: skipping {} port 1 ({})", rank, api.get_device_name(list[i]),
+                    rc ? "no such port" : port_state_name(attr.state));
+        continue;
+      }
     }
+    out.ports.push_back(std::make_shared<VerbsPort>(api, list[i], 1, config.ib_gid_index, rank));
   }
   if (out.ports.empty()) {
     out.unavailable = fmt::format("no RDMA device has an ACTIVE port 1 (devices: {})", names);
