@@ -107,8 +107,11 @@ void StreamConnection::send_error(ErrorCode code, const std::string& message) {
   h.comm_id = comm_id_;
   h.length = r.length;
   wire::seal(h);
-  // Jump the queue, but never into the middle of a frame already partly written.
-  auto& q = streams_[0].sendq;
+  // On a stream that still works (an RDMA queue pair may have failed alone). Jump the queue, but
+  // never into the middle of a frame already partly written.
+  std::size_t pick = 0;
+  while (pick + 1 < streams_.size() && !streams_[pick].stream->failure().empty()) ++pick;
+  auto& q = streams_[pick].sendq;
   auto pos = q.begin();
   // A raw remainder (see abandon_requests) is the tail of a frame too, even if not started.
   if (pos != q.end() && ((*pos)->written > 0 || (*pos)->raw)) ++pos;

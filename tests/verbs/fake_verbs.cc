@@ -298,8 +298,10 @@ void on_ack(State& s, const Msg& m) {
 void on_closed(State& s, int fd) {
   for (auto& [qpn, q] : s.qps) {
     if (q->conn == fd) {
+      // What was in flight is never acknowledged; a QP with nothing in flight notices when it
+      // next sends (post_send fails it with "retry exceeded"), as on a real fabric.
       q->conn = -1;
-      to_error(s, *q, IBV_WC_RETRY_EXC_ERR);
+      if (!q->outstanding.empty()) to_error(s, *q, IBV_WC_RETRY_EXC_ERR);
     }
     std::erase_if(q->rnr, [fd](const Pending& p) { return p.reply_fd == fd; });
   }

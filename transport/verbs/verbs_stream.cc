@@ -313,7 +313,7 @@ void VerbsStream::maybe_send_credit(bool force) {
   if (!connected_ || !failure_.empty() || sends_outstanding_ >= kSendDepth) return;
   const bool bytes_due = consumed_ - credited_bytes_ >= ring_bytes_ / 4;
   const bool writes_due = writes_seen_ - credited_writes_ >= kWriteWindow / 4;
-  if (!bytes_due && !writes_due && !(force && consumed_ > credited_bytes_)) return;
+  if (!bytes_due && !writes_due && !force) return;
   const Credit c{consumed_, writes_seen_};
   std::byte* slot = control_.data + (credits_posted_ % kSendDepth) * kSlot;
   std::memcpy(slot, &c, sizeof(c));
@@ -435,6 +435,14 @@ int VerbsStream::poll_fd() const { return channel_ ? channel_->fd : -1; }
 
 bool VerbsStream::peer_gone() {
   poll();
+  // Asked while the engine waits on this peer: RDMA shows no sign of a dead peer until we send
+  // to it, so send a credit (harmless, idempotent) now and then; an unanswered one fails with
+  // "retry exceeded" and breaks the stream well before RAILCC_TIMEOUT.
+  const auto now = std::chrono::steady_clock::now();
+  if (connected_ && failure_.empty() && now - last_probe_ >= std::chrono::milliseconds(100)) {
+    last_probe_ = now;
+    maybe_send_credit(true);
+  }
   return !failure_.empty() && arrived_ == consumed_;
 }
 

@@ -21,6 +21,7 @@
 
 #include <infiniband/verbs.h>
 
+#include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <memory>
@@ -87,6 +88,7 @@ class VerbsStream final : public Stream {
   int poll();
   void on_completion(const ibv_wc& wc);
   void post_recv(uint32_t slot);
+  // Sends a credit when a quarter of the ring or window is due, or always with `force` (a probe).
   void maybe_send_credit(bool force);
   std::size_t writable() const;
   // Copies n bytes (from up to two pieces) into the staging ring and posts the write(s).
@@ -123,6 +125,7 @@ class VerbsStream final : public Stream {
   uint64_t credited_bytes_ = 0;   // consumed_ as of our last credit message
   uint64_t credited_writes_ = 0;  // writes_seen_ as of our last credit message
   std::string failure_;           // why the stream broke; empty while healthy
+  std::chrono::steady_clock::time_point last_probe_{};  // see peer_gone()
 };
 
 }  // namespace railcc::transport::verbs
