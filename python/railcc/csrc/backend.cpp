@@ -113,13 +113,13 @@ std::vector<std::size_t> split_counts(const at::Tensor& t, const std::vector<int
                     " ranks");
   int64_t sum = 0;
   for (int i = 0; i < size; ++i) {
-    TORCH_CHECK_VALUE(splits[i] >= 0, "railcc all_to_all_single: negative ", what,
-                      " split size ", splits[i]);
+    TORCH_CHECK_VALUE(splits[i] >= 0, "railcc all_to_all_single: negative ", what, " split size ",
+                      splits[i]);
     sum += splits[i];
     counts[i] = static_cast<std::size_t>(splits[i] * row_elems) * per_element;
   }
-  TORCH_CHECK_VALUE(sum == rows, "railcc all_to_all_single: ", what, " split sizes add up to ",
-                    sum, " but the tensor's first dimension is ", rows);
+  TORCH_CHECK_VALUE(sum == rows, "railcc all_to_all_single: ", what, " split sizes add up to ", sum,
+                    " but the tensor's first dimension is ", rows);
   return counts;
 }
 
@@ -150,12 +150,12 @@ RailccBackend::RailccBackend(const c10::intrusive_ptr<c10d::Store>& store, int r
   } catch (const railcc::Error& e) {
     throw_torch_error(e);
   }
-  queue_ = std::make_unique<CompletionQueue>();
+  queue_ = std::make_unique<CompletionQueue>(comm_);
   init();
 }
 
 RailccBackend::~RailccBackend() {
-  queue_.reset();  // every queued work finalized before the communicator goes
+  queue_.reset();  // the queue keeps the communicator while works it still finalizes use it
   comm_.reset();
 }
 
@@ -174,7 +174,7 @@ void RailccBackend::abort() {
 }
 
 void RailccBackend::shutdown() {
-  // Finishes (or fails, past their deadline) what is in flight; later ops are refused.
+  // What is in flight still finishes (or fails at its deadline); later ops are refused.
   queue_.reset();
   comm_.reset();
 }
@@ -234,15 +234,15 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::broadcast(std::vector<at::Tensor>&
   TORCH_CHECK_VALUE(opts.rootTensor == 0, "railcc broadcast: rootTensor must be 0");
   const int root = static_cast<int>(check_root(opts.rootRank, size_, "broadcast"));
   for (const auto& t : tensors) check_cpu_dense(t, "broadcast");
-  return launch(OpType::BROADCAST, "railcc:broadcast", tensors, op_timeout(opts.timeout),
-                [&](RailccWork& w, railcc::Communicator& c) {
-                  for (const auto& t : tensors) {
-                    at::Tensor buf = writable(w, t, rank_ == root);
-                    const Wire wire = wire_of(t.scalar_type());
-                    w.add_op(c.broadcast(buf.data_ptr(), buf.data_ptr(), wire.count(buf),
-                                         wire.type, root));
-                  }
-                });
+  return launch(
+      OpType::BROADCAST, "railcc:broadcast", tensors, op_timeout(opts.timeout),
+      [&](RailccWork& w, railcc::Communicator& c) {
+        for (const auto& t : tensors) {
+          at::Tensor buf = writable(w, t, rank_ == root);
+          const Wire wire = wire_of(t.scalar_type());
+          w.add_op(c.broadcast(buf.data_ptr(), buf.data_ptr(), wire.count(buf), wire.type, root));
+        }
+      });
 }
 
 c10::intrusive_ptr<c10d::Work> RailccBackend::reduce(std::vector<at::Tensor>& tensors,
@@ -257,8 +257,7 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::reduce(std::vector<at::Tensor>& te
                 [&](RailccWork& w, railcc::Communicator& c) {
                   at::Tensor buf = writable(w, t, true);
                   premultiply(opts.reduceOp, buf, true);
-                  w.add_op(
-                      c.reduce(buf.data_ptr(), buf.data_ptr(), buf.numel(), type, op, root));
+                  w.add_op(c.reduce(buf.data_ptr(), buf.data_ptr(), buf.numel(), type, op, root));
                 });
 }
 
@@ -272,18 +271,18 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::allgather(
   std::vector<at::Tensor>& outs = outputs[0];
   check_list(outs, size_, "all_gather", "output");
   check_same_type_and_numel(in, outs, "all_gather", "output tensor");
-  return launch(OpType::ALLGATHER, "railcc:all_gather", outs, op_timeout(opts.timeout),
-                [&](RailccWork& w, railcc::Communicator& c) {
-                  at::Tensor src = readable(w, in);
-                  at::Tensor flat = unpack_on_success(w, outs, in);
-                  const Wire wire = wire_of(in.scalar_type());
-                  w.add_op(c.all_gather(src.data_ptr(), flat.data_ptr(), wire.count(src),
-                                        wire.type));
-                });
+  return launch(
+      OpType::ALLGATHER, "railcc:all_gather", outs, op_timeout(opts.timeout),
+      [&](RailccWork& w, railcc::Communicator& c) {
+        at::Tensor src = readable(w, in);
+        at::Tensor flat = unpack_on_success(w, outs, in);
+        const Wire wire = wire_of(in.scalar_type());
+        w.add_op(c.all_gather(src.data_ptr(), flat.data_ptr(), wire.count(src), wire.type));
+      });
 }
 
-c10::intrusive_ptr<c10d::Work> RailccBackend::_allgather_base(
-    at::Tensor& output, at::Tensor& input, const c10d::AllgatherOptions& opts) {
+c10::intrusive_ptr<c10d::Work> RailccBackend::_allgather_base(at::Tensor& output, at::Tensor& input,
+                                                              const c10d::AllgatherOptions& opts) {
   std::vector<at::Tensor> outputs{output}, inputs{input};
   return allgather_into_tensor_coalesced(outputs, inputs, opts);
 }
@@ -300,24 +299,24 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::allgather_into_tensor_coalesced(
     TORCH_CHECK_VALUE(outputs[i].scalar_type() == inputs[i].scalar_type() &&
                           outputs[i].numel() == inputs[i].numel() * size_,
                       "railcc all_gather_into_tensor: the output must hold ", size_,
-                      " times the input's elements, of its type; got output ",
-                      describe(outputs[i]), " for input ", describe(inputs[i]));
+                      " times the input's elements, of its type; got output ", describe(outputs[i]),
+                      " for input ", describe(inputs[i]));
   }
-  return launch(OpType::_ALLGATHER_BASE, "railcc:all_gather_into_tensor", outputs,
-                op_timeout(opts.timeout), [&](RailccWork& w, railcc::Communicator& c) {
-                  for (std::size_t i = 0; i < inputs.size(); ++i) {
-                    at::Tensor src = readable(w, inputs[i]);
-                    at::Tensor dst = writable(w, outputs[i], false);
-                    const Wire wire = wire_of(src.scalar_type());
-                    w.add_op(c.all_gather(src.data_ptr(), dst.data_ptr(), wire.count(src),
-                                          wire.type));
-                  }
-                });
+  return launch(
+      OpType::_ALLGATHER_BASE, "railcc:all_gather_into_tensor", outputs, op_timeout(opts.timeout),
+      [&](RailccWork& w, railcc::Communicator& c) {
+        for (std::size_t i = 0; i < inputs.size(); ++i) {
+          at::Tensor src = readable(w, inputs[i]);
+          at::Tensor dst = writable(w, outputs[i], false);
+          const Wire wire = wire_of(src.scalar_type());
+          w.add_op(c.all_gather(src.data_ptr(), dst.data_ptr(), wire.count(src), wire.type));
+        }
+      });
 }
 
-c10::intrusive_ptr<c10d::Work> RailccBackend::gather(
-    std::vector<std::vector<at::Tensor>>& outputs, std::vector<at::Tensor>& inputs,
-    const c10d::GatherOptions& opts) {
+c10::intrusive_ptr<c10d::Work> RailccBackend::gather(std::vector<std::vector<at::Tensor>>& outputs,
+                                                     std::vector<at::Tensor>& inputs,
+                                                     const c10d::GatherOptions& opts) {
   check_one(inputs, "gather");
   const int root = static_cast<int>(check_root(opts.rootRank, size_, "gather"));
   const at::Tensor& in = inputs[0];
@@ -341,9 +340,9 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::gather(
                 });
 }
 
-c10::intrusive_ptr<c10d::Work> RailccBackend::scatter(
-    std::vector<at::Tensor>& outputs, std::vector<std::vector<at::Tensor>>& inputs,
-    const c10d::ScatterOptions& opts) {
+c10::intrusive_ptr<c10d::Work> RailccBackend::scatter(std::vector<at::Tensor>& outputs,
+                                                      std::vector<std::vector<at::Tensor>>& inputs,
+                                                      const c10d::ScatterOptions& opts) {
   check_one(outputs, "scatter");
   const int root = static_cast<int>(check_root(opts.rootRank, size_, "scatter"));
   const at::Tensor& out = outputs[0];
@@ -376,12 +375,11 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::reduce_scatter(
   check_same_type_and_numel(out, inputs[0], "reduce_scatter", "input tensor");
   const auto type = reduction_type(out, "reduce_scatter");
   const auto op = reduction_op(opts.reduceOp, out.scalar_type(), "reduce_scatter");
-  return launch(OpType::REDUCE_SCATTER, "railcc:reduce_scatter", outputs,
-                op_timeout(opts.timeout), [&](RailccWork& w, railcc::Communicator& c) {
+  return launch(OpType::REDUCE_SCATTER, "railcc:reduce_scatter", outputs, op_timeout(opts.timeout),
+                [&](RailccWork& w, railcc::Communicator& c) {
                   at::Tensor src = premultiply(opts.reduceOp, pack(w, inputs[0], out), true);
                   at::Tensor dst = writable(w, out, false);
-                  w.add_op(
-                      c.reduce_scatter(src.data_ptr(), dst.data_ptr(), dst.numel(), type, op));
+                  w.add_op(c.reduce_scatter(src.data_ptr(), dst.data_ptr(), dst.numel(), type, op));
                 });
 }
 
@@ -395,8 +393,8 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::reduce_scatter_tensor_coalesced(
     std::vector<at::Tensor>& outputs, std::vector<at::Tensor>& inputs,
     const c10d::ReduceScatterOptions& opts) {
   TORCH_CHECK_VALUE(outputs.size() == inputs.size() && !inputs.empty(),
-                    "railcc reduce_scatter_tensor: ", inputs.size(), " inputs but ",
-                    outputs.size(), " outputs");
+                    "railcc reduce_scatter_tensor: ", inputs.size(), " inputs but ", outputs.size(),
+                    " outputs");
   std::vector<std::pair<railcc::DataType, railcc::ReduceOp>> types;
   for (std::size_t i = 0; i < inputs.size(); ++i) {
     check_cpu_dense(inputs[i], "reduce_scatter_tensor");
@@ -404,11 +402,11 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::reduce_scatter_tensor_coalesced(
     TORCH_CHECK_VALUE(inputs[i].scalar_type() == outputs[i].scalar_type() &&
                           inputs[i].numel() == outputs[i].numel() * size_,
                       "railcc reduce_scatter_tensor: the input must hold ", size_,
-                      " times the output's elements, of its type; got input ",
-                      describe(inputs[i]), " for output ", describe(outputs[i]));
-    types.emplace_back(reduction_type(inputs[i], "reduce_scatter_tensor"),
-                       reduction_op(opts.reduceOp, inputs[i].scalar_type(),
-                                    "reduce_scatter_tensor"));
+                      " times the output's elements, of its type; got input ", describe(inputs[i]),
+                      " for output ", describe(outputs[i]));
+    types.emplace_back(
+        reduction_type(inputs[i], "reduce_scatter_tensor"),
+        reduction_op(opts.reduceOp, inputs[i].scalar_type(), "reduce_scatter_tensor"));
   }
   return launch(OpType::_REDUCE_SCATTER_BASE, "railcc:reduce_scatter_tensor", outputs,
                 op_timeout(opts.timeout), [&](RailccWork& w, railcc::Communicator& c) {
@@ -434,14 +432,14 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::alltoall_base(at::Tensor& output, 
   const Wire wire = wire_of(input.scalar_type());
   const auto send_counts = split_counts(input, input_splits, size_, wire.per_element, "input");
   const auto recv_counts = split_counts(output, output_splits, size_, wire.per_element, "output");
-  return launch(OpType::ALLTOALL_BASE, "railcc:all_to_all_single", {output},
-                op_timeout(opts.timeout), [&](RailccWork& w, railcc::Communicator& c) {
-                  at::Tensor src = readable(w, input);
-                  at::Tensor dst = writable(w, output, false);
-                  w.add_op(c.all_to_allv(src.data_ptr(), send_counts, displacements(send_counts),
-                                         dst.data_ptr(), recv_counts, displacements(recv_counts),
-                                         wire.type));
-                });
+  return launch(
+      OpType::ALLTOALL_BASE, "railcc:all_to_all_single", {output}, op_timeout(opts.timeout),
+      [&](RailccWork& w, railcc::Communicator& c) {
+        at::Tensor src = readable(w, input);
+        at::Tensor dst = writable(w, output, false);
+        w.add_op(c.all_to_allv(src.data_ptr(), send_counts, displacements(send_counts),
+                               dst.data_ptr(), recv_counts, displacements(recv_counts), wire.type));
+      });
 }
 
 c10::intrusive_ptr<c10d::Work> RailccBackend::alltoall(std::vector<at::Tensor>& outputs,
@@ -463,14 +461,14 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::alltoall(std::vector<at::Tensor>& 
     send_counts.push_back(wire.count(inputs[i]));
     recv_counts.push_back(wire.count(outputs[i]));
   }
-  return launch(OpType::ALLTOALL, "railcc:all_to_all", outputs, op_timeout(opts.timeout),
-                [&](RailccWork& w, railcc::Communicator& c) {
-                  at::Tensor src = pack(w, inputs, like);
-                  at::Tensor dst = unpack_on_success(w, outputs, like);
-                  w.add_op(c.all_to_allv(src.data_ptr(), send_counts, displacements(send_counts),
-                                         dst.data_ptr(), recv_counts, displacements(recv_counts),
-                                         wire.type));
-                });
+  return launch(
+      OpType::ALLTOALL, "railcc:all_to_all", outputs, op_timeout(opts.timeout),
+      [&](RailccWork& w, railcc::Communicator& c) {
+        at::Tensor src = pack(w, inputs, like);
+        at::Tensor dst = unpack_on_success(w, outputs, like);
+        w.add_op(c.all_to_allv(src.data_ptr(), send_counts, displacements(send_counts),
+                               dst.data_ptr(), recv_counts, displacements(recv_counts), wire.type));
+      });
 }
 
 c10::intrusive_ptr<c10d::Work> RailccBackend::send(std::vector<at::Tensor>& tensors, int dst_rank,

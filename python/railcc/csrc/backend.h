@@ -2,11 +2,10 @@
 // point-to-point op torch issues, mapped onto one railcc::Communicator per process group.
 #pragma once
 
-#include <torch/csrc/distributed/c10d/Backend.hpp>
-#include <torch/csrc/distributed/c10d/Store.hpp>
-
 #include <chrono>
 #include <memory>
+#include <torch/csrc/distributed/c10d/Backend.hpp>
+#include <torch/csrc/distributed/c10d/Store.hpp>
 
 #include "completion_queue.h"
 #include "railcc/communicator.hpp"

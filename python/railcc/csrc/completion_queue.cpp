@@ -10,54 +10,68 @@ namespace {
 constexpr std::chrono::milliseconds kSweepInterval{5};
 }  // namespace
 
-CompletionQueue::CompletionQueue() : thread_([this] { run(); }) {}
+CompletionQueue::CompletionQueue(std::shared_ptr<void> keep_alive)
+    : state_(std::make_shared<State>()) {
+  state_->keep_alive = std::move(keep_alive);
+  thread_ = std::thread([state = state_] { run(state); });
+}
 
 CompletionQueue::~CompletionQueue() {
+  bool idle = false;
   {
-    std::lock_guard lock(mutex_);
-    stop_ = true;
+    std::lock_guard lock(state_->mutex);
+    state_->stop = true;
+    idle = state_->pending.empty() && !state_->busy;
   }
-  cv_.notify_all();
-  thread_.join();
+  state_->cv.notify_all();
+  if (idle) {
+    thread_.join();
+  } else {
+    thread_.detach();  // it owns `state_` (and the communicator) until the queue drains
+  }
 }
 
 void CompletionQueue::push(c10::intrusive_ptr<RailccWork> work) {
   {
-    std::lock_guard lock(mutex_);
-    pending_.push_back(std::move(work));
+    std::lock_guard lock(state_->mutex);
+    state_->pending.push_back(std::move(work));
   }
-  cv_.notify_one();
+  state_->cv.notify_one();
 }
 
-void CompletionQueue::run() {
+void CompletionQueue::run(const std::shared_ptr<State>& state) {
+  State& s = *state;
   std::vector<c10::intrusive_ptr<RailccWork>> done;
   for (;;) {
     c10::intrusive_ptr<RailccWork> oldest;
     {
-      std::unique_lock lock(mutex_);
-      cv_.wait(lock, [&] { return stop_ || !pending_.empty(); });
-      if (pending_.empty()) return;  // stop_ and drained
-      oldest = pending_.front();
+      std::unique_lock lock(s.mutex);
+      s.busy = false;
+      s.cv.wait(lock, [&] { return s.stop || !s.pending.empty(); });
+      if (s.pending.empty()) return;  // stopped and drained
+      oldest = s.pending.front();
     }
     const bool oldest_done = oldest->wait_ops_for(kSweepInterval);
     {
-      std::lock_guard lock(mutex_);
+      std::lock_guard lock(s.mutex);
       if (oldest_done) {
         // The usual case: works finish in call order; take the finished ones off the front.
-        while (!pending_.empty() && (pending_.front() == oldest || pending_.front()->ops_finished())) {
-          done.push_back(std::move(pending_.front()));
-          pending_.pop_front();
+        while (!s.pending.empty() &&
+               (s.pending.front() == oldest || s.pending.front()->ops_finished())) {
+          done.push_back(std::move(s.pending.front()));
+          s.pending.pop_front();
         }
       } else {
-        for (auto it = pending_.begin(); it != pending_.end();) {
+        for (auto it = s.pending.begin(); it != s.pending.end();) {
           if ((*it)->ops_finished()) {
             done.push_back(std::move(*it));
-            it = pending_.erase(it);
+            it = s.pending.erase(it);
           } else {
             ++it;
           }
         }
       }
+      s.busy = !done.empty();
     }
     // Finalize in call order, outside the lock: future callbacks may issue new ops.
     for (auto& w : done) {

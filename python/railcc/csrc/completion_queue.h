@@ -6,6 +6,7 @@
 
 #include <condition_variable>
 #include <list>
+#include <memory>
 #include <mutex>
 #include <thread>
 
@@ -15,8 +16,11 @@ namespace railcc_torch {
 
 class CompletionQueue {
  public:
-  CompletionQueue();
-  // Finalizes every queued work first (each is bounded by its op's deadline), then joins.
+  // `keep_alive` (the communicator) lives as long as queued works may still need it.
+  explicit CompletionQueue(std::shared_ptr<void> keep_alive);
+  // With nothing in flight, stops and joins the thread. Otherwise the thread is left to finish
+  // the queued works (each bounded by its op's deadline) on its own: joining could deadlock
+  // when a Python callback of a future needs the GIL this destructor's caller holds.
   ~CompletionQueue();
   CompletionQueue(const CompletionQueue&) = delete;
   CompletionQueue& operator=(const CompletionQueue&) = delete;
@@ -24,14 +28,19 @@ class CompletionQueue {
   void push(c10::intrusive_ptr<RailccWork> work);
 
  private:
-  void run();
+  struct State {
+    std::mutex mutex;
+    std::condition_variable cv;
+    // Oldest first. Ops of one communicator finish in call order, except point-to-point ones,
+    // which may finish after later ops: the thread waits on the oldest and sweeps the rest.
+    std::list<c10::intrusive_ptr<RailccWork>> pending;
+    bool busy = false;  // finalizing works taken off `pending`
+    bool stop = false;
+    std::shared_ptr<void> keep_alive;
+  };
+  static void run(const std::shared_ptr<State>& state);
 
-  std::mutex mutex_;
-  std::condition_variable cv_;
-  // Oldest first. Ops of one communicator finish in call order, except point-to-point ones,
-  // which may finish after later ops: the thread waits on the oldest and sweeps the rest.
-  std::list<c10::intrusive_ptr<RailccWork>> pending_;
-  bool stop_ = false;
+  std::shared_ptr<State> state_;
   std::thread thread_;
 };
 

@@ -24,6 +24,7 @@ PYBIND11_MODULE(TORCH_EXTENSION_NAME, m) {
         pybind11::arg("size"), pybind11::arg("timeout"),
         pybind11::call_guard<pybind11::gil_scoped_release>(),
         "Creates the railcc c10d Backend of one process group (what torch.distributed calls).");
-  m.def("version", [] { return std::string(railcc::version_string()); },
-        "Version of the railcc library built into this module.");
+  m.def(
+      "version", [] { return std::string(railcc::version_string()); },
+      "Version of the railcc library built into this module.");
 }

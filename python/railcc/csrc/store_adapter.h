@@ -3,9 +3,8 @@
 // rendezvous with no railcc-specific variables.
 #pragma once
 
-#include <torch/csrc/distributed/c10d/Store.hpp>
-
 #include <string>
+#include <torch/csrc/distributed/c10d/Store.hpp>
 
 #include "railcc/store.hpp"
 

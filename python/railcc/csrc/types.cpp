@@ -44,8 +44,8 @@ void check_cpu_dense(const at::Tensor& t, const char* op) {
                     "; the railcc backend handles CPU tensors (register another backend for ",
                     t.device().type(), ", e.g. init_process_group(\"cpu:railcc,cuda:nccl\"))");
   TORCH_CHECK_VALUE(t.layout() == at::kStrided, "railcc ", op,
-                    ": sparse and other non-strided tensors are not supported (layout ",
-                    t.layout(), ")");
+                    ": sparse and other non-strided tensors are not supported (layout ", t.layout(),
+                    ")");
 }
 
 void check_same_type_and_numel(const at::Tensor& like, at::TensorList ts, const char* op,
@@ -54,7 +54,8 @@ void check_same_type_and_numel(const at::Tensor& like, at::TensorList ts, const 
     check_cpu_dense(ts[i], op);
     TORCH_CHECK_VALUE(ts[i].scalar_type() == like.scalar_type() && ts[i].numel() == like.numel(),
                       "railcc ", op, ": ", what, " ", i, " is ", describe(ts[i]),
-                      " but the input is ", describe(like), " (each must match it in type and "
+                      " but the input is ", describe(like),
+                      " (each must match it in type and "
                       "number of elements)");
   }
 }

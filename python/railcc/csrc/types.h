@@ -3,11 +3,11 @@
 #pragma once
 
 #include <ATen/ATen.h>
-#include <torch/csrc/distributed/c10d/Types.hpp>
 
 #include <cstddef>
 #include <optional>
 #include <string>
+#include <torch/csrc/distributed/c10d/Types.hpp>
 
 #include "railcc/data_type.hpp"
 #include "railcc/reduce_op.hpp"

@@ -19,8 +19,9 @@ RailccWork::RailccWork(int rank, c10d::OpType type, const char* profiling_title,
     : c10d::Work(rank, type, profiling_title),
       outputs_(std::move(outputs)),
       timeout_(timeout),
-      future_(c10::make_intrusive<c10::ivalue::Future>(
-          c10::ListType::create(c10::TensorType::get()))) {}
+      future_(
+          c10::make_intrusive<c10::ivalue::Future>(c10::ListType::create(c10::TensorType::get()))) {
+}
 
 RailccWork::~RailccWork() = default;
 
@@ -122,9 +123,8 @@ bool RailccWork::wait(std::chrono::milliseconds timeout) {
     } catch (const railcc::Error& e) {
       if (!op.is_completed()) {
         // The caller's deadline passed first; the op keeps running (buffers stay alive).
-        C10_THROW_ERROR(DistBackendError,
-                        std::string("railcc: Work::wait timed out after ") +
-                            std::to_string(limit.count()) + " ms: " + e.what());
+        C10_THROW_ERROR(DistBackendError, std::string("railcc: Work::wait timed out after ") +
+                                              std::to_string(limit.count()) + " ms: " + e.what());
       }
       // The op failed; finalize() records its error once the other ops finished too (they
       // still use the buffers this work keeps alive).
