@@ -299,6 +299,18 @@ def async_futures(rank, world):
     done = []
     fut.add_done_callback(lambda f: done.append(True))
     assert done == [True]
+    # A blocking call (asyncOp false) whose future is asked for before anyone waits: the work
+    # joins the completion queue then, and the future still completes by itself.
+    opts = dist.AllreduceOptions()
+    opts.asyncOp = False
+    t = contribution(rank, n, torch.float32)
+    fut = dist.group.WORLD.allreduce([t], opts).get_future()
+    assert_equal(fut.wait()[0], want, "future of a blocking call")
+    # ... and asked for after wait(): already complete.
+    t = contribution(rank, n, torch.float32)
+    w = dist.group.WORLD.allreduce([t], opts)
+    w.wait()
+    assert w.get_future().done()
 
 
 def new_groups(rank, world):
@@ -336,9 +348,16 @@ def new_groups(rank, world):
     pair = [rank - rank % 2, rank - rank % 2 + 1]
     want = reduce_ref([contribution(r, 6, torch.float64) for r in pair], dist.ReduceOp.SUM)
     assert_equal(t, want, "all_reduce in new_subgroups")
+    # A group destroyed while an op with a chained future is in flight: the op and its
+    # callback still complete.
+    t = contribution(rank, 1 << 16, torch.float32)
+    chained = dist.all_reduce(t, group=sub, async_op=True).get_future().then(
+        lambda f: f.value()[0].sum().item())
     for g in (evens, odds, sub):
         if g is not None and g != dist.GroupMember.NON_GROUP_MEMBER:
             dist.destroy_process_group(g)
+    want = reduce_ref([contribution(r, 1 << 16, torch.float32) for r in pair], dist.ReduceOp.SUM)
+    assert chained.wait() == want.sum().item(), "future of an op on a destroyed group"
 
 
 def backend_name(rank, world):

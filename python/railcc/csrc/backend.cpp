@@ -13,8 +13,13 @@ namespace {
 using c10d::OpType;
 using std::chrono::milliseconds;
 
-// Per-op timeout from the options (kUnsetTimeout: none of its own).
-milliseconds op_timeout(milliseconds t) { return t.count() > 0 ? t : milliseconds(0); }
+// Per-op timeout from the options (kUnsetTimeout: none of its own) and whether the caller
+// waits at once (asyncOp false: torch.distributed's blocking calls).
+template <typename Options>
+CallMode mode_of(const Options& o) {
+  return {o.timeout.count() > 0 ? o.timeout : milliseconds(0), o.asyncOp};
+}
+constexpr CallMode kPointToPoint{milliseconds(0), true};
 
 // A contiguous tensor railcc may read for `t`.
 at::Tensor readable(RailccWork& w, const at::Tensor& t) {
@@ -186,10 +191,10 @@ railcc::Communicator& RailccBackend::comm() {
 
 template <typename Issue>
 c10::intrusive_ptr<c10d::Work> RailccBackend::launch(OpType type, const char* title,
-                                                     std::vector<at::Tensor> outputs,
-                                                     milliseconds op_timeout, Issue&& issue) {
+                                                     std::vector<at::Tensor> outputs, CallMode mode,
+                                                     Issue&& issue) {
   railcc::Communicator& c = comm();
-  auto work = c10::make_intrusive<RailccWork>(rank_, type, title, std::move(outputs), op_timeout);
+  auto work = c10::make_intrusive<RailccWork>(rank_, type, title, std::move(outputs), mode.timeout);
   try {
     issue(*work, c);
   } catch (const railcc::Error& e) {
@@ -197,7 +202,11 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::launch(OpType type, const char* ti
     queue_->push(work);  // keeps the buffers of ops already issued alive until they end
     throw_torch_error(e);
   }
-  queue_->push(work);
+  if (mode.async_op) {
+    queue_->push(work);
+  } else {
+    work->defer_completion(queue_->pusher());
+  }
   return work;
 }
 
@@ -210,7 +219,7 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::allreduce(std::vector<at::Tensor>&
     types.emplace_back(reduction_type(t, "all_reduce"),
                        reduction_op(opts.reduceOp, t.scalar_type(), "all_reduce"));
   }
-  return launch(OpType::ALLREDUCE, "railcc:all_reduce", tensors, op_timeout(opts.timeout),
+  return launch(OpType::ALLREDUCE, "railcc:all_reduce", tensors, mode_of(opts),
                 [&](RailccWork& w, railcc::Communicator& c) {
                   for (std::size_t i = 0; i < tensors.size(); ++i) {
                     at::Tensor buf = writable(w, tensors[i], true);
@@ -235,7 +244,7 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::broadcast(std::vector<at::Tensor>&
   const int root = static_cast<int>(check_root(opts.rootRank, size_, "broadcast"));
   for (const auto& t : tensors) check_cpu_dense(t, "broadcast");
   return launch(
-      OpType::BROADCAST, "railcc:broadcast", tensors, op_timeout(opts.timeout),
+      OpType::BROADCAST, "railcc:broadcast", tensors, mode_of(opts),
       [&](RailccWork& w, railcc::Communicator& c) {
         for (const auto& t : tensors) {
           at::Tensor buf = writable(w, t, rank_ == root);
@@ -253,7 +262,7 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::reduce(std::vector<at::Tensor>& te
   const at::Tensor& t = tensors[0];
   const auto type = reduction_type(t, "reduce");
   const auto op = reduction_op(opts.reduceOp, t.scalar_type(), "reduce");
-  return launch(OpType::REDUCE, "railcc:reduce", tensors, op_timeout(opts.timeout),
+  return launch(OpType::REDUCE, "railcc:reduce", tensors, mode_of(opts),
                 [&](RailccWork& w, railcc::Communicator& c) {
                   at::Tensor buf = writable(w, t, true);
                   premultiply(opts.reduceOp, buf, true);
@@ -272,7 +281,7 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::allgather(
   check_list(outs, size_, "all_gather", "output");
   check_same_type_and_numel(in, outs, "all_gather", "output tensor");
   return launch(
-      OpType::ALLGATHER, "railcc:all_gather", outs, op_timeout(opts.timeout),
+      OpType::ALLGATHER, "railcc:all_gather", outs, mode_of(opts),
       [&](RailccWork& w, railcc::Communicator& c) {
         at::Tensor src = readable(w, in);
         at::Tensor flat = unpack_on_success(w, outs, in);
@@ -303,7 +312,7 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::allgather_into_tensor_coalesced(
                       " for input ", describe(inputs[i]));
   }
   return launch(
-      OpType::_ALLGATHER_BASE, "railcc:all_gather_into_tensor", outputs, op_timeout(opts.timeout),
+      OpType::_ALLGATHER_BASE, "railcc:all_gather_into_tensor", outputs, mode_of(opts),
       [&](RailccWork& w, railcc::Communicator& c) {
         for (std::size_t i = 0; i < inputs.size(); ++i) {
           at::Tensor src = readable(w, inputs[i]);
@@ -330,7 +339,7 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::gather(std::vector<std::vector<at:
     TORCH_CHECK_VALUE(outputs.empty() || (outputs.size() == 1 && outputs[0].empty()),
                       "railcc gather: only the root (rank ", root, ") passes output tensors");
   }
-  return launch(OpType::GATHER, "railcc:gather", outs, op_timeout(opts.timeout),
+  return launch(OpType::GATHER, "railcc:gather", outs, mode_of(opts),
                 [&](RailccWork& w, railcc::Communicator& c) {
                   at::Tensor src = readable(w, in);
                   void* dst = nullptr;
@@ -354,7 +363,7 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::scatter(std::vector<at::Tensor>& o
     TORCH_CHECK_VALUE(inputs.empty() || (inputs.size() == 1 && inputs[0].empty()),
                       "railcc scatter: only the root (rank ", root, ") passes input tensors");
   }
-  return launch(OpType::SCATTER, "railcc:scatter", outputs, op_timeout(opts.timeout),
+  return launch(OpType::SCATTER, "railcc:scatter", outputs, mode_of(opts),
                 [&](RailccWork& w, railcc::Communicator& c) {
                   const void* src = nullptr;
                   if (rank_ == root) src = pack(w, inputs[0], out).data_ptr();
@@ -375,7 +384,7 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::reduce_scatter(
   check_same_type_and_numel(out, inputs[0], "reduce_scatter", "input tensor");
   const auto type = reduction_type(out, "reduce_scatter");
   const auto op = reduction_op(opts.reduceOp, out.scalar_type(), "reduce_scatter");
-  return launch(OpType::REDUCE_SCATTER, "railcc:reduce_scatter", outputs, op_timeout(opts.timeout),
+  return launch(OpType::REDUCE_SCATTER, "railcc:reduce_scatter", outputs, mode_of(opts),
                 [&](RailccWork& w, railcc::Communicator& c) {
                   at::Tensor src = premultiply(opts.reduceOp, pack(w, inputs[0], out), true);
                   at::Tensor dst = writable(w, out, false);
@@ -409,7 +418,7 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::reduce_scatter_tensor_coalesced(
         reduction_op(opts.reduceOp, inputs[i].scalar_type(), "reduce_scatter_tensor"));
   }
   return launch(OpType::_REDUCE_SCATTER_BASE, "railcc:reduce_scatter_tensor", outputs,
-                op_timeout(opts.timeout), [&](RailccWork& w, railcc::Communicator& c) {
+                mode_of(opts), [&](RailccWork& w, railcc::Communicator& c) {
                   for (std::size_t i = 0; i < inputs.size(); ++i) {
                     at::Tensor src = premultiply(opts.reduceOp, readable(w, inputs[i]), false);
                     w.keep_alive(src);
@@ -433,7 +442,7 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::alltoall_base(at::Tensor& output, 
   const auto send_counts = split_counts(input, input_splits, size_, wire.per_element, "input");
   const auto recv_counts = split_counts(output, output_splits, size_, wire.per_element, "output");
   return launch(
-      OpType::ALLTOALL_BASE, "railcc:all_to_all_single", {output}, op_timeout(opts.timeout),
+      OpType::ALLTOALL_BASE, "railcc:all_to_all_single", {output}, mode_of(opts),
       [&](RailccWork& w, railcc::Communicator& c) {
         at::Tensor src = readable(w, input);
         at::Tensor dst = writable(w, output, false);
@@ -462,7 +471,7 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::alltoall(std::vector<at::Tensor>& 
     recv_counts.push_back(wire.count(outputs[i]));
   }
   return launch(
-      OpType::ALLTOALL, "railcc:all_to_all", outputs, op_timeout(opts.timeout),
+      OpType::ALLTOALL, "railcc:all_to_all", outputs, mode_of(opts),
       [&](RailccWork& w, railcc::Communicator& c) {
         at::Tensor src = pack(w, inputs, like);
         at::Tensor dst = unpack_on_success(w, outputs, like);
@@ -476,7 +485,7 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::send(std::vector<at::Tensor>& tens
   check_one(tensors, "send");
   check_root(dst_rank, size_, "send");
   TORCH_CHECK_VALUE(tag >= 0, "railcc send: tag ", tag, " is negative");
-  return launch(OpType::SEND, "railcc:send", tensors, milliseconds(0),
+  return launch(OpType::SEND, "railcc:send", tensors, kPointToPoint,
                 [&](RailccWork& w, railcc::Communicator& c) {
                   at::Tensor src = readable(w, tensors[0]);
                   const Wire wire = wire_of(src.scalar_type());
@@ -490,7 +499,7 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::recv(std::vector<at::Tensor>& tens
   check_one(tensors, "recv");
   check_root(src_rank, size_, "recv");
   TORCH_CHECK_VALUE(tag >= 0, "railcc recv: tag ", tag, " is negative");
-  return launch(OpType::RECV, "railcc:recv", tensors, milliseconds(0),
+  return launch(OpType::RECV, "railcc:recv", tensors, kPointToPoint,
                 [&](RailccWork& w, railcc::Communicator& c) {
                   at::Tensor dst = writable(w, tensors[0], false);
                   const Wire wire = wire_of(dst.scalar_type());
@@ -501,7 +510,7 @@ c10::intrusive_ptr<c10d::Work> RailccBackend::recv(std::vector<at::Tensor>& tens
 }
 
 c10::intrusive_ptr<c10d::Work> RailccBackend::barrier(const c10d::BarrierOptions& opts) {
-  return launch(OpType::BARRIER, "railcc:barrier", {}, op_timeout(opts.timeout),
+  return launch(OpType::BARRIER, "railcc:barrier", {}, mode_of(opts),
                 [&](RailccWork& w, railcc::Communicator& c) { w.add_op(c.barrier()); });
 }
 

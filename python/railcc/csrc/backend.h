@@ -13,6 +13,12 @@
 
 namespace railcc_torch {
 
+// How an op was called: its own timeout (0: the communicator's) and whether it is asynchronous.
+struct CallMode {
+  std::chrono::milliseconds timeout;
+  bool async_op;
+};
+
 class RailccBackend final : public c10d::Backend {
  public:
   // Joins the group through `store` (torch's per-group PrefixStore); collective over the group.
@@ -76,8 +82,8 @@ class RailccBackend final : public c10d::Backend {
   // buffers alive through the queued work.
   template <typename Issue>
   c10::intrusive_ptr<c10d::Work> launch(c10d::OpType type, const char* title,
-                                        std::vector<at::Tensor> outputs,
-                                        std::chrono::milliseconds op_timeout, Issue&& issue);
+                                        std::vector<at::Tensor> outputs, CallMode mode,
+                                        Issue&& issue);
   railcc::Communicator& comm();
 
   std::shared_ptr<railcc::Communicator> comm_;

@@ -31,12 +31,22 @@ CompletionQueue::~CompletionQueue() {
   }
 }
 
-void CompletionQueue::push(c10::intrusive_ptr<RailccWork> work) {
+void CompletionQueue::push(const std::shared_ptr<State>& state,
+                           c10::intrusive_ptr<RailccWork> work) {
   {
-    std::lock_guard lock(state_->mutex);
-    state_->pending.push_back(std::move(work));
+    std::lock_guard lock(state->mutex);
+    if (!state->exited) {
+      state->pending.push_back(std::move(work));
+      state->cv.notify_one();
+      return;
+    }
   }
-  state_->cv.notify_one();
+  work->wait_ops_for(std::chrono::hours(24 * 365));  // each op ends by its own deadline
+  work->finalize();
+}
+
+std::function<void(c10::intrusive_ptr<RailccWork>)> CompletionQueue::pusher() const {
+  return [state = state_](c10::intrusive_ptr<RailccWork> work) { push(state, std::move(work)); };
 }
 
 void CompletionQueue::run(const std::shared_ptr<State>& state) {
@@ -48,7 +58,10 @@ void CompletionQueue::run(const std::shared_ptr<State>& state) {
       std::unique_lock lock(s.mutex);
       s.busy = false;
       s.cv.wait(lock, [&] { return s.stop || !s.pending.empty(); });
-      if (s.pending.empty()) return;  // stopped and drained
+      if (s.pending.empty()) {  // stopped and drained
+        s.exited = true;
+        return;
+      }
       oldest = s.pending.front();
     }
     const bool oldest_done = oldest->wait_ops_for(kSweepInterval);

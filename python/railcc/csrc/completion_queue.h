@@ -5,6 +5,7 @@
 #include <c10/util/intrusive_ptr.h>
 
 #include <condition_variable>
+#include <functional>
 #include <list>
 #include <memory>
 #include <mutex>
@@ -25,7 +26,10 @@ class CompletionQueue {
   CompletionQueue(const CompletionQueue&) = delete;
   CompletionQueue& operator=(const CompletionQueue&) = delete;
 
-  void push(c10::intrusive_ptr<RailccWork> work);
+  void push(c10::intrusive_ptr<RailccWork> work) { push(state_, std::move(work)); }
+  // For works that join the queue later (see RailccWork::defer_completion): queues the work, or
+  // finalizes it on the calling thread once the queue's thread has exited.
+  std::function<void(c10::intrusive_ptr<RailccWork>)> pusher() const;
 
  private:
   struct State {
@@ -36,8 +40,10 @@ class CompletionQueue {
     std::list<c10::intrusive_ptr<RailccWork>> pending;
     bool busy = false;  // finalizing works taken off `pending`
     bool stop = false;
+    bool exited = false;  // the thread returned: nothing queued now would be finalized
     std::shared_ptr<void> keep_alive;
   };
+  static void push(const std::shared_ptr<State>& state, c10::intrusive_ptr<RailccWork> work);
   static void run(const std::shared_ptr<State>& state);
 
   std::shared_ptr<State> state_;

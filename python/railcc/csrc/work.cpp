@@ -23,7 +23,11 @@ RailccWork::RailccWork(int rank, c10d::OpType type, const char* profiling_title,
           c10::make_intrusive<c10::ivalue::Future>(c10::ListType::create(c10::TensorType::get()))) {
 }
 
-RailccWork::~RailccWork() = default;
+RailccWork::~RailccWork() {
+  // A blocking call's work is not queued; dropped without wait(), its ops may still use the
+  // buffers this work keeps alive. They end by their own deadline.
+  if (!ops_finished()) wait_ops_for(std::chrono::hours(24 * 365));
+}
 
 bool RailccWork::ops_finished() const noexcept {
   for (const auto& op : ops_) {
@@ -136,6 +140,15 @@ bool RailccWork::wait(std::chrono::milliseconds timeout) {
   return true;
 }
 
-c10::intrusive_ptr<c10::ivalue::Future> RailccWork::getFuture() { return future_; }
+c10::intrusive_ptr<c10::ivalue::Future> RailccWork::getFuture() {
+  std::function<void(c10::intrusive_ptr<RailccWork>)> enqueue;
+  {
+    std::lock_guard lock(finalize_mutex_);
+    if (!finalized_) enqueue = std::move(enqueue_);
+    enqueue_ = nullptr;
+  }
+  if (enqueue) enqueue(c10::intrusive_ptr<RailccWork>::reclaim_copy(this));
+  return future_;
+}
 
 }  // namespace railcc_torch

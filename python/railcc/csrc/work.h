@@ -31,6 +31,11 @@ class RailccWork final : public c10d::Work {
   // Runs after every op succeeded, before the work counts as complete.
   void on_success(std::function<void()> f) { on_success_.push_back(std::move(f)); }
   void set_source_rank(int r) { source_rank_ = r; }
+  // For a blocking call (the caller waits at once): the work joins the completion queue only if
+  // someone asks for its future first, which saves waking the queue's thread for every op.
+  void defer_completion(std::function<void(c10::intrusive_ptr<RailccWork>)> enqueue) {
+    enqueue_ = std::move(enqueue);
+  }
 
   bool isCompleted() override;
   bool isSuccess() const override;
@@ -57,6 +62,7 @@ class RailccWork final : public c10d::Work {
   std::chrono::milliseconds timeout_;
   int source_rank_ = -1;
   c10::intrusive_ptr<c10::ivalue::Future> future_;
+  std::function<void(c10::intrusive_ptr<RailccWork>)> enqueue_;  // see defer_completion
   std::mutex finalize_mutex_;  // held while one thread finalizes; others wait for its result
   bool finalized_ = false;
 };
