@@ -50,4 +50,5 @@ def test_send_recv_tag_mismatch():
 
 def test_invalid_call_is_rejected_locally():
     for err in _errors(run_job(failures.bad_splits_then_ok, 2)):
-        assert err is not None and "split sizes add up to" in err, err
+        assert err is not None and err.startswith("ValueError"), err
+        assert "split sizes add up to" in err, err
