@@ -42,7 +42,8 @@ railcc_jobs() { nproc 2>/dev/null || echo 2; }
 # the first run downloads (torch's wheels are several GB).
 railcc_python_env() {
   local venv="${1:-.venv}"
-  if [ -x "$venv/bin/python" ] && "$venv/bin/python" -c "import torch, numpy, pytest" 2>/dev/null; then
+  if [ -x "$venv/bin/python" ] &&
+    "$venv/bin/python" -c "import torch, numpy, pytest" 2>/dev/null; then
     return 0
   fi
   echo "railcc: setting up $venv with torch, numpy and pytest from PyPI"
