@@ -68,7 +68,9 @@ std::string tcp_store_address(const c10::intrusive_ptr<c10d::Store>& store) {
     s = prefix->getUnderlyingNonPrefixStore();
   }
   if (auto* tcp = dynamic_cast<c10d::TCPStore*>(s.get())) {
-    return tcp->getHost() + ":" + std::to_string(tcp->getPort());
+    const std::string& host = tcp->getHost();
+    const bool ipv6 = host.find(':') != std::string::npos && host.front() != '[';
+    return (ipv6 ? "[" + host + "]" : host) + ":" + std::to_string(tcp->getPort());
   }
   return "";
 }
