@@ -79,6 +79,10 @@ def main():
                   f"{bus['railcc']:>12.2f} {bus['gloo']:>10.2f} "
                   f"{times['gloo'] / times['railcc']:>11.2f}x", flush=True)
         mib *= 2
+    # All done before teardown: torch's gloo backend may abort when a peer destroys its group
+    # first (see examples/pytorch_ddp.py).
+    dist.barrier(group=gloo)
+    dist.barrier()
     dist.destroy_process_group()
 
 

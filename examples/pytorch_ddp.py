@@ -57,6 +57,9 @@ def main():
 
     if rank == 0:
         print(f"backend {args.backend}: {world} ranks, {args.steps} steps", flush=True)
+    # Everyone is done before anyone tears down: torch 2.15's gloo backend sometimes aborts
+    # ("terminate called without an active exception") when a peer destroys its group first.
+    dist.barrier()
     dist.destroy_process_group()
 
 
