@@ -10,6 +10,7 @@ RAILCC_DEBIAN_PACKAGES=(
   libibverbs-dev ibverbs-providers
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-prometheus-client
+  python3-venv python3-dev ninja-build
 )
 
 railcc_install_deps() {
@@ -35,3 +36,28 @@ railcc_install_deps() {
 
 # Number of parallel build jobs: all cores, at least 1.
 railcc_jobs() { nproc 2>/dev/null || echo 2; }
+
+# The Python environment of the PyTorch backend (python/railcc, tests/torch, examples/
+# pytorch_ddp.py, bench/torch_compare.py): a virtual environment at the project root (or $1) with
+# torch, numpy and pytest from PyPI. One that already imports them is reused untouched, so only
+# the first run downloads (torch's wheels are several GB).
+railcc_python_env() {
+  local venv="${1:-.venv}"
+  if [ -x "$venv/bin/python" ] &&
+    "$venv/bin/python" -c "import torch, numpy, pytest" 2>/dev/null; then
+    return 0
+  fi
+  echo "railcc: setting up $venv with torch, numpy and pytest from PyPI"
+  python3 -m venv "$venv"
+  "$venv/bin/pip" install -q torch numpy pytest
+}
+
+# Builds the torch backend extension (python/railcc/csrc) against the static library of the
+# CMake build directory $2 (default build/) and installs the railcc package into the venv $1.
+# Incremental: unchanged sources are not recompiled.
+railcc_build_python() {
+  local venv="${1:-.venv}" build="${2:-build}"
+  case "$build" in /*) ;; *) build="$PWD/$build" ;; esac
+  MAX_JOBS="$(railcc_jobs)" RAILCC_BUILD_DIR="$build" \
+    nice -n 10 "$venv/bin/pip" install -q --no-build-isolation ./python
+}

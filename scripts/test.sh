@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Sets up like quickstart.sh, builds Release with every test, and runs them all (ctest), then
+# Sets up like quickstart.sh, builds Release with every test, and runs them all (ctest; label torch
+# builds the PyTorch backend into .venv and runs tests/torch), then
 # builds with AddressSanitizer + UndefinedBehaviorSanitizer and runs the unit and multi-process
 # tests again, then the multi-process tests under ThreadSanitizer.
 # Usage: scripts/test.sh [--no-sanitize] [--sanitize-only]
@@ -22,8 +23,15 @@ status=0
 
 if [ $run_release -eq 1 ]; then
   echo "== Release build and every test"
+  # The PyTorch backend's environment first: its tests (label torch) are registered when it exists.
+  railcc_python_env .venv || {
+    echo "railcc: could not set up .venv (torch tests skipped)" >&2
+    status=1
+  }
   cmake -S . -B build -DCMAKE_BUILD_TYPE=Release -DRAILCC_BUILD_TESTS=ON -DRAILCC_BUILD_BENCH=ON
   cmake --build build -j"$jobs"
+  echo "== PyTorch backend: build python/railcc against build/ and install it into .venv"
+  if [ -x .venv/bin/python ]; then railcc_build_python .venv build || status=1; fi
   (cd build && ctest --output-on-failure --timeout 600 -j1) || status=1
 fi
 
