@@ -27,6 +27,9 @@ class Stream {
   // True once the peer is known to be gone (socket closed, process exited) and nothing it sent
   // is left to read. Called while idle, so it may cost a system call.
   virtual bool peer_gone() { return false; }
+  // Fault injection (RAILCC_FAULT=drop/rail): closes the stream in both directions, as a cable
+  // pulled mid-job would; both ends then fail with PeerFailureError.
+  virtual void inject_drop() = 0;
   virtual std::string describe() const = 0;
 };
 
