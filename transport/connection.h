@@ -98,8 +98,17 @@ class Connection {
   // True when large messages to and from this peer move by single copy (shared memory with
   // cross-memory attach, see StreamConnection::enable_single_copy).
   virtual bool single_copy() const { return false; }
+  // Sent data the peer has not confirmed yet and that this end still holds a copy of, to resend
+  // on another rail if the one it went out on fails. A closing communicator waits for it.
+  // False once the peer is gone (nothing would ever confirm it).
+  virtual bool has_unacked() { return false; }
   // Acknowledgements still to be written: the peer's sends complete only once they are.
   virtual bool has_pending_control() const { return false; }
+  // Fault injection (RAILCC_FAULT, tests only): kDrop closes every stream to the peer, kRail
+  // only the first rail of a multi-rail connection, kCorrupt flips one payload byte of the next
+  // message sent.
+  enum class Fault { kDrop, kRail, kCorrupt };
+  virtual void inject_fault(Fault f) = 0;
   // Counts the payload bytes of every message into `c` (telemetry); null = not counted.
   virtual void set_channel(telemetry::ChannelCounters* c) { (void)c; }
 };

@@ -31,6 +31,9 @@ class Stream {
   // Why the stream broke, when it knows more than "closed" (an RDMA completion error names the
   // device, port and status); empty while healthy or when there is nothing to add.
   virtual std::string failure() const { return {}; }
+  // Fault injection (RAILCC_FAULT=drop/rail): closes the stream in both directions, as a cable
+  // pulled mid-job would; both ends then fail with PeerFailureError.
+  virtual void inject_drop() = 0;
   virtual std::string describe() const = 0;
 };
 

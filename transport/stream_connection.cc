@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstring>
 
+#include "src/common/crc32c.h"
 #include "src/common/deadline.h"
+#include "src/common/log.h"
 #include "src/telemetry/metrics.h"
 #include "transport/shm/cross_memory.h"
 
@@ -35,6 +37,7 @@ std::span<const std::byte> StreamConnection::payload_of(const SendRequest& r) co
   if (!r.raw && r.header.kind == static_cast<uint8_t>(FrameKind::kRead)) {
     return {reinterpret_cast<const std::byte*>(&r.read_address), sizeof(r.read_address)};
   }
+  if (&r == corrupted_request_) return {corrupted_payload_.data(), corrupted_payload_.size()};
   return {r.data, r.length};
 }
 
@@ -47,8 +50,10 @@ std::string StreamConnection::describe() const {
 void StreamConnection::post_send(SendRequest* r) {
   FrameHeader& h = r->header;
   h = FrameHeader{};
-  const bool by_reference =
-      single_copy_min_ > 0 && (r->length >= single_copy_min_ || (r->by_reference && r->length));
+  // A message to corrupt (RAILCC_FAULT) goes through the stream, where the fault is injected.
+  const bool corrupt = corrupt_next_ && r->length > 0;
+  const bool by_reference = !corrupt && single_copy_min_ > 0 &&
+                            (r->length >= single_copy_min_ || (r->by_reference && r->length));
   h.kind = static_cast<uint8_t>(by_reference ? FrameKind::kRead : FrameKind::kData);
   r->read_address = reinterpret_cast<uintptr_t>(r->data);
   h.op = static_cast<uint8_t>(r->what.op);
@@ -65,6 +70,37 @@ void StreamConnection::post_send(SendRequest* r) {
   r->written = 0;
   r->done = false;
   streams_[h.msg_id % streams_.size()].sendq.push_back(r);
+  if (corrupt) {
+    corrupt_next_ = false;
+    corrupted_request_ = r;
+    corrupted_payload_.assign(r->data, r->data + r->length);
+    corrupted_payload_[r->length / 2] ^= std::byte{0x5A};
+    RAILCC_WARN("net", "RAILCC_FAULT: corrupting byte {} of message {} to {} in flight",
+                r->length / 2, h.msg_id, who());
+  }
+  if (checksums_ && r->length > 0) queue_checksum(*r);
+}
+
+void StreamConnection::queue_checksum(const SendRequest& r) {
+  auto owned = std::make_unique<OwnedSend>();
+  FrameHeader& h = owned->request.header;
+  h.kind = static_cast<uint8_t>(FrameKind::kChecksum);
+  h.root = my_rank_;
+  h.comm_id = comm_id_;
+  h.seq = r.header.seq;
+  h.msg_id = r.header.msg_id;
+  h.count = crc32c(r.data, r.length);  // of the data as the caller has it, before any fault
+  wire::seal(h);
+  streams_[h.msg_id % streams_.size()].sendq.push_back(&owned->request);
+  owned_.push_back(std::move(owned));
+}
+
+void StreamConnection::inject_fault(Fault f) {
+  if (f == Fault::kCorrupt) {
+    corrupt_next_ = true;
+    return;
+  }
+  for (auto& s : streams_) s.stream->inject_drop();
 }
 
 void StreamConnection::post_recv(RecvRequest* r) {
@@ -76,15 +112,15 @@ void StreamConnection::post_recv(RecvRequest* r) {
     check_expectation(it->second->header, *r);
     if (it->second->complete) {
       const Unexpected& u = *it->second;
+      uint32_t crc = 0;
       if (u.header.kind == static_cast<uint8_t>(FrameKind::kRead)) {
-        const uint64_t remote = u.remote;
-        unexpected_.erase(it);
-        read_remote(r, remote, r->msg_id);
+        crc = read_remote(r, u.remote, r->msg_id);
       } else {
         deliver(r, 0, u.payload.data(), r->length);
-        unexpected_.erase(it);
+        if (checksums_) crc = crc32c(u.payload.data(), u.payload.size());
       }
-      r->done = true;
+      complete_recv(r, crc, &u);
+      unexpected_.erase(it);
       return;
     }
   }
@@ -155,6 +191,8 @@ void StreamConnection::abandon_requests() {
     }
   }
   posted_.clear();
+  awaiting_crc_.clear();
+  corrupted_request_ = nullptr;
   // The peer may still be reading those buffers; it fails its op too (see broadcast_error).
   awaiting_read_.clear();
 }
@@ -175,7 +213,7 @@ void StreamConnection::add_poll_fds(std::vector<pollfd>& fds) const {
 }
 
 bool StreamConnection::needs_peer() const {
-  if (!posted_.empty() || !awaiting_read_.empty()) return true;
+  if (!posted_.empty() || !awaiting_read_.empty() || !awaiting_crc_.empty()) return true;
   for (const auto& s : streams_) {
     if (!s.sendq.empty() || s.in_payload || s.header_got > 0) return true;
   }
@@ -239,8 +277,10 @@ bool StreamConnection::progress_sends(StreamState& s) {
       continue;
     }
     r->done = true;
+    if (r == corrupted_request_) corrupted_request_ = nullptr;
     if (!r->raw && kind == FrameKind::kReadDone) --control_queued_;
-    if (r->raw || kind == FrameKind::kError || kind == FrameKind::kReadDone) {
+    if (r->raw || kind == FrameKind::kError || kind == FrameKind::kReadDone ||
+        kind == FrameKind::kChecksum) {
       std::erase_if(owned_, [r](const auto& o) { return &o->request == r; });
     }
   }
@@ -263,7 +303,14 @@ void StreamConnection::on_header(StreamState& s) {
   s.target = nullptr;
   s.unexpected = nullptr;
   s.error_text.clear();
+  s.crc = 0;
   const auto kind = static_cast<FrameKind>(h.kind);
+  if (kind == FrameKind::kChecksum) {
+    s.in_payload = false;
+    s.header_got = 0;
+    on_checksum(h);
+    return;
+  }
   if (kind == FrameKind::kError) {
     s.error_text.resize(h.length);
     return;
@@ -332,8 +379,7 @@ void StreamConnection::finish_read_frame(StreamState& s) {
     RecvRequest* r = s.target;
     s.target = nullptr;
     posted_.erase(msg_id);
-    read_remote(r, s.read_address, msg_id);
-    r->done = true;
+    complete_recv(r, read_remote(r, s.read_address, msg_id));
     return;
   }
   Unexpected* u = s.unexpected;
@@ -344,17 +390,18 @@ void StreamConnection::finish_read_frame(StreamState& s) {
   if (it != posted_.end()) {  // posted while the address was still arriving
     RecvRequest* r = it->second;
     posted_.erase(it);
+    complete_recv(r, read_remote(r, s.read_address, msg_id), u);
     unexpected_.erase(msg_id);
-    read_remote(r, s.read_address, msg_id);
-    r->done = true;
   }
 }
 
-void StreamConnection::read_remote(RecvRequest* r, uint64_t address, uint64_t msg_id) {
+uint32_t StreamConnection::read_remote(RecvRequest* r, uint64_t address, uint64_t msg_id) {
   const std::string from = fmt::format("{} (pid {})", who(), peer_pid_);
+  uint32_t crc = 0;
   try {
     if (r->reduce_with == nullptr) {
       cross_memory_read(peer_pid_, address, r->dst, r->length, from);
+      if (checksums_) crc = crc32c(r->dst, r->length);
     } else {
       // Stage through a buffer that stays in cache, then reduce it with the local operand.
       constexpr std::size_t kBounce = 64 * 1024;
@@ -364,6 +411,7 @@ void StreamConnection::read_remote(RecvRequest* r, uint64_t address, uint64_t ms
       for (std::size_t off = 0; off < r->length; off += step) {
         const std::size_t n = std::min(step, r->length - off);
         cross_memory_read(peer_pid_, address + off, bounce_.get(), n, from);
+        if (checksums_) crc = crc32c_extend(crc, bounce_.get(), n);
         deliver(r, off, bounce_.get(), n);
       }
     }
@@ -376,6 +424,48 @@ void StreamConnection::read_remote(RecvRequest* r, uint64_t address, uint64_t ms
   r->received = r->length;
   if (channel_) channel_->received.fetch_add(r->length, std::memory_order_relaxed);
   queue_read_done(msg_id);
+  return crc;
+}
+
+void StreamConnection::complete_recv(RecvRequest* r, uint32_t crc, const Unexpected* u) {
+  if (!checksums_ || r->length == 0) {  // empty messages carry no checksum frame
+    r->done = true;
+    return;
+  }
+  if (u && u->has_expected_crc) {
+    if (u->expected_crc != crc) corrupted(r->msg_id, u->expected_crc, crc);
+    r->done = true;
+    return;
+  }
+  awaiting_crc_[r->msg_id] = {r, crc};  // its kChecksum frame follows on the same stream
+}
+
+void StreamConnection::on_checksum(const FrameHeader& h) {
+  if (!checksums_) {
+    throw ConfigError(fmt::format(
+        "{} sends checksums but rank {} does not: set RAILCC_CHECKSUM alike on every rank", who(),
+        my_rank_));
+  }
+  const auto sent = static_cast<uint32_t>(h.count);
+  if (auto it = awaiting_crc_.find(h.msg_id); it != awaiting_crc_.end()) {
+    auto [r, got] = it->second;
+    awaiting_crc_.erase(it);
+    if (got != sent) corrupted(h.msg_id, sent, got);
+    r->done = true;
+    return;
+  }
+  if (auto it = unexpected_.find(h.msg_id); it != unexpected_.end()) {
+    it->second->has_expected_crc = true;
+    it->second->expected_crc = sent;
+  }
+  // Otherwise its receive was abandoned after a failure: nothing left to check.
+}
+
+void StreamConnection::corrupted(uint64_t msg_id, uint32_t sent, uint32_t got) const {
+  throw ProtocolError(fmt::format(
+      "data corrupted in flight: message {} from {} to rank {} failed its CRC32C check (sent "
+      "0x{:08x}, received 0x{:08x}; RAILCC_CHECKSUM=1)",
+      msg_id, who(), my_rank_, sent, got));
 }
 
 void StreamConnection::receive_error_frames() {
@@ -418,9 +508,12 @@ void StreamConnection::finish_payload(StreamState& s) {
   }
   if (channel_) channel_->received.fetch_add(h.length, std::memory_order_relaxed);
   if (s.target) {
-    s.target->done = true;
-    posted_.erase(s.target->msg_id);
+    RecvRequest* r = s.target;
+    posted_.erase(r->msg_id);
     s.target = nullptr;
+    uint32_t crc = 0;
+    if (checksums_) crc = r->reduce_with ? s.crc : crc32c(r->dst, h.length);
+    complete_recv(r, crc);
     return;
   }
   Unexpected* u = s.unexpected;
@@ -430,8 +523,8 @@ void StreamConnection::finish_payload(StreamState& s) {
   if (it != posted_.end()) {  // posted while the payload was still arriving
     RecvRequest* r = it->second;
     deliver(r, 0, u->payload.data(), r->length);
-    r->done = true;
     posted_.erase(it);
+    complete_recv(r, checksums_ ? crc32c(u->payload.data(), u->payload.size()) : 0, u);
     unexpected_.erase(h.msg_id);
   }
 }
@@ -514,6 +607,7 @@ bool StreamConnection::progress_recvs(StreamState& s) {
     if (s.carry_len > 0) {
       s.carry_len += s.stream->read_some(s.carry + s.carry_len, esz - s.carry_len);
       if (s.carry_len < esz) return moved;
+      if (checksums_) s.crc = crc32c_extend(s.crc, s.carry, esz);
       deliver(r, s.payload_got, s.carry, esz);
       s.payload_got += esz;
       s.carry_len = 0;
@@ -528,6 +622,7 @@ bool StreamConnection::progress_recvs(StreamState& s) {
         s.carry_len = s.stream->read_some(s.carry, esz);
         continue;
       }
+      if (checksums_) s.crc = crc32c_extend(s.crc, avail.data(), n);
       deliver(r, s.payload_got, avail.data(), n);
       s.stream->consume(n);
       s.payload_got += n;

@@ -42,6 +42,12 @@ class StreamConnection final : public Connection {
   bool single_copy() const override { return single_copy_min_ > 0; }
   bool has_pending_control() const override { return control_queued_ > 0; }
   void set_channel(telemetry::ChannelCounters* c) override { channel_ = c; }
+  void inject_fault(Fault f) override;
+
+  // RAILCC_CHECKSUM: every message is followed by a kChecksum frame with the CRC32C of its
+  // payload, and a receive completes only once the CRC of what arrived matches. Both ends must
+  // enable it (every rank reads the same config).
+  void enable_checksums() { checksums_ = true; }
 
   // Sends messages of at least `min_bytes` (or asking for it) by reference (kRead frames) and
   // reads the peer's kRead frames from process `peer_pid` by cross-memory attach. Both ends must
@@ -53,7 +59,9 @@ class StreamConnection final : public Connection {
     wire::FrameHeader header;
     std::vector<std::byte> payload;
     bool complete = false;
-    uint64_t remote = 0;  // a kRead frame: the data's address in the peer
+    uint64_t remote = 0;            // a kRead frame: the data's address in the peer
+    bool has_expected_crc = false;  // its kChecksum frame arrived (RAILCC_CHECKSUM)
+    uint32_t expected_crc = 0;
   };
   struct OwnedSend {
     SendRequest request;
@@ -75,6 +83,7 @@ class StreamConnection final : public Connection {
     std::size_t carry_len = 0;
     uint64_t read_address = 0;  // payload of an incoming kRead frame
     bool discard = false;       // drop the rest of the current payload (its receive was abandoned)
+    uint32_t crc = 0;           // CRC32C of the payload reduced so far (RAILCC_CHECKSUM)
   };
 
   bool progress_sends(StreamState& s);
@@ -83,7 +92,14 @@ class StreamConnection final : public Connection {
   void finish_payload(StreamState& s);
   void finish_read_frame(StreamState& s);
   // Fetches a kRead message's data from the peer into r (copy or reduce), then acknowledges it.
-  void read_remote(RecvRequest* r, uint64_t address, uint64_t msg_id);
+  // Returns the CRC32C of the data read when checksums are on (else 0).
+  uint32_t read_remote(RecvRequest* r, uint64_t address, uint64_t msg_id);
+  // r received its whole payload, whose CRC32C is `crc`: done now, or (checksums on) once its
+  // kChecksum frame agrees. `expected` is that frame's CRC if it came first.
+  void complete_recv(RecvRequest* r, uint32_t crc, const Unexpected* u = nullptr);
+  void on_checksum(const wire::FrameHeader& h);
+  [[noreturn]] void corrupted(uint64_t msg_id, uint32_t sent, uint32_t got) const;
+  void queue_checksum(const SendRequest& r);
   void queue_read_done(uint64_t msg_id);
   // After a failed read: parses what the peer sent next for a short while, so its error frame
   // (if it failed first) is thrown instead of our read error.
@@ -111,6 +127,12 @@ class StreamConnection final : public Connection {
   int control_queued_ = 0;
   telemetry::ChannelCounters* channel_ = nullptr;
   std::unique_ptr<std::byte[]> bounce_;  // cache-sized staging for reductions of remote data
+  bool checksums_ = false;
+  std::map<uint64_t, std::pair<RecvRequest*, uint32_t>> awaiting_crc_;  // msg -> (recv, got CRC)
+  // RAILCC_FAULT=corrupt: the next message sent leaves with one byte flipped (from this copy).
+  bool corrupt_next_ = false;
+  const SendRequest* corrupted_request_ = nullptr;
+  std::vector<std::byte> corrupted_payload_;
 };
 
 }  // namespace railcc::transport

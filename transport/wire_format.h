@@ -28,6 +28,10 @@ enum class FrameKind : uint8_t {
   // attach and answers kReadDone; until then the sender keeps the buffer untouched.
   kRead = 6,
   kReadDone = 7,  // the receiver finished reading message `msg_id`; no payload
+  // RAILCC_CHECKSUM: follows message `msg_id` on the same stream; `count` is the CRC32C of that
+  // message's payload as the sender had it. No payload. The receive completes only once it
+  // matches, so corrupted data never completes an op.
+  kChecksum = 8,
 };
 
 // FrameHeader::flags of kAck frames.

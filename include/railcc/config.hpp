@@ -5,6 +5,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string>
@@ -38,6 +39,23 @@ struct LinkCost {
 struct IbPort {
   std::string device;  // e.g. "mlx5_0"
   int port = 1;
+};
+
+// RAILCC_FAULT (testing only): one fault injected on purpose, to prove that every fault ends in
+// the right result or a clear error on every rank. Grammar "kind:rank:op[:ms]", op being the
+// collective sequence number on the world communicator (1 = its first collective):
+//   drop     rank closes its connection(s) to the next rank when op starts
+//   delay    rank sleeps ms before op             slow  rank sleeps ms before op and every later op
+//   kill     rank dies (SIGKILL) ms after op starts
+//   corrupt  one byte of the first message rank sends in op is flipped on the wire
+//   rail     rank takes its first rail down when op starts (multi-rail connections)
+struct FaultSpec {
+  enum class Kind { kNone, kDrop, kDelay, kSlow, kKill, kCorrupt, kRail };
+  Kind kind = Kind::kNone;
+  int rank = -1;
+  uint64_t op = 0;
+  int ms = 0;
+  bool enabled() const { return kind != Kind::kNone; }
 };
 
 struct Config {
@@ -126,6 +144,11 @@ struct Config {
   // CUDA_VISIBLE_DEVICES as this process sees it (CUDA's variable, read here so the rail plan
   // can map local ranks to GPUs). nullopt = unset (every GPU); "" = no GPU.
   std::optional<std::string> cuda_visible_devices;
+  // RAILCC_CHECKSUM: 1 = every message carries a CRC32C of its payload, checked on arrival, so
+  // corruption in flight fails the op with a clear error instead of going unnoticed. Default 0.
+  bool checksum = false;
+  // RAILCC_FAULT: a fault to inject (testing only, see FaultSpec). Default none.
+  FaultSpec fault;
   // Launch environment (torchrun, Open MPI, Slurm, railcc-run or explicit RAILCC_*).
   LaunchInfo launch;
 

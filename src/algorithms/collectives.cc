@@ -186,7 +186,10 @@ void reduce(Context& ctx) {
   s.barrier();
   const std::size_t own_bytes =
       (block_offset(a.count, p, r + 1) - block_offset(a.count, p, r)) * es;
-  if (sh.avg) s.divide(own, own_bytes);
+  if (sh.avg) {
+    s.divide(own, own_bytes);
+    s.barrier();  // the block leaves only once divided (RAILCC_CHECKSUM caught the race)
+  }
   if (r != a.root) {
     s.send(a.root, own, own_bytes);
   } else {

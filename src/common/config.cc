@@ -150,6 +150,46 @@ LaunchInfo read_launch(const EnvMap& env) {
   return info;
 }
 
+constexpr std::pair<const char*, FaultSpec::Kind> kFaultKinds[] = {
+    {"drop", FaultSpec::Kind::kDrop},       {"delay", FaultSpec::Kind::kDelay},
+    {"slow", FaultSpec::Kind::kSlow},       {"kill", FaultSpec::Kind::kKill},
+    {"corrupt", FaultSpec::Kind::kCorrupt}, {"rail", FaultSpec::Kind::kRail},
+};
+
+const char* fault_kind_name(FaultSpec::Kind kind) {
+  for (auto [name, k] : kFaultKinds) {
+    if (k == kind) return name;
+  }
+  return "none";
+}
+
+// "kind:rank:op[:ms]"
+FaultSpec parse_fault(const std::string& value) {
+  constexpr const char* kWant =
+      "kind:rank:op[:ms] with kind drop, delay, slow, kill, corrupt or rail, e.g. kill:1:3";
+  std::vector<std::string> parts;
+  for (std::size_t pos = 0;;) {
+    const std::size_t colon = value.find(':', pos);
+    parts.push_back(value.substr(pos, colon - pos));
+    if (colon == std::string::npos) break;
+    pos = colon + 1;
+  }
+  if (parts.size() < 3 || parts.size() > 4) bad("RAILCC_FAULT", value, kWant);
+  FaultSpec f;
+  for (auto [name, k] : kFaultKinds) {
+    if (parts[0] == name) f.kind = k;
+  }
+  if (!f.enabled()) bad("RAILCC_FAULT", value, kWant);
+  try {
+    f.rank = static_cast<int>(parse_int("RAILCC_FAULT", parts[1], 0, 1 << 24));
+    f.op = static_cast<uint64_t>(parse_int("RAILCC_FAULT", parts[2], 1, 1ll << 50));
+    if (parts.size() == 4) f.ms = static_cast<int>(parse_int("RAILCC_FAULT", parts[3], 0, 3600000));
+  } catch (const ConfigError&) {
+    bad("RAILCC_FAULT", value, kWant);  // name the whole value, not just the bad field
+  }
+  return f;
+}
+
 }  // namespace
 
 const char* transport_kind_name(TransportKind kind) noexcept {
@@ -331,6 +371,10 @@ Config Config::from_map(const EnvMap& env) {
     c.telemetry = parse_int("RAILCC_TELEMETRY", *v, 0, 1) != 0;
   }
   if (const std::string* v = find(env, "RAILCC_TRACE")) c.trace_dir = *v;
+  if (const std::string* v = find(env, "RAILCC_CHECKSUM")) {
+    c.checksum = parse_int("RAILCC_CHECKSUM", *v, 0, 1) != 0;
+  }
+  if (const std::string* v = find(env, "RAILCC_FAULT")) c.fault = parse_fault(*v);
   if (const std::string* v = find(env, "RAILCC_METRICS")) c.metrics = *v;
   // Unlike the RAILCC_* variables, an empty CUDA_VISIBLE_DEVICES means something: no GPU.
   if (auto it = env.find("CUDA_VISIBLE_DEVICES"); it != env.end()) {
@@ -399,6 +443,11 @@ std::string Config::to_string() const {
   row("RAILCC_SPIN_US", std::to_string(spin_us));
   row("RAILCC_TELEMETRY", telemetry ? "1" : "0 (off)");
   row("RAILCC_TRACE", trace_dir.empty() ? "(off)" : trace_dir);
+  row("RAILCC_CHECKSUM", checksum ? "1 (CRC32C on every message)" : "0");
+  if (fault.enabled()) {
+    row("RAILCC_FAULT",
+        fmt::format("{}:{}:{}:{}", fault_kind_name(fault.kind), fault.rank, fault.op, fault.ms));
+  }
   row("RAILCC_METRICS", metrics.empty() ? "(off)" : metrics);
   row("RAILCC_TOPO_FILE", topo_file.empty() ? "(discover with hwloc)" : topo_file);
   row("CUDA_VISIBLE_DEVICES",

@@ -1,6 +1,7 @@
 #include "src/core/communicator_impl.h"
 
 #include <fmt/format.h>
+#include <signal.h>
 
 #include <cstring>
 #include <optional>
@@ -173,6 +174,7 @@ void CommunicatorImpl::worker_loop() {
     std::lock_guard drive(drive_mutex_);
     drain(nullptr);
     reap_p2p();
+    announce_abort();
     if (!p2p_.empty() && queued_.load() == 0) {
       wait_p2p();  // until an op is queued or one completes
       reap_p2p();
@@ -181,7 +183,11 @@ void CommunicatorImpl::worker_loop() {
       engine_->flush_control(Deadline::after(std::chrono::milliseconds(timeout_ms_.load())));
     }
     busy = !p2p_.empty();
-    if (stop && !busy && queued_.load() == 0) return;
+    if (stop && !busy && queued_.load() == 0) {
+      const auto grace = std::min<long long>(timeout_ms_.load(), 10'000);
+      engine_->flush_unacked(Deadline::after(std::chrono::milliseconds(grace)));
+      return;
+    }
   }
 }
 
@@ -214,6 +220,7 @@ void CommunicatorImpl::run(Op& op) {
       return;
     }
   }
+  if (p_.config.fault.enabled()) inject_fault(op);
   auto where = [&] { return fmt::format("rank {}: {}", p_.rank, op.work->description()); };
   const uint64_t start_ns = p_.config.telemetry ? telemetry::steady_now_ns() : 0;
   const Deadline deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
@@ -342,22 +349,23 @@ void CommunicatorImpl::post_p2p(Op op) {
   what.dtype = a.dtype;
   what.count = a.count;
   what.tag = a.tag;
-  if (a.peer == p_.rank) {
-    p.self = true;
-    (a.is_send ? self_sends_ : self_recvs_).push_back(&p);
-  } else if (a.is_send) {
-    p.send.data = a.send;
-    p.send.length = bytes;
-    p.send.what = what;
-    engine_->send(a.peer, &p.send);
-  } else {
-    p.recv.dst = a.recv;
-    p.recv.length = bytes;
-    p.recv.expect = what;
-    engine_->recv(a.peer, &p.recv);
-  }
   p2p_.push_back(std::move(pending));
   try {
+    // Posting may already fail: a message that arrived early may mismatch or fail its checksum.
+    if (a.peer == p_.rank) {
+      p.self = true;
+      (a.is_send ? self_sends_ : self_recvs_).push_back(&p);
+    } else if (a.is_send) {
+      p.send.data = a.send;
+      p.send.length = bytes;
+      p.send.what = what;
+      engine_->send(a.peer, &p.send);
+    } else {
+      p.recv.dst = a.recv;
+      p.recv.length = bytes;
+      p.recv.expect = what;
+      engine_->recv(a.peer, &p.recv);
+    }
     match_self_p2p();
   } catch (const Error& e) {
     fail(e.code(),
@@ -509,6 +517,63 @@ std::shared_ptr<Communicator> CommunicatorImpl::split(int color, int key, uint64
   return std::make_shared<Communicator>(create(std::move(child)));
 }
 
-void CommunicatorImpl::abort() noexcept { abort_ = true; }
+void CommunicatorImpl::inject_fault(const Op& op) {
+  using Kind = FaultSpec::Kind;
+  using Fault = transport::Connection::Fault;
+  const FaultSpec& f = p_.config.fault;
+  // The world communicator only (id 1), so op numbers mean what the test author counted.
+  if (p_.comm_id != 1 || f.rank != p_.rank || p_.size < 2) return;
+  if (op.seq != f.op && !(f.kind == Kind::kSlow && op.seq > f.op)) return;
+  if (op.seq == f.op) {
+    RAILCC_WARN("coll", "rank {}: RAILCC_FAULT injects '{}' at op #{} ({})", p_.rank,
+                static_cast<int>(f.kind), op.seq, op.work->description());
+  }
+  const auto ms = std::chrono::milliseconds(f.ms);
+  switch (f.kind) {
+    case Kind::kNone:
+      return;
+    case Kind::kDelay:
+    case Kind::kSlow:
+      std::this_thread::sleep_for(ms);
+      return;
+    case Kind::kKill:
+      if (f.ms == 0) ::raise(SIGKILL);
+      std::thread([ms] {
+        std::this_thread::sleep_for(ms);
+        ::raise(SIGKILL);
+      }).detach();
+      return;
+    case Kind::kDrop:
+      engine_->connection((p_.rank + 1) % p_.size).inject_fault(Fault::kDrop);
+      return;
+    case Kind::kRail:
+    case Kind::kCorrupt:
+      for (int r = 0; r < p_.size; ++r) {
+        if (r != p_.rank) {
+          engine_->connection(r).inject_fault(f.kind == Kind::kRail ? Fault::kRail
+                                                                    : Fault::kCorrupt);
+        }
+      }
+      return;
+  }
+}
+
+void CommunicatorImpl::abort() noexcept {
+  abort_ = true;
+  // Wake the worker even when no op is pending, so it tells every peer (see worker_loop()):
+  // their ops fail now, naming this rank, instead of waiting for RAILCC_TIMEOUT.
+  {
+    std::lock_guard lock(mutex_);
+    worker_needed_ = true;
+  }
+  queue_cv_.notify_one();
+}
+
+void CommunicatorImpl::announce_abort() {
+  if (!abort_.load() || abort_announced_) return;
+  abort_announced_ = true;
+  fail(ErrorCode::kAborted,
+       fmt::format("rank {} aborted the communicator (Communicator::abort)", p_.rank));
+}
 
 }  // namespace railcc::detail

@@ -77,6 +77,10 @@ class CommunicatorImpl final : public OpRunner {
   void match_self_p2p();
   // Finishes completed point-to-point ops; fails them all once the communicator failed.
   void reap_p2p();
+  // After abort(): fails the communicator and sends every peer an error frame naming this rank.
+  void announce_abort();
+  // RAILCC_FAULT (tests): injects the configured fault when `op` is the one it names.
+  void inject_fault(const Op& op);
   void wait_p2p();
   WorkError failure_error(const std::string& description);
   void dispatch(algo::Context& ctx);
@@ -88,6 +92,7 @@ class CommunicatorImpl final : public OpRunner {
   std::shared_ptr<Store> store_;  // prefixed with this communicator's id
   std::unique_ptr<core::Engine> engine_;
   std::atomic<bool> abort_{false};
+  bool abort_announced_ = false;  // worker only
   std::atomic<long long> timeout_ms_;
   uint64_t next_seq_ = 1;     // guarded by mutex_
   uint64_t split_count_ = 0;  // splits are collective, so equal on every rank

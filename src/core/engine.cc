@@ -71,6 +71,22 @@ void Engine::flush_control(Deadline deadline) {
   }
 }
 
+void Engine::flush_unacked(Deadline deadline) {
+  auto unacked = [this] {
+    for (const auto& c : mesh_.connections) {
+      if (c && c->has_unacked()) return true;
+    }
+    return false;
+  };
+  RAILCC_DEBUG("net", "rank {}: closing; unacknowledged data: {}", rank_, unacked());
+  if (!unacked()) return;
+  try {
+    wait([&] { return !unacked(); }, deadline);
+  } catch (const Error& e) {
+    RAILCC_DEBUG("net", "rank {}: closing with data not yet confirmed: {}", rank_, e.what());
+  }
+}
+
 void Engine::wait_until(void* done_state, bool (*done_fn)(void*), Deadline deadline) {
   auto done = [&] { return done_fn(done_state); };
   const auto spin = std::chrono::microseconds(config_.spin_us);

@@ -64,6 +64,10 @@ class Engine {
   // Progresses until no acknowledgement is left to write (best effort, bounded by `deadline`):
   // called before the worker sleeps, since a peer's op may not finish before they are out.
   void flush_control(Deadline deadline);
+  // Before the communicator closes: waits until every peer confirmed the data sent to it (the
+  // multi-rail copies kept for resending), so a rail that failed at the very end loses nothing.
+  // Gives up quietly at the deadline or when a peer is gone.
+  void flush_unacked(Deadline deadline);
 
  private:
   void wait_until(void* done_state, bool (*done)(void*), Deadline deadline);

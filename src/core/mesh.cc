@@ -230,6 +230,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
           std::make_unique<transport::StreamConnection>(p.rank, r, p.comm_id, std::move(streams));
       if (config.telemetry) conn->set_channel(telemetry::Metrics::global().channel("shm"));
       if (single_copy[r]) conn->enable_single_copy(peers[r].pid, config.shm_single_copy_bytes);
+      if (config.checksum) conn->enable_checksums();
       mesh.connections[r] = std::move(conn);
       RAILCC_DEBUG("shm", "rank {} -> rank {}: single copy (cross-memory attach) {}", p.rank, r,
                    single_copy[r] ? fmt::format("from {} bytes", config.shm_single_copy_bytes)
@@ -240,6 +241,11 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
   // 4. TCP: higher ranks connect to lower ones; each socket opens with a hello frame. With
   // rails, socket s of a peer is rail s: from our rail-s address to the peer's.
   const bool use_rails = !my_rails.empty();
+  if (use_rails && config.checksum && p.rank == 0) {
+    RAILCC_WARN("net",
+                "RAILCC_CHECKSUM=1 covers shared-memory and single-rail tcp connections; chunks "
+                "striped over RAILCC_RAILS are not checksummed yet");
+  }
   const int k = use_rails ? static_cast<int>(my_rails.size()) : config.tcp_sockets_per_peer;
   std::map<int, std::vector<net::Fd>> sockets;
   std::map<int, std::vector<std::pair<std::string, int>>> peer_rails;
@@ -384,8 +390,10 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
           std::move(fds[s]), fmt::format("rank {} (tcp {}:{}, socket {}/{})", r, peers[r].ip,
                                          peers[r].port, s + 1, k)));
     }
-    mesh.connections[r] =
+    auto conn =
         std::make_unique<transport::StreamConnection>(p.rank, r, p.comm_id, std::move(streams));
+    if (config.checksum) conn->enable_checksums();
+    mesh.connections[r] = std::move(conn);
     if (config.telemetry) {
       mesh.connections[r]->set_channel(telemetry::Metrics::global().channel("tcp"));
     }

@@ -203,6 +203,36 @@ TEST_P(Errors, AbortUnblocksAPendingOp) {
   EXPECT_TRUE(out[0].ok()) << summary(out);
 }
 
+// abort() on one rank fails the pending ops of the others within seconds, naming the rank that
+// aborted, even though the aborting rank itself had no op in flight.
+TEST_P(Errors, AbortOnOneRankFailsTheOthers) {
+  auto out = run_job(
+      3,
+      [](int rank) {
+        auto c = Communicator::init();
+        std::vector<float> buf(1000, 1.0f);
+        const auto start = std::chrono::steady_clock::now();
+        if (rank == 0) {
+          std::this_thread::sleep_for(300ms);
+          c->abort();
+          std::this_thread::sleep_for(500ms);  // keep the process (and its sockets) alive
+          return;
+        }
+        auto [code, msg] = expect_error([&] {
+          c->all_reduce(buf.data(), buf.data(), buf.size(), DataType::kFloat32, ReduceOp::kSum)
+              .wait();
+        });
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        report(code, msg);
+        CHECK(code == ErrorCode::kAborted || code == ErrorCode::kPeerFailure, "{}", msg);
+        CHECK(msg.find("rank 0 aborted") != std::string::npos, "{}", msg);
+        CHECK(s < 5, "took {} s", s);
+      },
+      options(GetParam()));
+  for (const auto& o : out) ASSERT_TRUE(o.ok()) << summary(out);
+}
+
 TEST_P(Errors, WorkWaitWithShortTimeoutThenCompletes) {
   auto out = run_job(
       2,

@@ -89,6 +89,8 @@ std::vector<RankOutcome> run_job(int world, const std::function<void(int)>& fn,
       setenv("RAILCC_LOCAL_RANK", std::to_string(r).c_str(), 1);
       setenv("RAILCC_LOCAL_WORLD_SIZE", std::to_string(world).c_str(), 1);
       setenv("RAILCC_STORE_ADDR", store_addr.c_str(), 1);
+      // For tests that kill the store on purpose (tests/faults).
+      setenv("RAILCC_TEST_STORE_PID", std::to_string(store_pid).c_str(), 1);
       std::string note_text;
       int code = 0;
       try {

@@ -564,3 +564,30 @@ TEST(ConfigTest, ToStringOfDefaults) {
 
 }  // namespace
 }  // namespace railcc
+
+namespace railcc {
+namespace {
+
+TEST(ConfigTest, ChecksumAndFaultInjection) {
+  const Config defaults = Config::from_map({});
+  EXPECT_FALSE(defaults.checksum);
+  EXPECT_FALSE(defaults.fault.enabled());
+  const Config c = Config::from_map({{"RAILCC_CHECKSUM", "1"}, {"RAILCC_FAULT", "kill:3:7:250"}});
+  EXPECT_TRUE(c.checksum);
+  EXPECT_EQ(c.fault.kind, FaultSpec::Kind::kKill);
+  EXPECT_EQ(c.fault.rank, 3);
+  EXPECT_EQ(c.fault.op, 7u);
+  EXPECT_EQ(c.fault.ms, 250);
+  const Config d = Config::from_map({{"RAILCC_FAULT", "corrupt:1:2"}});
+  EXPECT_EQ(d.fault.kind, FaultSpec::Kind::kCorrupt);
+  EXPECT_EQ(d.fault.ms, 0);
+  for (const char* v : {"kill", "kill:1", "explode:1:2", "kill:x:2", "kill:1:0", "kill:1:2:3:4",
+                        "drop:-1:2", "delay:1:2:-5"}) {
+    SCOPED_TRACE(v);
+    ExpectRejected("RAILCC_FAULT", v);
+  }
+  ExpectRejected("RAILCC_CHECKSUM", "2");
+}
+
+}  // namespace
+}  // namespace railcc

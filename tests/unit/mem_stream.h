@@ -82,6 +82,7 @@ class MemStream final : public Stream {
     Ring& in = is_a_ ? wire_->to_a : wire_->to_b;
     return peer_is_gone() && in.size == 0;
   }
+  void inject_drop() override { wire_->a_gone = wire_->b_gone = true; }
   std::string describe() const override {
     return is_a_ ? "memstream(rank 0 -> rank 1)" : "memstream(rank 1 -> rank 0)";
   }

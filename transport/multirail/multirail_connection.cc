@@ -6,6 +6,8 @@
 
 #include <algorithm>
 
+#include "src/common/log.h"
+
 namespace railcc::transport {
 namespace {
 // Chunks never split an element (at most 16 bytes), so each can be reduced on its own.
@@ -58,6 +60,17 @@ bool MultiRailConnection::progress() {
   // Acknowledgements read above may have freed window space.
   if (moved) schedule();
   return moved;
+}
+
+bool MultiRailConnection::has_unacked() {
+  if (sched_.rails_in_service() == 0) return false;  // nothing could carry a resend
+  bool any = false;
+  for (const auto& [msg, m] : out_) any |= m.acked < m.chunks;
+  if (!any) return false;
+  for (auto& s : rails_) {
+    if (!s.link.stream->peer_gone()) return true;
+  }
+  return false;  // the peer closed every rail: it has what it needed, or never will
 }
 
 bool MultiRailConnection::has_pending_sends() const {
@@ -151,6 +164,23 @@ void MultiRailConnection::send_error(ErrorCode code, const std::string& message)
   wire::seal(h);
   const int rail = any_rail_in_service(-1);
   queue_ctrl(rail < 0 ? 0 : rail, h, std::move(text));
+}
+
+void MultiRailConnection::inject_fault(Fault f) {
+  switch (f) {
+    case Fault::kCorrupt:
+      // Chunks carry no payload checksum yet, so a flipped byte would go unnoticed.
+      RAILCC_WARN("net", "RAILCC_FAULT=corrupt is not supported on multi-rail connections");
+      return;
+    case Fault::kRail:
+      RAILCC_WARN("net", "RAILCC_FAULT: taking rail {} to rank {} down", rails_[0].link.local.name,
+                  peer_);
+      rails_[0].link.stream->inject_drop();
+      return;
+    case Fault::kDrop:
+      for (auto& s : rails_) s.link.stream->inject_drop();
+      return;
+  }
 }
 
 }  // namespace railcc::transport

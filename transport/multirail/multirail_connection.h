@@ -58,11 +58,13 @@ class MultiRailConnection final : public Connection {
 
   int peer() const override { return peer_; }
   void post_send(SendRequest* r) override;
+  void inject_fault(Fault f) override;
   void post_recv(RecvRequest* r) override;
   bool progress() override;
   void abandon_requests() override;
   void send_error(ErrorCode code, const std::string& message) override;
   bool has_pending_sends() const override;
+  bool has_unacked() override;
   bool has_pending_recvs() const override { return !posted_.empty(); }
   void add_poll_fds(std::vector<pollfd>& fds) const override;
   void check_alive() override;
@@ -164,6 +166,7 @@ class MultiRailConnection final : public Connection {
   bool is_completed(uint64_t msg) const;
   void mark_completed(uint64_t msg);
   // Health (multirail_health.cc).
+  bool awaits_ack_on(int rail) const;
   void check_health(Clock::time_point now);
   // Names a rail that keeps moving at a fraction of the fastest one (warning + metric).
   void check_slow_rails(Clock::time_point now);

@@ -77,6 +77,17 @@ void MultiRailConnection::rejoin(int rail) {
   s.down_reason.clear();
 }
 
+// Unacknowledged chunks on the rail, empty ones included (a barrier's messages carry no bytes,
+// so the scheduler's outstanding byte count cannot see them).
+bool MultiRailConnection::awaits_ack_on(int rail) const {
+  for (const auto& [msg, m] : out_) {
+    for (uint32_t i = 0; i < m.chunks; ++i) {
+      if (m.rail[i] == rail && m.written[i] && !m.done[i]) return true;
+    }
+  }
+  return false;
+}
+
 void MultiRailConnection::check_health(Clock::time_point now) {
   next_health_ = now + kHealthPeriod;
   sched_.measure(now);
@@ -95,7 +106,7 @@ void MultiRailConnection::check_health(Clock::time_point now) {
         fail_rail(i, why);
         continue;
       }
-      const bool owes = sched_.outstanding(i) > 0 || !s.sendq.empty();
+      const bool owes = sched_.outstanding(i) > 0 || !s.sendq.empty() || awaits_ack_on(i);
       if (!owes || now - s.last_progress < timeout) continue;
       // Quiet while owing data: the rail is at fault only if the peer is heard on another rail
       // since; otherwise the peer itself is slow and RAILCC_TIMEOUT decides.

@@ -19,8 +19,9 @@ struct alignas(64) Doorbell {
 struct alignas(64) RingControl {
   std::atomic<uint64_t> head{0};  // bytes ever written (producer)
   char pad0[56];
-  std::atomic<uint64_t> tail{0};  // bytes ever consumed (consumer)
-  char pad1[56];
+  std::atomic<uint64_t> tail{0};    // bytes ever consumed (consumer)
+  std::atomic<uint32_t> closed{0};  // set by either end to close the pair (fault injection)
+  char pad1[52];
 };
 
 class ShmSegment {

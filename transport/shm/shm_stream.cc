@@ -1,5 +1,6 @@
 #include "transport/shm/shm_stream.h"
 
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/syscall.h>
@@ -7,6 +8,9 @@
 
 #include <cerrno>
 #include <cstring>
+
+#include "railcc/status.hpp"
+#include "src/common/log.h"
 
 namespace railcc::transport {
 
@@ -33,7 +37,10 @@ std::size_t ShmStream::write_some(const void* data, std::size_t n) {
   const std::size_t cap = out_mask_ + 1;
   const std::size_t space = cap - static_cast<std::size_t>(head - tail);
   n = std::min(n, space);
-  if (n == 0) return 0;
+  if (n == 0) {
+    check_open();
+    return 0;
+  }
   const std::size_t pos = head & out_mask_;
   const std::size_t first = std::min(n, cap - pos);
   std::memcpy(out_data_ + pos, data, first);
@@ -47,7 +54,10 @@ std::span<const std::byte> ShmStream::peek() {
   const uint64_t tail = in_->tail.load(std::memory_order_relaxed);
   const uint64_t head = in_->head.load(std::memory_order_acquire);
   const std::size_t avail = static_cast<std::size_t>(head - tail);
-  if (avail == 0) return {};
+  if (avail == 0) {
+    check_open();
+    return {};
+  }
   const std::size_t pos = tail & in_mask_;
   return {in_data_ + pos, std::min(avail, in_mask_ + 1 - pos)};
 }
@@ -59,6 +69,7 @@ void ShmStream::consume(std::size_t n) {
 }
 
 bool ShmStream::peer_gone() {
+  if (in_->closed.load(std::memory_order_acquire)) return true;
   if (in_->head.load(std::memory_order_acquire) != in_->tail.load(std::memory_order_relaxed)) {
     return false;  // it left data we have not read yet
   }
@@ -67,6 +78,20 @@ bool ShmStream::peer_gone() {
     return ::poll(&p, 1, 0) > 0;
   }
   return ::kill(peer_pid_, 0) != 0 && errno == ESRCH;
+}
+
+void ShmStream::inject_drop() {
+  RAILCC_WARN("shm", "RAILCC_FAULT: dropping the connection to {}", who_);
+  in_->closed.store(1, std::memory_order_release);
+  out_->closed.store(1, std::memory_order_release);
+  mine_->ring_doorbell();
+  theirs_->ring_doorbell();
+}
+
+void ShmStream::check_open() const {
+  if (in_->closed.load(std::memory_order_acquire) || out_->closed.load(std::memory_order_acquire)) {
+    throw PeerFailureError(fmt::format("shared-memory connection to {} was closed", who_));
+  }
 }
 
 }  // namespace railcc::transport

@@ -22,9 +22,12 @@ class ShmStream final : public Stream {
   std::span<const std::byte> peek() override;
   void consume(std::size_t n) override;
   bool peer_gone() override;
+  void inject_drop() override;
   std::string describe() const override { return who_; }
 
  private:
+  // Throws once either end closed the pair (inject_drop()).
+  void check_open() const;
   const ShmSegment* mine_;
   const ShmSegment* theirs_;
   RingControl* in_;

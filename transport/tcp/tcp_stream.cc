@@ -8,6 +8,7 @@
 #include <cstring>
 
 #include "railcc/status.hpp"
+#include "src/common/log.h"
 
 namespace railcc::transport {
 
@@ -97,6 +98,11 @@ std::size_t TcpStream::read_some(void* dst, std::size_t n) {
   }
   // Nothing buffered: read straight into the caller's memory (no extra copy).
   return recv_into(dst, n);
+}
+
+void TcpStream::inject_drop() {
+  RAILCC_WARN("net", "RAILCC_FAULT: dropping the connection to {}", who_);
+  ::shutdown(fd_.get(), SHUT_RDWR);
 }
 
 }  // namespace railcc::transport

@@ -22,6 +22,7 @@ class TcpStream final : public Stream {
   int poll_fd() const override { return fd_.get(); }
   std::string describe() const override { return who_; }
   bool peer_gone() override { return closed_ && begin_ == end_; }
+  void inject_drop() override;
 
  private:
   // Returns bytes received, 0 if none now; throws when the peer is gone.

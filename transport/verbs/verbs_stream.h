@@ -73,6 +73,8 @@ class VerbsStream final : public Stream {
   int poll_fd() const override;
   bool peer_gone() override;
   std::string failure() const override { return failure_; }
+  // This end only: the peer finds out through its failed writes or its idle probes.
+  void inject_drop() override { break_stream("dropped on purpose (RAILCC_FAULT)"); }
   std::string describe() const override { return who_; }
 
  private:
