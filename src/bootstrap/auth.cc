@@ -106,11 +106,13 @@ void authenticate_to(int fd, const Key& key, std::string_view context, Deadline 
                       "(RAILCC_TIMEOUT)",
                       what));
     }
-  } catch (const PeerFailureError&) {
+  } catch (const Error& e) {
+    // Closed or reset (PeerFailureError, or SystemError for EPIPE/ECONNRESET); timeouts pass.
+    if (e.code() == ErrorCode::kTimeout) throw;
     throw ProtocolError(fmt::format(
-        "{} closed the connection during authentication: is it a railcc endpoint of this job, "
-        "started with the same RAILCC_JOB_KEY?",
-        what));
+        "{} closed the connection during authentication ({}): is it a railcc endpoint of this "
+        "job, started with the same RAILCC_JOB_KEY?",
+        what, e.what()));
   }
   if (c.magic != kMagic) {
     throw ProtocolError(fmt::format(
