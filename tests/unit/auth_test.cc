@@ -9,6 +9,7 @@
 #include <set>
 #include <thread>
 
+#include "railcc/config.hpp"
 #include "railcc/status.hpp"
 #include "railcc/store.hpp"
 #include "src/bootstrap/store_protocol.h"
@@ -164,6 +165,22 @@ TEST(AuthHandshake, AcceptorClosingIsAProtocolError) {
   EXPECT_THROW(auth::authenticate_to(p.connector.get(), auth::derive_key(kKey), "store",
                                      Deadline::after(2s), "a closed acceptor"),
                ProtocolError);
+}
+
+TEST(AuthConfig, JobKeyIsReadCheckedAndNeverPrinted) {
+  const Config c = Config::from_map({{"RAILCC_JOB_KEY", kKey}});
+  EXPECT_EQ(c.launch.job_key, kKey);
+  EXPECT_NE(c.to_string().find("RAILCC_JOB_KEY"), std::string::npos);
+  EXPECT_NE(c.to_string().find("(set)"), std::string::npos);
+  EXPECT_EQ(c.to_string().find(kKey), std::string::npos) << c.to_string();
+  EXPECT_TRUE(Config::from_map({}).launch.job_key.empty());
+  try {
+    Config::from_map({{"RAILCC_JOB_KEY", "short-secret"}});
+    ADD_FAILURE() << "a 12-character key was accepted";
+  } catch (const ConfigError& e) {
+    EXPECT_NE(std::string(e.what()).find("RAILCC_JOB_KEY"), std::string::npos) << e.what();
+    EXPECT_EQ(std::string(e.what()).find("short-secret"), std::string::npos) << e.what();
+  }
 }
 
 // ---------------------------------------------------------------------------------------------
