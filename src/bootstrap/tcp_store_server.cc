@@ -31,8 +31,12 @@ struct Client {
   std::vector<uint8_t> in;  // bytes received, not yet parsed
   // Set until the client proved it holds the job key (only when the server has one).
   std::optional<auth::Acceptor> pending_auth;
-  bool challenged = false;  // the challenge went out; the answer is next
+  bool challenged = false;          // the challenge went out; the answer is next
+  Clock::time_point auth_deadline;  // a client still unauthenticated then is closed
 };
+
+// Members answer within milliseconds; this only bounds what a silent stranger can hold.
+constexpr auto kAuthWindow = std::chrono::seconds(10);
 
 constexpr const char* kAuthFailed = "failed authentication (wrong or missing RAILCC_JOB_KEY)";
 
@@ -85,7 +89,17 @@ class TcpStoreServer final : public StoreServer {
         if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) service(fds[i].fd);
       }
       expire_waiters();
+      drop_silent_strangers();
     }
+  }
+
+  void drop_silent_strangers() {
+    const auto now = Clock::now();
+    std::vector<int> late;
+    for (const auto& [fd, c] : clients_) {
+      if (c.pending_auth && c.auth_deadline <= now) late.push_back(fd);
+    }
+    for (int fd : late) drop(fd, "did not authenticate within 10 s");
   }
 
   void accept_clients() {
@@ -96,7 +110,10 @@ class TcpStoreServer final : public StoreServer {
       Client c;
       c.fd.reset(fd);
       c.peer = net::peer_endpoint(fd).to_string();
-      if (key_) c.pending_auth.emplace(*key_, std::string(auth::kStoreContext));
+      if (key_) {
+        c.pending_auth.emplace(*key_, std::string(auth::kStoreContext));
+        c.auth_deadline = Clock::now() + kAuthWindow;
+      }
       clients_.emplace(fd, std::move(c));
     }
   }
