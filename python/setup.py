@@ -37,7 +37,7 @@ extension = CppExtension(
     include_dirs=[str(ROOT / "include")],
     extra_objects=[str(STATIC_LIB)],
     # What librailcc.a itself links against (see the root CMakeLists.txt).
-    libraries=["hwy", "fmt", "hwloc"],
+    libraries=["hwy", "fmt", "hwloc", "crypto"],
     # -g0: Python's default flags add -g, which doubles the compile time of these torch-heavy
     # files and makes the module 10x larger.
     extra_compile_args=["-O2", "-g0", "-Wall", "-Wextra", *system_includes],

@@ -7,6 +7,7 @@ RAILCC_DEBIAN_PACKAGES=(
   build-essential cmake pkg-config
   libhwy-dev libcli11-dev nlohmann-json3-dev libspdlog-dev libfmt-dev
   libhwloc-dev hwloc-nox
+  libssl-dev
   libibverbs-dev ibverbs-providers
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-prometheus-client

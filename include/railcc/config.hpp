@@ -27,6 +27,11 @@ struct LaunchInfo {
   std::string store_addr;  // RAILCC_STORE_ADDR host:port, else MASTER_ADDR:MASTER_PORT
   bool store_is_server = false;  // true on rank 0 when the address came from MASTER_ADDR/PORT
   std::string source;            // "railcc", "torchrun", "openmpi", "slurm" or "" (not launched)
+  // RAILCC_JOB_KEY: the job's shared secret (any string of 16+ characters; railcc-run makes a
+  // random one). Set: store and peer connections prove they know it (HMAC challenge-response).
+  // Unset: peers authenticate with a random key rank 0 publishes in the store, which is then the
+  // trust anchor (torch's store; railcc's own store is then open). Never printed.
+  std::string job_key;
 };
 
 // Cost of one message on a link: latency (alpha) and bandwidth (1/beta).

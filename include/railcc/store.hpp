@@ -24,19 +24,22 @@ class Store {
   virtual bool check(const std::string& key) = 0;
 };
 
-// Client of railcc's TCP rendezvous server. `addr` is "host:port".
-std::shared_ptr<Store> connect_tcp_store(const std::string& addr,
-                                         std::chrono::milliseconds timeout);
+// Client of railcc's TCP rendezvous server. `addr` is "host:port". With a `job_key` (the
+// job's RAILCC_JOB_KEY) client and server each prove they know it before anything else is
+// sent; the key itself never crosses the wire. Throws ConfigError when the keys differ.
+std::shared_ptr<Store> connect_tcp_store(const std::string& addr, std::chrono::milliseconds timeout,
+                                         const std::string& job_key = {});
 
 // A running rendezvous server (one per job; rank 0 or railcc-run hosts it).
 class StoreServer {
  public:
   virtual ~StoreServer() = default;
   virtual int port() const = 0;
-  virtual uint64_t job_key() const = 0;
 };
-// Binds host:port (port 0 picks a free one) and serves until destroyed.
-std::unique_ptr<StoreServer> start_store_server(const std::string& host, int port);
+// Binds host:port (port 0 picks a free one) and serves until destroyed. With a `job_key`, only
+// clients that prove they know it are served; others are closed and logged.
+std::unique_ptr<StoreServer> start_store_server(const std::string& host, int port,
+                                                const std::string& job_key = {});
 
 // Prefixes every key, so several communicators share one store.
 std::shared_ptr<Store> prefix_store(std::shared_ptr<Store> inner, std::string prefix);

@@ -4,6 +4,7 @@
 
 #include "railcc/status.hpp"
 #include "railcc/store.hpp"
+#include "src/bootstrap/auth.h"
 #include "src/bootstrap/store_protocol.h"
 #include "src/common/socket.h"
 
@@ -17,9 +18,16 @@ constexpr auto kReplyGrace = std::chrono::seconds(10);
 
 class TcpStoreClient final : public Store {
  public:
-  TcpStoreClient(const std::string& addr, std::chrono::milliseconds timeout) : addr_(addr) {
+  TcpStoreClient(const std::string& addr, std::chrono::milliseconds timeout,
+                 const std::string& job_key)
+      : addr_(addr) {
+    const Deadline deadline = Deadline::after(timeout);
     fd_ = net::connect_to(net::resolve(addr, "store address (RAILCC_STORE_ADDR/MASTER_ADDR)"),
-                          Deadline::after(timeout), "the rendezvous store");
+                          deadline, "the rendezvous store");
+    if (!job_key.empty()) {
+      auth::authenticate_to(fd_.get(), auth::derive_key(job_key), auth::kStoreContext, deadline,
+                            fmt::format("the rendezvous store {}", addr));
+    }
   }
 
   void set(const std::string& key, const std::vector<uint8_t>& value) override {
@@ -57,11 +65,6 @@ class TcpStoreClient final : public Store {
     }
   }
 
-  uint64_t job_key() {
-    return static_cast<uint64_t>(
-        std::get<1>(call(Command::kJobKey, "", {}, 0, std::chrono::seconds(60))));
-  }
-
  private:
   std::tuple<Reply, int64_t, std::vector<uint8_t>> call(Command cmd, const std::string& key,
                                                         const std::vector<uint8_t>& value,
@@ -89,6 +92,13 @@ class TcpStoreClient final : public Store {
         fd_.reset();
         throw TimeoutError(fmt::format("store {} did not answer within {} ms (key '{}')", addr_,
                                        (timeout + kReplyGrace).count(), key));
+      }
+      if (r.magic == kMagic && r.status == static_cast<uint8_t>(Reply::kAuthRequired)) {
+        fd_.reset();
+        throw ConfigError(fmt::format(
+            "the rendezvous store {} only serves clients that know the job's RAILCC_JOB_KEY: set "
+            "it on this rank too (railcc-run sets it for the ranks it starts)",
+            addr_));
       }
       if (r.magic != kMagic || r.value_len > kMaxValueBytes) {
         fd_.reset();
@@ -147,9 +157,9 @@ class PrefixStore final : public Store {
 
 }  // namespace
 
-std::shared_ptr<Store> connect_tcp_store(const std::string& addr,
-                                         std::chrono::milliseconds timeout) {
-  return std::make_shared<TcpStoreClient>(addr, timeout);
+std::shared_ptr<Store> connect_tcp_store(const std::string& addr, std::chrono::milliseconds timeout,
+                                         const std::string& job_key) {
+  return std::make_shared<TcpStoreClient>(addr, timeout, job_key);
 }
 
 std::shared_ptr<Store> prefix_store(std::shared_ptr<Store> inner, std::string prefix) {

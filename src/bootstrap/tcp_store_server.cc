@@ -1,5 +1,6 @@
 // The rendezvous server: one thread, poll() over the listener and every client. Blocking gets are
-// parked as waiters with their own deadline, so the thread never blocks on one client.
+// parked as waiters with their own deadline, so the thread never blocks on one client. With a job
+// key, a client is served only after it passed the challenge-response of src/bootstrap/auth.h.
 #include <fcntl.h>
 #include <poll.h>
 #include <unistd.h>
@@ -8,12 +9,13 @@
 #include <charconv>
 #include <cstring>
 #include <map>
-#include <random>
+#include <optional>
 #include <thread>
 #include <vector>
 
 #include "railcc/status.hpp"
 #include "railcc/store.hpp"
+#include "src/bootstrap/auth.h"
 #include "src/bootstrap/store_protocol.h"
 #include "src/common/log.h"
 #include "src/common/socket.h"
@@ -27,7 +29,16 @@ struct Client {
   net::Fd fd;
   std::string peer;
   std::vector<uint8_t> in;  // bytes received, not yet parsed
+  // Set until the client proved it holds the job key (only when the server has one).
+  std::optional<auth::Acceptor> pending_auth;
+  bool challenged = false;          // the challenge went out; the answer is next
+  Clock::time_point auth_deadline;  // a client still unauthenticated then is closed
 };
+
+// Members answer within milliseconds; this only bounds what a silent stranger can hold.
+constexpr auto kAuthWindow = std::chrono::seconds(10);
+
+constexpr const char* kAuthFailed = "failed authentication (wrong or missing RAILCC_JOB_KEY)";
 
 struct Waiter {
   int fd;
@@ -37,12 +48,11 @@ struct Waiter {
 
 class TcpStoreServer final : public StoreServer {
  public:
-  TcpStoreServer(const std::string& host, int port) {
+  TcpStoreServer(const std::string& host, int port, const std::string& job_key) {
+    if (!job_key.empty()) key_ = auth::derive_key(job_key);
     listener_ = net::listen_on(net::resolve(host, port, "store server"));
     net::set_nonblocking(listener_.get());
     port_ = net::local_endpoint(listener_.get()).port();
-    std::random_device rd;
-    job_key_ = (static_cast<uint64_t>(rd()) << 32) ^ rd() ^ static_cast<uint64_t>(getpid());
     int p[2];
     if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) throw SystemError("pipe2 failed");
     wake_read_.reset(p[0]);
@@ -57,7 +67,6 @@ class TcpStoreServer final : public StoreServer {
     thread_.join();
   }
   int port() const override { return port_; }
-  uint64_t job_key() const override { return job_key_; }
 
  private:
   void run() {
@@ -80,7 +89,17 @@ class TcpStoreServer final : public StoreServer {
         if (fds[i].revents & (POLLIN | POLLHUP | POLLERR)) service(fds[i].fd);
       }
       expire_waiters();
+      drop_silent_strangers();
     }
+  }
+
+  void drop_silent_strangers() {
+    const auto now = Clock::now();
+    std::vector<int> late;
+    for (const auto& [fd, c] : clients_) {
+      if (c.pending_auth && c.auth_deadline <= now) late.push_back(fd);
+    }
+    for (int fd : late) drop(fd, "did not authenticate within 10 s");
   }
 
   void accept_clients() {
@@ -91,6 +110,10 @@ class TcpStoreServer final : public StoreServer {
       Client c;
       c.fd.reset(fd);
       c.peer = net::peer_endpoint(fd).to_string();
+      if (key_) {
+        c.pending_auth.emplace(*key_, std::string(auth::kStoreContext));
+        c.auth_deadline = Clock::now() + kAuthWindow;
+      }
       clients_.emplace(fd, std::move(c));
     }
   }
@@ -99,7 +122,7 @@ class TcpStoreServer final : public StoreServer {
     auto it = clients_.find(fd);
     if (it == clients_.end()) return;
     if (!why.empty()) {
-      RAILCC_WARN("store", "rejected connection from {}: {}", it->second.peer, why);
+      RAILCC_WARN("store", "rejected connection from {} to the store: {}", it->second.peer, why);
     }
     std::erase_if(waiters_, [fd](const Waiter& w) { return w.fd == fd; });
     clients_.erase(it);
@@ -116,15 +139,28 @@ class TcpStoreServer final : public StoreServer {
         c.in.insert(c.in.end(), buf, buf + n);
         continue;
       }
-      if (n == 0) return drop(fd, c.in.empty() ? "" : "closed in the middle of a request");
+      if (n == 0) {
+        if (c.pending_auth) return drop(fd, kAuthFailed);
+        return drop(fd, c.in.empty() ? "" : "closed in the middle of a request");
+      }
       if (errno == EINTR) continue;
       if (errno == EAGAIN || errno == EWOULDBLOCK) break;
       return drop(fd, "");
     }
+    if (c.pending_auth && !authenticate(c)) return;
+    if (c.pending_auth) return;  // waiting for more of the handshake
     // Parse every complete request in the buffer.
     while (c.in.size() >= sizeof(RequestHeader)) {
       RequestHeader h;
       std::memcpy(&h, c.in.data(), sizeof(h));
+      if (h.magic == auth::kMagic) {
+        // A client with a job key, and this server has none: tell it, so it can say why.
+        auth::Challenge no{};
+        no.magic = auth::kMagic;
+        no.status = static_cast<uint32_t>(auth::Status::kNoKey);
+        send_last_words(fd, &no, sizeof(no));
+        return drop(fd, "the client has a RAILCC_JOB_KEY but this store was started without one");
+      }
       if (h.magic != kMagic) return drop(fd, "not a railcc store client (bad magic)");
       if (h.key_len > kMaxKeyBytes || h.value_len > kMaxValueBytes) {
         return drop(fd, "request too large");
@@ -136,6 +172,65 @@ class TcpStoreServer final : public StoreServer {
       c.in.erase(c.in.begin(), c.in.begin() + total);
       if (!handle(fd, static_cast<Command>(h.command), key, std::move(value), h.arg)) return;
     }
+  }
+
+  // A short note to a client that is about to be closed; it may be gone already.
+  static void send_last_words(int fd, const void* data, std::size_t len) {
+    try {
+      net::write_all(fd, data, len, Deadline::after(std::chrono::milliseconds(200)));
+    } catch (const Error&) {
+    }
+  }
+
+  // Advances the handshake with the bytes received so far. False when the client was dropped.
+  bool authenticate(Client& c) {
+    const int fd = c.fd.get();
+    if (!c.challenged) {
+      if (c.in.size() >= 4) {
+        uint32_t magic = 0;
+        std::memcpy(&magic, c.in.data(), 4);
+        if (magic == kMagic) {
+          // A plain request: a client without the key. Say so before closing.
+          ReplyHeader r{};
+          r.magic = kMagic;
+          r.status = static_cast<uint8_t>(Reply::kAuthRequired);
+          send_last_words(fd, &r, sizeof(r));
+          drop(fd, kAuthFailed);
+          return false;
+        }
+      }
+      if (c.in.size() < sizeof(auth::Hello)) return true;
+      auth::Hello hello;
+      std::memcpy(&hello, c.in.data(), sizeof(hello));
+      c.in.erase(c.in.begin(), c.in.begin() + sizeof(hello));
+      const auto challenge = c.pending_auth->on_hello(hello);
+      if (!challenge) {
+        drop(fd, kAuthFailed);
+        return false;
+      }
+      try {
+        if (!net::write_all(fd, &*challenge, sizeof(*challenge),
+                            Deadline::after(std::chrono::seconds(5)))) {
+          drop(fd, "client stopped reading during authentication");
+          return false;
+        }
+      } catch (const Error&) {
+        drop(fd, kAuthFailed);
+        return false;
+      }
+      c.challenged = true;
+    }
+    if (c.in.size() < sizeof(auth::Answer)) return true;
+    auth::Answer answer;
+    std::memcpy(&answer, c.in.data(), sizeof(answer));
+    c.in.erase(c.in.begin(), c.in.begin() + sizeof(answer));
+    if (!c.pending_auth->on_answer(answer)) {
+      drop(fd, kAuthFailed);
+      return false;
+    }
+    c.pending_auth.reset();
+    RAILCC_DEBUG("store", "client {} authenticated", c.peer);
+    return true;
   }
 
   bool reply(int fd, Reply status, int64_t number, const std::vector<uint8_t>* value) {
@@ -191,8 +286,6 @@ class TcpStoreServer final : public StoreServer {
       }
       case Command::kCheck:
         return reply(fd, data_.count(key) ? Reply::kOk : Reply::kMissing, 0, nullptr);
-      case Command::kJobKey:
-        return reply(fd, Reply::kOk, static_cast<int64_t>(job_key_), nullptr);
     }
     drop(fd, "unknown command");
     return false;
@@ -226,7 +319,7 @@ class TcpStoreServer final : public StoreServer {
 
   net::Fd listener_, wake_read_, wake_write_;
   int port_ = 0;
-  uint64_t job_key_ = 0;
+  std::optional<auth::Key> key_;  // set: clients must authenticate
   std::atomic<bool> stop_{false};
   std::map<int, Client> clients_;
   std::vector<Waiter> waiters_;
@@ -236,8 +329,9 @@ class TcpStoreServer final : public StoreServer {
 
 }  // namespace
 
-std::unique_ptr<StoreServer> start_store_server(const std::string& host, int port) {
-  return std::make_unique<TcpStoreServer>(host, port);
+std::unique_ptr<StoreServer> start_store_server(const std::string& host, int port,
+                                                const std::string& job_key) {
+  return std::make_unique<TcpStoreServer>(host, port, job_key);
 }
 
 }  // namespace railcc

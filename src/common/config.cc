@@ -147,6 +147,15 @@ LaunchInfo read_launch(const EnvMap& env) {
       info.store_is_server = info.rank == 0;
     }
   }
+  if (const std::string* key = find(env, "RAILCC_JOB_KEY")) {
+    // The value is never echoed: it is a secret.
+    if (key->size() < 16) {
+      throw ConfigError(
+          "RAILCC_JOB_KEY is too short to be a secret: use 16 or more characters (e.g. "
+          "`openssl rand -hex 32`), the same on every rank");
+    }
+    info.job_key = *key;
+  }
   return info;
 }
 
@@ -458,6 +467,7 @@ std::string Config::to_string() const {
   row("store", launch.store_addr.empty()
                    ? "(none)"
                    : launch.store_addr + (launch.store_is_server ? " (this rank serves it)" : ""));
+  row("RAILCC_JOB_KEY", launch.job_key.empty() ? "(unset: key from the store)" : "(set)");
   return out;
 }
 

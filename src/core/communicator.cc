@@ -5,9 +5,11 @@
 
 #include <cstring>
 #include <limits>
+#include <mutex>
 #include <random>
 
 #include "railcc/status.hpp"
+#include "src/bootstrap/auth.h"
 #include "src/common/log.h"
 #include "src/core/communicator_impl.h"
 
@@ -84,8 +86,9 @@ OpArgs make_args(OpKind op, const void* send, void* recv, std::size_t count, Dat
   return a;
 }
 
-// Rank 0 draws a random key for the job; every rank reads it. Peers present it when they
-// connect, so sockets of another job (or a stray process) are turned away.
+// Rank 0 draws a random id for the job; every rank reads it. Peers present it in their hello and
+// it names shared-memory segments, so jobs sharing a key still stay apart. Not a secret: peers
+// authenticate with the peer key below.
 uint64_t agree_on_job_key(Store& store, int rank, std::chrono::milliseconds timeout) {
   if (rank == 0) {
     std::random_device rd;
@@ -98,6 +101,23 @@ uint64_t agree_on_job_key(Store& store, int rank, std::chrono::milliseconds time
   if (raw.size() != 8) throw ProtocolError("the store holds a malformed railcc/job_key");
   uint64_t key = 0;
   std::memcpy(&key, raw.data(), 8);
+  return key;
+}
+
+// The key every peer socket is authenticated with (src/bootstrap/auth.h). RAILCC_JOB_KEY when
+// set: it never goes into the store. Otherwise rank 0 draws a random one and publishes it in the
+// store, which is then what vouches for the ranks (torch's store, or railcc's own store, which
+// is open without a key).
+auth::Key agree_on_peer_key(Store& store, int rank, const Config& config) {
+  if (!config.launch.job_key.empty()) return auth::derive_key(config.launch.job_key);
+  if (rank == 0) {
+    const auth::Key key = auth::random_key();
+    store.set("railcc/peer_key", std::vector<uint8_t>(key.begin(), key.end()));
+  }
+  const auto raw = store.get("railcc/peer_key", config.timeout);
+  auth::Key key{};
+  if (raw.size() != key.size()) throw ProtocolError("the store holds a malformed railcc/peer_key");
+  std::copy(raw.begin(), raw.end(), key.begin());
   return key;
 }
 
@@ -149,10 +169,21 @@ std::shared_ptr<Communicator> Communicator::init(const Config& config) {
       const auto colon = l.store_addr.rfind(':');
       std::string host = l.store_addr.substr(0, colon);
       if (host != "127.0.0.1" && host != "localhost" && host != "::1") host = "0.0.0.0";
-      p.server = start_store_server(host, std::stoi(l.store_addr.substr(colon + 1)));
+      p.server = start_store_server(host, std::stoi(l.store_addr.substr(colon + 1)), l.job_key);
     }
-    p.root_store = connect_tcp_store(l.store_addr, config.timeout);
+    if (l.job_key.empty()) {
+      static std::once_flag once;
+      std::call_once(once, [&] {
+        RAILCC_INFO("store",
+                    "the rendezvous store {} is unauthenticated: anyone who can reach it can "
+                    "join or disturb the job; set the same RAILCC_JOB_KEY on every rank (or "
+                    "start the job with railcc-run, which does)",
+                    l.store_addr);
+      });
+    }
+    p.root_store = connect_tcp_store(l.store_addr, config.timeout, l.job_key);
     p.job_key = agree_on_job_key(*p.root_store, p.rank, config.timeout);
+    p.peer_key = agree_on_peer_key(*p.root_store, p.rank, config);
   }
   return std::make_shared<Communicator>(detail::CommunicatorImpl::create(std::move(p)));
 }
@@ -173,6 +204,7 @@ std::shared_ptr<Communicator> Communicator::init(std::shared_ptr<Store> store, i
   p.root_store = std::move(store);
   if (size > 1) {
     p.job_key = agree_on_job_key(*p.root_store, rank, config.timeout);
+    p.peer_key = agree_on_peer_key(*p.root_store, rank, config);
   }
   return std::make_shared<Communicator>(detail::CommunicatorImpl::create(std::move(p)));
 }

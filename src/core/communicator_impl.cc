@@ -28,7 +28,8 @@ CommunicatorImpl::CommunicatorImpl(CommParams params)
   core::Mesh mesh;
   if (p_.size > 1) {
     store_ = prefix_store(p_.root_store, fmt::format("railcc/comm/{:x}/", p_.comm_id));
-    core::MeshParams mp{p_.rank, p_.size, p_.comm_id, p_.job_key, p_.config.launch.store_addr};
+    core::MeshParams mp{p_.rank,    p_.size, p_.comm_id, p_.job_key, p_.config.launch.store_addr,
+                        p_.peer_key};
     mesh = core::build_mesh(*store_, mp, p_.config);
   } else {
     mesh.connections.resize(1);
@@ -509,6 +510,7 @@ std::shared_ptr<Communicator> CommunicatorImpl::split(int color, int key, uint64
     if (members[i].second == p_.rank) child.rank = i;
   }
   child.job_key = p_.job_key;
+  child.peer_key = p_.peer_key;
   // Deterministic on every member: parent id, how many splits came before, and the color.
   uint64_t h =
       p_.comm_id * 0x9E3779B97F4A7C15ull ^ (split_index << 20) ^ static_cast<uint64_t>(color);

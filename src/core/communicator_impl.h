@@ -4,6 +4,7 @@
 // outnumber cores. Whoever runs ops holds drive_mutex_.
 #pragma once
 
+#include <array>
 #include <atomic>
 #include <condition_variable>
 #include <deque>
@@ -31,6 +32,7 @@ struct CommParams {
   int size = 1;
   uint64_t comm_id = 1;
   uint64_t job_key = 0;
+  std::array<uint8_t, 32> peer_key{};  // authenticates peer sockets (src/bootstrap/auth.h)
 };
 
 class CommunicatorImpl final : public OpRunner {

@@ -6,11 +6,15 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
 #include <map>
+#include <optional>
 #include <sstream>
 
+#include "src/bootstrap/auth.h"
 #include "src/common/log.h"
 #include "src/telemetry/metrics.h"
 #include "transport/multirail/multirail_connection.h"
@@ -77,12 +81,25 @@ wire::FrameHeader hello(const MeshParams& p, int stream_index) {
   return h;
 }
 
+// An accepted socket on its way to being a peer: first the challenge-response of
+// src/bootstrap/auth.h, then the hello frame that says which rank and socket it is.
 struct Pending {
+  enum Stage { kAuthHello = 0, kAuthAnswer = 1, kFrameHello = 2 };
   net::Fd fd;
   std::string from;
-  wire::FrameHeader header{};
+  std::optional<auth::Acceptor> auth;
+  Stage stage = kAuthHello;
+  std::array<uint8_t, 128> buf{};
   std::size_t got = 0;
+  std::size_t want() const {
+    static constexpr std::size_t kSizes[] = {sizeof(auth::Hello), sizeof(auth::Answer),
+                                             sizeof(wire::FrameHeader)};
+    return kSizes[stage];
+  }
 };
+static_assert(sizeof(wire::FrameHeader) <= 128 && sizeof(auth::Hello) <= 128);
+
+constexpr const char* kAuthFailed = "failed authentication (wrong or missing RAILCC_JOB_KEY)";
 
 }  // namespace
 
@@ -273,16 +290,19 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
     }
     for (int s = 0; s < k; ++s) {
       net::Fd fd;
+      std::string what;
       if (use_rails) {
         const net::Endpoint ep =
             net::resolve(peer_rails[r][s].first, peer_rails[r][s].second, "peer rail address");
         const net::Endpoint local = net::resolve(my_rails[s].address, 0, "RAILCC_RAILS");
-        fd = net::connect_to(ep, deadline,
-                             fmt::format("rank {} on rail {}", r, my_rails[s].describe()), &local);
+        what = fmt::format("rank {} on rail {}", r, my_rails[s].describe());
+        fd = net::connect_to(ep, deadline, what, &local);
       } else {
+        what = fmt::format("rank {} at {}:{}", r, peers[r].ip, peers[r].port);
         fd = net::connect_to(net::resolve(peers[r].ip, peers[r].port, "peer address"), deadline,
-                             fmt::format("rank {}", r));
+                             what);
       }
+      auth::authenticate_to(fd.get(), p.peer_key, auth::peer_context(p.comm_id, r), deadline, what);
       const wire::FrameHeader h = hello(p, s);
       if (!net::write_all(fd.get(), &h, sizeof(h), deadline)) {
         throw TimeoutError(fmt::format("rank {} did not accept our connection in time", r));
@@ -320,21 +340,44 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
         Pending q;
         q.fd.reset(fd);
         q.from = net::peer_endpoint(fd).to_string();
+        q.auth.emplace(p.peer_key, auth::peer_context(p.comm_id, p.rank));
         pending.push_back(std::move(q));
       }
     }
     for (std::size_t i = 0; i < pending.size();) {
       Pending& q = pending[i];
       std::string reject;
-      const ssize_t n = ::recv(q.fd.get(), reinterpret_cast<char*>(&q.header) + q.got,
-                               sizeof(q.header) - q.got, MSG_DONTWAIT);
+      const ssize_t n = ::recv(q.fd.get(), q.buf.data() + q.got, q.want() - q.got, MSG_DONTWAIT);
       if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        reject = "closed before saying hello";
+        reject = q.stage == Pending::kFrameHello ? "closed before saying hello" : kAuthFailed;
       } else if (n > 0) {
         q.got += static_cast<std::size_t>(n);
       }
-      if (reject.empty() && q.got == sizeof(q.header)) {
-        const wire::FrameHeader& h = q.header;
+      if (reject.empty() && q.got == q.want() && q.stage == Pending::kAuthHello) {
+        auth::Hello hello;
+        std::memcpy(&hello, q.buf.data(), sizeof(hello));
+        const auto challenge = q.auth->on_hello(hello);
+        // The socket is fresh and its send buffer empty: 72 bytes go out at once.
+        if (!challenge ||
+            ::send(q.fd.get(), &*challenge, sizeof(*challenge), MSG_DONTWAIT | MSG_NOSIGNAL) !=
+                static_cast<ssize_t>(sizeof(*challenge))) {
+          reject = kAuthFailed;
+        } else {
+          q.stage = Pending::kAuthAnswer;
+          q.got = 0;
+        }
+      } else if (reject.empty() && q.got == q.want() && q.stage == Pending::kAuthAnswer) {
+        auth::Answer answer;
+        std::memcpy(&answer, q.buf.data(), sizeof(answer));
+        if (!q.auth->on_answer(answer)) {
+          reject = kAuthFailed;
+        } else {
+          q.stage = Pending::kFrameHello;
+          q.got = 0;
+        }
+      } else if (reject.empty() && q.got == q.want()) {
+        wire::FrameHeader h;
+        std::memcpy(&h, q.buf.data(), sizeof(h));
         if (auto bad = wire::validate(h)) {
           reject = *bad;
         } else if (h.kind != static_cast<uint8_t>(wire::FrameKind::kHello)) {
@@ -355,7 +398,8 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
         }
       }
       if (!reject.empty()) {
-        RAILCC_WARN("net", "rank {} rejected connection from {}: {}", p.rank, q.from, reject);
+        RAILCC_WARN("net", "rank {} rejected connection from {} to its peer port: {}", p.rank,
+                    q.from, reject);
         pending.erase(pending.begin() + static_cast<long>(i));
         continue;
       }

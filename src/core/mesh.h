@@ -3,6 +3,7 @@
 // (several sockets per peer); tcp or verbs everywhere when forced.
 #pragma once
 
+#include <array>
 #include <cstdint>
 
 #include "railcc/config.hpp"
@@ -16,7 +17,8 @@ struct MeshParams {
   int size = 1;
   uint64_t comm_id = 0;
   uint64_t job_key = 0;
-  std::string store_addr;  // used to pick the address peers reach us on
+  std::string store_addr;              // used to pick the address peers reach us on
+  std::array<uint8_t, 32> peer_key{};  // every tcp/rail socket proves it (src/bootstrap/auth.h)
 };
 
 Mesh build_mesh(Store& store, const MeshParams& params, const Config& config);

@@ -1,19 +1,25 @@
 // railcc-run: starts N local ranks of a program with the environment railcc reads, hosts the
 // rendezvous store, prefixes every output line with its rank, forwards SIGINT/SIGTERM, and when
-// one rank fails stops the others and exits non-zero naming the rank.
+// one rank fails stops the others and exits non-zero naming the rank. The job gets a secret
+// (RAILCC_JOB_KEY: the caller's, else 256 random bits) that the store and every peer socket
+// require, so nothing outside the job can join or disturb it.
 //
 //   railcc-run -n 4 [--] prog args...
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/random.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <CLI/CLI.hpp>
 #include <atomic>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
+#include <stdexcept>
 #include <string>
 #include <thread>
 #include <vector>
@@ -25,6 +31,22 @@ namespace {
 
 std::atomic<int> g_signal{0};
 void on_signal(int sig) { g_signal = sig; }
+
+// 64 hex characters from the kernel's random generator.
+std::string random_job_key() {
+  unsigned char raw[32];
+  for (std::size_t got = 0; got < sizeof(raw);) {
+    const ssize_t n = getrandom(raw + got, sizeof(raw) - got, 0);
+    if (n < 0 && errno != EINTR) throw std::runtime_error("getrandom() failed");
+    if (n > 0) got += static_cast<std::size_t>(n);
+  }
+  std::string hex;
+  for (unsigned char b : raw) {
+    hex += "0123456789abcdef"[b >> 4];
+    hex += "0123456789abcdef"[b & 15];
+  }
+  return hex;
+}
 
 struct Rank {
   int index = 0;
@@ -97,10 +119,15 @@ int main(int argc, char** argv) {
     return app.exit(e);
   }
 
+  // A key the caller set is kept (so tools outside the job can be let in on purpose); the ranks
+  // check its length when they read it.
+  const char* given = std::getenv("RAILCC_JOB_KEY");
+  std::string job_key;
   std::unique_ptr<railcc::StoreServer> store;
   try {
-    store = railcc::start_store_server("127.0.0.1", 0);
-  } catch (const railcc::Error& e) {
+    job_key = given && *given ? given : random_job_key();
+    store = railcc::start_store_server("127.0.0.1", 0, job_key);
+  } catch (const std::exception& e) {
     std::fprintf(stderr, "railcc-run: cannot start the rendezvous store: %s\n", e.what());
     return 1;
   }
@@ -132,6 +159,7 @@ int main(int argc, char** argv) {
       setenv("RAILCC_LOCAL_RANK", std::to_string(i).c_str(), 1);
       setenv("RAILCC_LOCAL_WORLD_SIZE", std::to_string(np).c_str(), 1);
       setenv("RAILCC_STORE_ADDR", store_addr.c_str(), 1);
+      setenv("RAILCC_JOB_KEY", job_key.c_str(), 1);
       std::vector<char*> args;
       for (auto& s : command) args.push_back(s.data());
       args.push_back(nullptr);

@@ -61,6 +61,25 @@ fi
 if [ $rc -eq 0 ] && [ "$(grep -c '^sum=10$' "$out")" -eq 5 ]; then pass "allreduce job"; else
   fail "allreduce job (rc $rc)"; cat "$out"; fi
 
+# 6b. Every rank gets the same random RAILCC_JOB_KEY (64 hex), a new one per job; a key the
+# caller set is passed through.
+"$run" -n 3 --no-prefix "$probe" key >"$out" 2>&1
+k1=$(sort -u "$out")
+"$run" -n 1 --no-prefix "$probe" key >"$out" 2>&1
+k2=$(cat "$out")
+RAILCC_JOB_KEY=my-own-key-0123456789 "$run" -n 2 --no-prefix "$probe" key >"$out" 2>&1
+k3=$(sort -u "$out")
+if [[ "$k1" =~ ^key=[0-9a-f]{64}$ ]] && [ "$k1" != "$k2" ] && [ "$k3" = "key=my-own-key-0123456789" ]
+then pass "job key"; else fail "job key ('$k1' '$k2' '$k3')"; fi
+
+# 6c. A client that knows the store address but not the key is refused and logged; the job
+# goes on.
+"$run" -n 3 --no-prefix "$probe" stranger >"$out" 2>&1 && rc=0 || rc=$?
+if [ $rc -eq 0 ] && grep -q '^stranger refused: configuration error$' "$out" &&
+   grep -q 'to the store: failed authentication (wrong or missing RAILCC_JOB_KEY)' "$out" &&
+   [ "$(grep -c '^sum=3$' "$out")" -eq 3 ]; then pass "stranger refused"; else
+  fail "stranger (rc $rc)"; cat "$out"; fi
+
 # 7. Bad usage is reported.
 "$run" -n 0 "$probe" print >"$out" 2>&1 && rc=0 || rc=$?
 if [ $rc -ne 0 ]; then pass "bad -n rejected"; else fail "bad -n accepted"; fi

@@ -27,8 +27,9 @@ void clear_launch_env() {
   }
 }
 
-// Forks a process that hosts the store; returns its pid and "127.0.0.1:port".
-std::pair<pid_t, std::string> start_store_process() {
+// Forks a process that hosts the store (requiring `job_key` when not empty); returns its pid and
+// "127.0.0.1:port".
+std::pair<pid_t, std::string> start_store_process(const std::string& job_key) {
   int p[2];
   if (pipe(p) != 0) throw std::runtime_error("pipe failed");
   const pid_t pid = fork();
@@ -37,7 +38,7 @@ std::pair<pid_t, std::string> start_store_process() {
     int port = -1;
     std::unique_ptr<StoreServer> server;
     try {
-      server = start_store_server("127.0.0.1", 0);
+      server = start_store_server("127.0.0.1", 0, job_key);
       port = server->port();
     } catch (...) {
     }
@@ -63,7 +64,10 @@ std::pair<pid_t, std::string> start_store_process() {
 
 std::vector<RankOutcome> run_job(int world, const std::function<void(int)>& fn,
                                  const JobOptions& options) {
-  auto [store_pid, store_addr] = start_store_process();
+  // Like railcc-run: the store knows the job key the ranks are given.
+  const auto key = options.env.find("RAILCC_JOB_KEY");
+  auto [store_pid, store_addr] =
+      start_store_process(key == options.env.end() ? std::string() : key->second);
   struct Child {
     pid_t pid;
     int err_fd;   // the child's stderr

@@ -25,8 +25,9 @@ struct RankOutcome {
 };
 
 struct JobOptions {
-  std::map<std::string, std::string> env;  // extra RAILCC_* settings for every rank
-  std::chrono::seconds limit{120};         // the harness kills ranks still running after this
+  // Extra RAILCC_* settings for every rank. RAILCC_JOB_KEY here also keys the store.
+  std::map<std::string, std::string> env;
+  std::chrono::seconds limit{120};  // the harness kills ranks still running after this
 };
 
 // Runs fn(rank) in `world` processes. Each has RAILCC_RANK, RAILCC_WORLD_SIZE and
