@@ -222,20 +222,32 @@ bool StreamConnection::needs_peer() const {
 
 void StreamConnection::check_alive() {
   if (!needs_peer()) return;
+  // A peer that exits closes all its streams, but not at the same instant for us: the last
+  // message may still be unread on another stream when this one already shows its end. So a
+  // closed stream proves the peer gone only once every stream is closed and drained; a stream
+  // that broke for a reason of its own (failure()) is fatal at once.
+  std::size_t gone = 0;
+  StreamState* first_gone = nullptr;
   for (auto& s : streams_) {
-    if (s.stream->peer_gone()) {
-      if (std::string why = s.stream->failure(); !why.empty()) {
-        throw PeerFailureError(
-            fmt::format("rank {}: {}; {} is unusable while rank {} still "
-                        "expects it in this op",
-                        my_rank_, why, s.stream->describe(), my_rank_));
-      }
-      throw PeerFailureError(fmt::format(
-          "{} is gone (its process exited or closed the connection) while rank {} still "
-          "expected it in this op; seen on {}",
-          who(), my_rank_, s.stream->describe()));
+    if (!s.stream->peer_gone()) continue;
+    if (std::string why = s.stream->failure(); !why.empty()) {
+      throw PeerFailureError(
+          fmt::format("rank {}: {}; {} is unusable while rank {} still "
+                      "expects it in this op",
+                      my_rank_, why, s.stream->describe(), my_rank_));
     }
+    ++gone;
+    if (!first_gone) first_gone = &s;
   }
+  if (gone == 0) return;
+  if (gone < streams_.size()) {
+    progress();  // take what the other streams still hold; the peer's own close follows
+    return;
+  }
+  throw PeerFailureError(
+      fmt::format("{} is gone (its process exited or closed the connection) while rank {} still "
+                  "expected it in this op; seen on {}",
+                  who(), my_rank_, first_gone->stream->describe()));
 }
 
 bool StreamConnection::progress() {
