@@ -31,7 +31,7 @@ using railcc::transport::StreamConnection;
 namespace wire = railcc::wire;
 
 constexpr uint64_t kCommId = 0xc0ffee;
-constexpr uint64_t kMaxSealedLength = 1 << 20;
+constexpr uint64_t kMaxSealedLength = 64 << 10;
 
 // A one-way in-memory stream (tests/unit/mem_stream.h needs gtest): reads return at most
 // `max_read` bytes of the input so frames are cut at fuzzer-chosen places; writes are swallowed.
@@ -116,7 +116,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   for (RecvRequest& r : recvs) {
     buffers.push_back(std::make_unique<std::byte[]>(r.length));
     r.dst = buffers.back().get();
-    if (reduce && railcc::is_valid(r.expect.dtype) && railcc::is_valid(r.expect.redop)) {
+    // The engine posts count * element size bytes, so a reduce receive is always a whole number
+    // of elements; one that is not would make the reduction overrun by design.
+    if (reduce && railcc::is_valid(r.expect.dtype) && railcc::is_valid(r.expect.redop) &&
+        r.length % railcc::data_type_size(r.expect.dtype) == 0) {
       buffers.push_back(std::make_unique<std::byte[]>(r.length));
       r.reduce_with = buffers.back().get();
     }
