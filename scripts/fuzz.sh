@@ -3,10 +3,10 @@
 # its committed seed corpus (tests/fuzz/corpus/<target>/, plus what earlier runs found in
 # build-fuzz/corpus/<target>/), then prints each target's execution count. A crash, sanitizer
 # report or escaped exception fails the script and leaves the input in build-fuzz/artifacts/.
-# Usage: scripts/fuzz.sh [seconds per target, default 15]   (FUZZ_JOBS sets build parallelism)
+# Usage: scripts/fuzz.sh [seconds per target, default 10]   (FUZZ_JOBS sets build parallelism)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-seconds=${1:-15}
+seconds=${1:-10}
 if ! command -v clang++ > /dev/null; then
   echo "railcc: clang++ not found (Debian: apt-get install clang libclang-rt-dev); fuzzing skipped" >&2
   exit 0
