@@ -7,10 +7,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 seconds=${1:-10}
-if ! command -v clang++ > /dev/null; then
-  echo "railcc: clang++ not found (Debian: apt-get install clang libclang-rt-dev); fuzzing skipped" >&2
-  exit 0
-fi
+source scripts/deps.sh
+railcc_install_fuzz_deps
 targets=(wire_fuzz connection_fuzz store_fuzz config_fuzz topology_fuzz)
 cmake -S . -B build-fuzz -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
   -DCMAKE_C_COMPILER=clang -DRAILCC_BUILD_FUZZ=ON -DRAILCC_BUILD_TESTS=ON -DRAILCC_BUILD_BENCH=OFF \
