@@ -14,9 +14,17 @@ RAILCC_DEBIAN_PACKAGES=(
   python3-venv python3-dev ninja-build
 )
 
-railcc_install_deps() {
+# Only scripts/fuzz.sh needs these (libFuzzer ships in clang's runtime package); the main build
+# stays on g++.
+RAILCC_FUZZ_DEBIAN_PACKAGES=(clang libclang-rt-dev)
+
+railcc_install_deps() { railcc_install_packages "${RAILCC_DEBIAN_PACKAGES[@]}"; }
+railcc_install_fuzz_deps() { railcc_install_packages "${RAILCC_FUZZ_DEBIAN_PACKAGES[@]}"; }
+
+# Installs those of the given Debian packages that are missing.
+railcc_install_packages() {
   local missing=()
-  for p in "${RAILCC_DEBIAN_PACKAGES[@]}"; do
+  for p in "$@"; do
     dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
   done
   if [ ${#missing[@]} -eq 0 ]; then

@@ -35,15 +35,20 @@ if [ $run_release -eq 1 ]; then
   (cd build && ctest --output-on-failure --timeout 600 -j1) || status=1
 fi
 
+if [ $run_release -eq 1 ]; then
+  echo "== libFuzzer targets (clang, 10 s each): wire, connection, store, config, topology"
+  scripts/fuzz.sh 10 || status=1
+fi
+
 if [ $run_sanitize -eq 1 ]; then
   echo "== ASan+UBSan build: unit and multi-process tests"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAILCC_SANITIZE=address,undefined \
     -DRAILCC_BUILD_TESTS=ON -DRAILCC_BUILD_BENCH=OFF
   cmake --build build-asan -j"$jobs" --target railcc_unit_tests railcc_mp_tests railcc_verbs_tests \
-    railcc-run railcc-topo launcher_probe telemetry_probe railcc-report
+    railcc_soak_tests railcc-run railcc-topo launcher_probe telemetry_probe railcc-report
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-  (cd build-asan && ctest --output-on-failure --timeout 900 -j1 -L 'unit|mp|verbs' -E 'capi_smoke|packaging') \
+  (cd build-asan && ctest --output-on-failure --timeout 900 -j1 -L 'unit|mp|verbs|soak' -E 'capi_smoke|packaging') \
     || status=1
 fi
 

@@ -370,7 +370,7 @@ void StreamConnection::on_header(StreamState& s) {
     u->header = h;
     try {
       if (kind == FrameKind::kData) u->payload.resize(h.length);
-    } catch (const std::bad_alloc&) {
+    } catch (const std::exception&) {  // bad_alloc, or length_error beyond max_size()
       s.discard = true;
       throw SystemError(
           fmt::format("out of memory buffering a {}-byte message from {} that "

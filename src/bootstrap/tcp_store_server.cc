@@ -17,6 +17,7 @@
 #include "railcc/store.hpp"
 #include "src/bootstrap/auth.h"
 #include "src/bootstrap/store_protocol.h"
+#include "src/bootstrap/store_request.h"
 #include "src/common/log.h"
 #include "src/common/socket.h"
 
@@ -149,11 +150,13 @@ class TcpStoreServer final : public StoreServer {
     }
     if (c.pending_auth && !authenticate(c)) return;
     if (c.pending_auth) return;  // waiting for more of the handshake
-    // Parse every complete request in the buffer.
-    while (c.in.size() >= sizeof(RequestHeader)) {
-      RequestHeader h;
-      std::memcpy(&h, c.in.data(), sizeof(h));
-      if (h.magic == auth::kMagic) {
+    // Handle every complete request in the buffer.
+    std::size_t used = 0;
+    while (true) {
+      uint32_t magic = 0;
+      if (c.in.size() - used >= sizeof(magic))
+        std::memcpy(&magic, c.in.data() + used, sizeof(magic));
+      if (magic == auth::kMagic) {
         // A client with a job key, and this server has none: tell it, so it can say why.
         auth::Challenge no{};
         no.magic = auth::kMagic;
@@ -161,17 +164,14 @@ class TcpStoreServer final : public StoreServer {
         send_last_words(fd, &no, sizeof(no));
         return drop(fd, "the client has a RAILCC_JOB_KEY but this store was started without one");
       }
-      if (h.magic != kMagic) return drop(fd, "not a railcc store client (bad magic)");
-      if (h.key_len > kMaxKeyBytes || h.value_len > kMaxValueBytes) {
-        return drop(fd, "request too large");
-      }
-      const std::size_t total = sizeof(h) + h.key_len + h.value_len;
-      if (c.in.size() < total) return;
-      std::string key(reinterpret_cast<const char*>(c.in.data() + sizeof(h)), h.key_len);
-      std::vector<uint8_t> value(c.in.begin() + sizeof(h) + h.key_len, c.in.begin() + total);
-      c.in.erase(c.in.begin(), c.in.begin() + total);
-      if (!handle(fd, static_cast<Command>(h.command), key, std::move(value), h.arg)) return;
+      ParseResult p = parse_request(c.in.data() + used, c.in.size() - used);
+      if (p.status == ParseResult::Status::kBad) return drop(fd, p.error);
+      if (p.status == ParseResult::Status::kNeedMore) break;
+      used += p.consumed;
+      Request& q = p.request;
+      if (!handle(fd, q.command, q.key, std::move(q.value), q.arg)) return;
     }
+    c.in.erase(c.in.begin(), c.in.begin() + used);
   }
 
   // A short note to a client that is about to be closed; it may be gone already.
@@ -265,19 +265,12 @@ class TcpStoreServer final : public StoreServer {
       case Command::kGet: {
         auto it = data_.find(key);
         if (it != data_.end()) return reply(fd, Reply::kOk, 0, &it->second);
-        waiters_.push_back(
-            {fd, key, Clock::now() + std::chrono::milliseconds(std::max<int64_t>(0, arg))});
+        waiters_.push_back({fd, key, Clock::now() + get_wait(arg)});
         return true;
       }
       case Command::kAdd: {
-        int64_t current = 0;
         auto it = data_.find(key);
-        if (it != data_.end()) {
-          // A counter set by a plain set() may hold anything; non-numbers count as 0.
-          const auto* b = reinterpret_cast<const char*>(it->second.data());
-          std::from_chars(b, b + it->second.size(), current);
-        }
-        current += arg;
+        const int64_t current = add_to_counter(it == data_.end() ? nullptr : &it->second, arg);
         const std::string s = std::to_string(current);
         data_[key] = std::vector<uint8_t>(s.begin(), s.end());
         if (!reply(fd, Reply::kOk, current, nullptr)) return false;
