@@ -48,6 +48,7 @@ class InputStream final : public Stream {
     pos_ += n;
   }
   bool peer_gone() override { return pos_ == bytes_.size(); }
+  void inject_drop() override { pos_ = bytes_.size(); }
   std::string describe() const override { return "fuzz input"; }
 
  private:
