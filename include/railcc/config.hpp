@@ -152,6 +152,10 @@ struct Config {
   // RAILCC_CHECKSUM: 1 = every message carries a CRC32C of its payload, checked on arrival, so
   // corruption in flight fails the op with a clear error instead of going unnoticed. Default 0.
   bool checksum = false;
+  // RAILCC_MAX_UNEXPECTED_BYTES: payload bytes each peer connection may buffer for messages that
+  // arrive before their receive is posted; beyond it the peer is held back (flow control) instead
+  // of memory growing with how far ahead it runs. Default 64M.
+  std::size_t max_unexpected_bytes = std::size_t{64} << 20;
   // RAILCC_FAULT: a fault to inject (testing only, see FaultSpec). Default none.
   FaultSpec fault;
   // Launch environment (torchrun, Open MPI, Slurm, railcc-run or explicit RAILCC_*).

@@ -297,6 +297,9 @@ Config Config::from_map(const EnvMap& env) {
   if (const std::string* v = find(env, "RAILCC_SHM_SINGLE_COPY_BYTES")) {
     c.shm_single_copy_bytes = parse_bytes("RAILCC_SHM_SINGLE_COPY_BYTES", *v, 0, 1ull << 40);
   }
+  if (const std::string* v = find(env, "RAILCC_MAX_UNEXPECTED_BYTES")) {
+    c.max_unexpected_bytes = parse_bytes("RAILCC_MAX_UNEXPECTED_BYTES", *v, 0, 1ull << 40);
+  }
   if (const std::string* v = find(env, "RAILCC_TCP_SOCKETS")) {
     c.tcp_sockets_per_peer = static_cast<int>(parse_int("RAILCC_TCP_SOCKETS", *v, 1, 16));
   }
@@ -453,6 +456,7 @@ std::string Config::to_string() const {
   row("RAILCC_TELEMETRY", telemetry ? "1" : "0 (off)");
   row("RAILCC_TRACE", trace_dir.empty() ? "(off)" : trace_dir);
   row("RAILCC_CHECKSUM", checksum ? "1 (CRC32C on every message)" : "0");
+  row("RAILCC_MAX_UNEXPECTED_BYTES", std::to_string(max_unexpected_bytes));
   if (fault.enabled()) {
     row("RAILCC_FAULT",
         fmt::format("{}:{}:{}:{}", fault_kind_name(fault.kind), fault.rank, fault.op, fault.ms));

@@ -248,6 +248,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
       if (config.telemetry) conn->set_channel(telemetry::Metrics::global().channel("shm"));
       if (single_copy[r]) conn->enable_single_copy(peers[r].pid, config.shm_single_copy_bytes);
       if (config.checksum) conn->enable_checksums();
+      conn->set_unexpected_limit(config.max_unexpected_bytes);
       mesh.connections[r] = std::move(conn);
       RAILCC_DEBUG("shm", "rank {} -> rank {}: single copy (cross-memory attach) {}", p.rank, r,
                    single_copy[r] ? fmt::format("from {} bytes", config.shm_single_copy_bytes)
@@ -424,6 +425,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
       transport::MultiRailConnection::Options options;
       options.chunk_bytes = config.rail_chunk_bytes;
       options.rail_timeout = config.rail_timeout;
+      options.max_unexpected_bytes = config.max_unexpected_bytes;
       mesh.connections[r] = std::make_unique<transport::MultiRailConnection>(
           p.rank, r, p.comm_id, std::move(links), options);
       continue;
@@ -437,6 +439,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
     auto conn =
         std::make_unique<transport::StreamConnection>(p.rank, r, p.comm_id, std::move(streams));
     if (config.checksum) conn->enable_checksums();
+    conn->set_unexpected_limit(config.max_unexpected_bytes);
     mesh.connections[r] = std::move(conn);
     if (config.telemetry) {
       mesh.connections[r]->set_channel(telemetry::Metrics::global().channel("tcp"));
