@@ -132,7 +132,7 @@ void Engine::wait_until(void* done_state, bool (*done_fn)(void*), Deadline deadl
 void Engine::block(uint32_t doorbell_seen, Deadline deadline) {
   // Sleep at most 10 ms so abort, dead peers and the deadline are noticed promptly.
   const int cap = deadline.poll_ms(10);
-  if (!mesh_.has_tcp && !mesh_.has_verbs) {
+  if (!mesh_.has_tcp && !mesh_.has_verbs && !mesh_.has_ucx) {
     if (mesh_.my_segment) mesh_.my_segment->wait_doorbell(doorbell_seen, cap);
     return;
   }
