@@ -423,6 +423,10 @@ std::string Config::to_string() const {
   };
   row("RAILCC_TIMEOUT", fmt::format("{} s", timeout.count() / 1000.0));
   row("RAILCC_TRANSPORT", transport_kind_name(transport));
+  if (transport == TransportKind::kUcx) {
+    row("UCX_TLS", ucx_tls.empty() ? "(UCX default)" : ucx_tls);
+    row("UCX_NET_DEVICES", ucx_net_devices.empty() ? "(UCX default)" : ucx_net_devices);
+  }
   static constexpr const char* kLevelNames[] = {"error", "warn", "info", "debug", "trace"};
   row("RAILCC_LOG_LEVEL", kLevelNames[static_cast<int>(log_level)]);
   row("RAILCC_DEBUG", debug_subsystems.empty() ? "(none)" : debug_subsystems);
