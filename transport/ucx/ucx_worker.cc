@@ -114,11 +114,23 @@ ucs_status_t UcxWorker::on_goodbye(void* arg, const void* header, size_t header_
 
 unsigned UcxWorker::progress() {
   armed_ = false;
-  return api_.worker_progress(worker_);
+  const unsigned n = api_.worker_progress(worker_);
+  events_ += n;
+  return n;
 }
 
 int UcxWorker::wait_fd() {
-  if (efd_ < 0 || armed_) return efd_;
+  if (efd_ < 0) return efd_;
+  if (events_ > 0) {
+    // UCX handled events since the last wait, maybe while the engine was looking at another
+    // peer's stream: bytes may sit in a stream's queue, or a send may have completed, without
+    // any new event to come. Do not sleep on them: one more pass of the engine looks.
+    events_ = 0;
+    armed_ = false;
+    api_.worker_signal(worker_);
+    return efd_;
+  }
+  if (armed_) return efd_;
   const ucs_status_t st = api_.worker_arm(worker_);
   if (st == UCS_OK) {
     armed_ = true;

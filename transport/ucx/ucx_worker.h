@@ -73,7 +73,8 @@ class UcxWorker {
   ucp_context_h context_ = nullptr;
   ucp_worker_h worker_ = nullptr;
   int efd_ = -1;
-  bool armed_ = false;  // armed since the last progress() call
+  bool armed_ = false;   // armed since the last progress() call
+  uint64_t events_ = 0;  // handled by progress() since the last wait_fd()
   std::vector<uint8_t> address_;
   std::map<int, UcxStream*> streams_;
   static ucs_status_t on_goodbye(void* arg, const void* header, size_t header_length, void* data,
