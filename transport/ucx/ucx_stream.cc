@@ -216,6 +216,22 @@ std::span<const std::byte> UcxStream::peek() {
   return {rx_, rx_len_};
 }
 
+bool UcxStream::has_work() {
+  if (!ep_) return false;
+  if (rx_ && rx_off_ < rx_len_) return true;
+  const uint64_t released = released_;
+  reap();
+  if (released_ != released) return true;
+  if (rx_) return false;
+  std::size_t len = 0;
+  void* data = api_.stream_recv_data_nb(ep_, &len);
+  if (data == nullptr || UCS_PTR_IS_ERR(data)) return false;  // an error: peek() reports it
+  rx_ = static_cast<std::byte*>(data);
+  rx_len_ = len;
+  rx_off_ = 0;
+  return len > 0;
+}
+
 void UcxStream::consume(std::size_t n) {
   rx_off_ += n;
   if (rx_off_ >= rx_len_) release_rx();  // UCX reuses the buffer at once

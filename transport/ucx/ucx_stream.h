@@ -60,6 +60,11 @@ class UcxStream final : public Stream {
   // The peer's Goodbye arrived (see ucx_worker.h): it closed, or dropped us on purpose.
   void on_goodbye(Goodbye::Kind kind);
 
+  // Work UCX finished that no future event will announce: bytes waiting in this endpoint's
+  // queue (taken now, peek() returns them), or sends completed since the last look (their
+  // staging space released now). Called before the worker sleeps.
+  bool has_work();
+
   // Bytes posted and not yet completed (tests).
   std::size_t in_flight() const { return static_cast<std::size_t>(posted_ - released_); }
 

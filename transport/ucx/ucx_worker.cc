@@ -1,6 +1,8 @@
 #include "transport/ucx/ucx_worker.h"
 
 #include <fmt/format.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
 
 #include <cstring>
 
@@ -86,7 +88,11 @@ UcxWorker::UcxWorker(int rank, Options options)
   const auto* b = reinterpret_cast<const uint8_t*>(addr);
   address_.assign(b, b + len);
   api_.worker_release_address(worker_, addr);
-  if (ucs_status_t st = api_.worker_get_efd(worker_, &efd_); st != UCS_OK) {
+  ready_fd_.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (!ready_fd_) {
+    efd_ = -1;
+    RAILCC_DEBUG("net", "rank {}: eventfd failed; idle waits poll every tick", rank_);
+  } else if (ucs_status_t st = api_.worker_get_efd(worker_, &efd_); st != UCS_OK) {
     efd_ = -1;
     RAILCC_DEBUG("net", "rank {}: ucp_worker_get_efd failed ({}); idle waits poll every 10 ms",
                  rank_, ucx_status_text(api_, st));
@@ -114,34 +120,46 @@ ucs_status_t UcxWorker::on_goodbye(void* arg, const void* header, size_t header_
 
 unsigned UcxWorker::progress() {
   armed_ = false;
-  const unsigned n = api_.worker_progress(worker_);
-  events_ += n;
-  return n;
+  if (ready_pending_) {  // the engine woke: clear the "ready now" signal
+    uint64_t n = 0;
+    if (::read(ready_fd_.get(), &n, sizeof(n)) < 0) n = 0;
+    ready_pending_ = false;
+  }
+  return api_.worker_progress(worker_);
+}
+
+int UcxWorker::ready_now() {
+  // Our own eventfd, not ucp_worker_signal: a signal is an event that keeps ucp_worker_arm
+  // answering BUSY until progressed, which would wake the engine forever.
+  if (!ready_pending_) {
+    const uint64_t one = 1;
+    if (::write(ready_fd_.get(), &one, sizeof(one)) == sizeof(one)) ready_pending_ = true;
+  }
+  return ready_fd_.get();
 }
 
 int UcxWorker::wait_fd() {
-  if (efd_ < 0) return efd_;
-  if (events_ > 0) {
-    // UCX handled events since the last wait, maybe while the engine was looking at another
-    // peer's stream: bytes may sit in a stream's queue, or a send may have completed, without
-    // any new event to come. Do not sleep on them: one more pass of the engine looks.
-    events_ = 0;
-    armed_ = false;
-    api_.worker_signal(worker_);
-    return efd_;
-  }
+  if (efd_ < 0) return -1;
+  if (ready_pending_) return ready_fd_.get();
   if (armed_) return efd_;
-  const ucs_status_t st = api_.worker_arm(worker_);
-  if (st == UCS_OK) {
-    armed_ = true;
-  } else if (st == UCS_ERR_BUSY) {
-    // Events are waiting to be progressed: make the fd readable so the engine does not sleep.
-    api_.worker_signal(worker_);
-  } else {
-    RAILCC_DEBUG("net", "rank {}: ucp_worker_arm failed: {}", rank_, ucx_status_text(api_, st));
-    api_.worker_signal(worker_);
+  for (int attempt = 0; attempt < 16; ++attempt) {
+    // Progress that ran while the engine looked at another peer may have left bytes in a
+    // stream's queue or completed a send, and no event is to come for them: do not sleep.
+    for (auto& [peer, stream] : streams_) {
+      if (stream->has_work()) return ready_now();
+    }
+    const ucs_status_t st = api_.worker_arm(worker_);
+    if (st == UCS_OK) {
+      armed_ = true;
+      return efd_;
+    }
+    if (st != UCS_ERR_BUSY) {
+      RAILCC_DEBUG("net", "rank {}: ucp_worker_arm failed: {}", rank_, ucx_status_text(api_, st));
+      return ready_now();
+    }
+    progress();  // BUSY: events to handle first, then arm again
   }
-  return efd_;
+  return ready_now();
 }
 
 }  // namespace railcc::transport::ucx

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "src/common/socket.h"
 #include "transport/ucx/ucx_api.h"
 
 namespace railcc::transport::ucx {
@@ -54,9 +55,9 @@ class UcxWorker {
   // One round of UCP progress; returns how many events it handled.
   unsigned progress();
   // A file descriptor that becomes readable on the next UCX event, armed for it now (the engine
-  // calls this right before it sleeps in poll()). When events are already pending the descriptor
-  // is signalled at once so poll() returns and the engine progresses. -1 when the transports in
-  // use cannot wake a sleeper (the engine then sleeps at most its 10 ms tick).
+  // calls this right before it sleeps in poll()). When there is work already (bytes queued, sends
+  // completed) it returns a descriptor that is readable at once, so poll() returns and the
+  // engine progresses. -1 without a wake-up fd (the engine then sleeps at most its tick).
   int wait_fd();
 
   // How UCX was configured, for messages: "UCX 1.13.1, UCX_TLS=tcp".
@@ -73,8 +74,10 @@ class UcxWorker {
   ucp_context_h context_ = nullptr;
   ucp_worker_h worker_ = nullptr;
   int efd_ = -1;
-  bool armed_ = false;   // armed since the last progress() call
-  uint64_t events_ = 0;  // handled by progress() since the last wait_fd()
+  bool armed_ = false;  // armed since the last progress() call
+  net::Fd ready_fd_;    // readable while there is work to do at once (see ready_now)
+  bool ready_pending_ = false;
+  int ready_now();
   std::vector<uint8_t> address_;
   std::map<int, UcxStream*> streams_;
   static ucs_status_t on_goodbye(void* arg, const void* header, size_t header_length, void* data,
