@@ -222,23 +222,46 @@ TEST_P(UcxStreamTest, InjectedDropFailsBothEnds) {
   EXPECT_NE(p.b->failure().find("rank 0 (ucx)"), std::string::npos) << p.b->failure();
 }
 
-// The engine sleeps on the worker's fd: after a write it must become readable at the receiver.
-TEST_P(UcxStreamTest, WaitFdWakesOnArrival) {
+// The engine sleeps on the worker's fd: with nothing to do it must not be readable (or idle ranks
+// would spin and starve the others on a busy machine), and a message must make it readable.
+TEST_P(UcxStreamTest, WaitFdSleepsWhenIdleAndWakesOnArrival) {
   Pair p = connect_pair(GetParam());
   const char hello[] = "wake up";
+  // Connect both ways and drain: after this, neither side has anything to do.
   ASSERT_TRUE(pump(p, [&] { return p.a->write_some(hello, sizeof(hello)) == sizeof(hello); }));
-  // Drain b's worker of whatever wire-up is pending, then arm and sleep on the fd.
-  bool woke = false;
-  const Deadline until = Deadline::after(std::chrono::seconds(20));
-  while (!woke && !until.expired()) {
-    if (!p.b->peek().empty()) break;  // it already arrived while we armed
+  ASSERT_TRUE(pump(p, [&] { return p.b->peek().size() == sizeof(hello); }));
+  p.b->consume(sizeof(hello));
+  ASSERT_TRUE(pump(p, [&] {
+    p.a->peer_gone();  // reaps the completed send
+    return p.a->in_flight() == 0;
+  }));
+  // Idle: the fd the engine would sleep on stays quiet (a few tries: UCX may still have a
+  // wire-up event of its own to hand out first).
+  bool quiet = false;
+  for (int i = 0; i < 20 && !quiet; ++i) {
+    p.wb->progress();
     const int fd = p.b->poll_fd();
     ASSERT_GE(fd, 0) << "no wake-up fd with UCX_TLS=" << GetParam();
     pollfd pfd{fd, POLLIN, 0};
-    p.wa->progress();  // the sender keeps pushing (tcp)
-    woke = ::poll(&pfd, 1, 100) > 0;
+    quiet = ::poll(&pfd, 1, 10) == 0;
   }
-  ASSERT_TRUE(pump(p, [&] { return p.b->peek().size() == sizeof(hello); }));
+  EXPECT_TRUE(quiet) << "the wake-up fd is readable with nothing to do: idle ranks would spin";
+  // A message arrives: the armed fd becomes readable (the sender pushes it with its own
+  // progress; the receiver does not progress until it wakes).
+  const int fd = p.b->poll_fd();
+  ASSERT_TRUE(pump(p, [&] {
+    p.a->write_some(hello, sizeof(hello));
+    return true;
+  }));
+  bool woke = false;
+  const Deadline until = Deadline::after(std::chrono::seconds(20));
+  while (!woke && !until.expired()) {
+    p.wa->progress();
+    pollfd pfd{fd, POLLIN, 0};
+    woke = ::poll(&pfd, 1, 10) > 0;
+  }
+  EXPECT_TRUE(woke) << "a message arrived but the wake-up fd never became readable";
+  ASSERT_TRUE(pump(p, [&] { return p.b->peek().size() >= sizeof(hello); }));
   EXPECT_EQ(0, std::memcmp(p.b->peek().data(), hello, sizeof(hello)));
 }
 
