@@ -120,11 +120,17 @@ void UcxStream::close_endpoint(bool force, int limit_ms) {
     // Still in progress after the limit: UCX frees it when it completes (or with the worker).
     api_.request_free(req);
   }
+  bool all_done = true;
   for (Piece& p : pieces_) {
-    if (p.request) api_.request_free(p.request);
+    if (!p.request) continue;
+    all_done &= api_.request_check_status(p.request) != UCS_INPROGRESS;
+    api_.request_free(p.request);
   }
   pieces_.clear();
   released_ = posted_;
+  // A send UCX still holds (a zero-copy one) may read the staging ring until the worker goes:
+  // leave the ring to it rather than free memory under it (only after a close that timed out).
+  if (!all_done) static_cast<void>(stage_.release());
 }
 
 void UcxStream::release_rx() {
