@@ -13,7 +13,7 @@
 
 namespace railcc {
 
-enum class TransportKind { kAuto, kShm, kTcp, kVerbs };
+enum class TransportKind { kAuto, kShm, kTcp, kVerbs, kUcx };
 enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3, kTrace = 4 };
 
 // Where rank, world size and the rendezvous address came from.
@@ -66,9 +66,10 @@ struct FaultSpec {
 struct Config {
   // RAILCC_TIMEOUT: seconds (fractions allowed) any blocking wait may take. Default 300.
   std::chrono::milliseconds timeout{300'000};
-  // RAILCC_TRANSPORT: auto | shm | tcp | verbs. auto uses shm between ranks on one host and,
-  // between hosts, RDMA verbs where a device exists, tcp otherwise; verbs uses RDMA between every
-  // pair of ranks and fails init when there is no device.
+  // RAILCC_TRANSPORT: auto | shm | tcp | verbs | ucx. auto uses shm between ranks on one host
+  // and, between hosts, RDMA verbs where a device exists, tcp otherwise; verbs uses RDMA between
+  // every pair of ranks and fails init when there is no device; ucx reaches every peer through
+  // UCX (transport/ucx), which picks its own wires as UCX_TLS allows.
   TransportKind transport = TransportKind::kAuto;
   // RAILCC_LOG_LEVEL: error | warn | info | debug | trace. Default warn.
   LogLevel log_level = LogLevel::kWarn;
@@ -133,6 +134,10 @@ struct Config {
   // RAILCC_IB_RING_BYTES: receive ring per queue pair, which the sender writes into with RDMA
   // (power of two). Default 1 MiB.
   std::size_t ib_ring_bytes = 1024 * 1024;
+  // UCX_TLS and UCX_NET_DEVICES as set (UCX reads them itself; railcc only quotes them in
+  // messages about RAILCC_TRANSPORT=ucx). Empty when unset.
+  std::string ucx_tls;
+  std::string ucx_net_devices;
   // RAILCC_SPIN_US: microseconds a waiting thread polls before it sleeps. Default 20.
   int spin_us = 20;
   // RAILCC_TELEMETRY: 0 turns off the always-on counters and histograms (for measuring their
