@@ -9,6 +9,7 @@ RAILCC_DEBIAN_PACKAGES=(
   libhwloc-dev hwloc-nox
   libssl-dev
   libibverbs-dev ibverbs-providers
+  libucx-dev ucx-utils
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-prometheus-client
   python3-venv python3-dev ninja-build

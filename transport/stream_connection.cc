@@ -120,7 +120,7 @@ void StreamConnection::post_recv(RecvRequest* r) {
         if (checksums_) crc = crc32c(u.payload.data(), u.payload.size());
       }
       complete_recv(r, crc, &u);
-      unexpected_.erase(it);
+      erase_unexpected(r->msg_id);
       return;
     }
   }
@@ -208,7 +208,9 @@ void StreamConnection::add_poll_fds(std::vector<pollfd>& fds) const {
   for (const auto& s : streams_) {
     const int fd = s.stream->poll_fd();
     if (fd < 0) continue;
-    fds.push_back({fd, static_cast<short>(POLLIN | (s.sendq.empty() ? 0 : POLLOUT)), 0});
+    // A held-back stream stays readable; polling it for input would only spin.
+    const short in = s.stalled ? 0 : POLLIN;
+    fds.push_back({fd, static_cast<short>(in | (s.sendq.empty() ? 0 : POLLOUT)), 0});
   }
 }
 
@@ -353,10 +355,25 @@ void StreamConnection::on_header(StreamState& s) {
     throw ProtocolError(fmt::format("{} sent message {} on {} where {} was due", who(), h.msg_id,
                                     s.stream->describe(), s.next_msg_id));
   }
+  auto it = posted_.find(h.msg_id);
+  if (it == posted_.end() && kind == FrameKind::kData && must_hold_back(h.length)) {
+    // Leave the message in its stream (header kept) until its receive is posted or buffered
+    // messages are claimed; progress_recvs() comes back here each time.
+    if (!s.stalled) {
+      RAILCC_DEBUG("net",
+                   "{}: message {} ({} bytes) waits in {}: {} bytes of messages already wait "
+                   "for receives (RAILCC_MAX_UNEXPECTED_BYTES={})",
+                   who(), h.msg_id, h.length, s.stream->describe(), unexpected_bytes_,
+                   unexpected_limit_);
+    }
+    s.stalled = true;
+    s.in_payload = false;
+    return;
+  }
+  s.stalled = false;
   s.next_msg_id += streams_.size();
   const auto op = static_cast<wire::OpKind>(h.op);
   if (op != wire::OpKind::kSendRecv && h.seq > max_seq_seen_) max_seq_seen_ = h.seq;
-  auto it = posted_.find(h.msg_id);
   if (it != posted_.end()) {
     try {
       check_expectation(h, *it->second);
@@ -378,9 +395,22 @@ void StreamConnection::on_header(StreamState& s) {
                       h.length, who()));
     }
     s.unexpected = u.get();
+    unexpected_bytes_ += u->payload.size();
     unexpected_[h.msg_id] = std::move(u);
   }
   if (kind == FrameKind::kData && h.length == 0) finish_payload(s);
+}
+
+bool StreamConnection::must_hold_back(std::size_t length) const {
+  if (length == 0 || !awaiting_read_.empty()) return false;
+  return unexpected_bytes_ + length > unexpected_limit_;
+}
+
+void StreamConnection::erase_unexpected(uint64_t msg_id) {
+  auto it = unexpected_.find(msg_id);
+  if (it == unexpected_.end()) return;
+  unexpected_bytes_ -= it->second->payload.size();
+  unexpected_.erase(it);
 }
 
 void StreamConnection::finish_read_frame(StreamState& s) {
@@ -403,7 +433,7 @@ void StreamConnection::finish_read_frame(StreamState& s) {
     RecvRequest* r = it->second;
     posted_.erase(it);
     complete_recv(r, read_remote(r, s.read_address, msg_id), u);
-    unexpected_.erase(msg_id);
+    erase_unexpected(msg_id);
   }
 }
 
@@ -537,7 +567,7 @@ void StreamConnection::finish_payload(StreamState& s) {
     deliver(r, 0, u->payload.data(), r->length);
     posted_.erase(it);
     complete_recv(r, checksums_ ? crc32c(u->payload.data(), u->payload.size()) : 0, u);
-    unexpected_.erase(h.msg_id);
+    erase_unexpected(h.msg_id);
   }
 }
 
@@ -550,14 +580,17 @@ bool StreamConnection::progress_recvs(StreamState& s) {
   bool moved = false;
   while (true) {
     if (!s.in_payload) {
-      const std::size_t n =
-          s.stream->read_some(reinterpret_cast<std::byte*>(&s.header) + s.header_got,
-                              sizeof(FrameHeader) - s.header_got);
-      if (n == 0) return moved;
-      moved = true;
-      s.header_got += n;
-      if (s.header_got < sizeof(FrameHeader)) return moved;
-      on_header(s);
+      if (s.header_got < sizeof(FrameHeader)) {
+        const std::size_t n =
+            s.stream->read_some(reinterpret_cast<std::byte*>(&s.header) + s.header_got,
+                                sizeof(FrameHeader) - s.header_got);
+        if (n == 0) return moved;
+        moved = true;
+        s.header_got += n;
+        if (s.header_got < sizeof(FrameHeader)) return moved;
+      }
+      on_header(s);  // a held-back message (s.stalled) is looked at again on every call
+      if (s.stalled) return moved;
       continue;
     }
     const std::size_t length = wire::wire_payload_bytes(s.header);

@@ -49,6 +49,16 @@ class StreamConnection final : public Connection {
   // enable it (every rank reads the same config).
   void enable_checksums() { checksums_ = true; }
 
+  // RAILCC_MAX_UNEXPECTED_BYTES: how many payload bytes of messages that arrived before their
+  // receive was posted this connection may buffer. Beyond it, a stream whose next message has no
+  // receive yet stops being read until one is posted (or buffered messages are claimed): the data
+  // waits in the ring or socket, the sender's writes stall, and memory stays bounded however far
+  // ahead the peer runs. Posted receives are never held up by this, as a stream carries messages
+  // in receive order; while we await the peer's read acknowledgement (single copy) it is not
+  // applied, since that acknowledgement may sit behind the message.
+  void set_unexpected_limit(std::size_t bytes) { unexpected_limit_ = bytes; }
+  std::size_t unexpected_bytes() const { return unexpected_bytes_; }
+
   // Sends messages of at least `min_bytes` (or asking for it) by reference (kRead frames) and
   // reads the peer's kRead frames from process `peer_pid` by cross-memory attach. Both ends must
   // enable it; mesh setup probes each pair first (see transport/shm/cross_memory.h).
@@ -84,11 +94,16 @@ class StreamConnection final : public Connection {
     uint64_t read_address = 0;  // payload of an incoming kRead frame
     bool discard = false;       // drop the rest of the current payload (its receive was abandoned)
     uint32_t crc = 0;           // CRC32C of the payload reduced so far (RAILCC_CHECKSUM)
+    bool stalled = false;       // header parsed, message unexpected and over the limit: wait
   };
 
   bool progress_sends(StreamState& s);
   bool progress_recvs(StreamState& s);
   void on_header(StreamState& s);
+  // Whether a message of `length` bytes without a posted receive must wait in its stream.
+  bool must_hold_back(std::size_t length) const;
+  // Drops a buffered message (handed to its receive) and its share of the limit.
+  void erase_unexpected(uint64_t msg_id);
   void finish_payload(StreamState& s);
   void finish_read_frame(StreamState& s);
   // Fetches a kRead message's data from the peer into r (copy or reduce), then acknowledges it.
@@ -118,6 +133,8 @@ class StreamConnection final : public Connection {
   uint64_t next_recv_id_ = 0;
   std::map<uint64_t, RecvRequest*> posted_;
   std::map<uint64_t, std::unique_ptr<Unexpected>> unexpected_;
+  std::size_t unexpected_bytes_ = 0;  // payload bytes held in unexpected_
+  std::size_t unexpected_limit_ = std::size_t{64} << 20;
   std::deque<std::unique_ptr<OwnedSend>> owned_;
   uint64_t max_seq_seen_ = 0;
   // Single copy (cross-memory attach); off while peer_pid_ is 0.

@@ -20,8 +20,8 @@ enum class FrameKind : uint8_t {
   // Multi-rail (transport/multirail): a piece of a message, followed by a ChunkInfo and then its
   // payload; `length` is the piece's bytes, everything else as in kData.
   kChunk = 4,
-  // Multi-rail: the receiver got a whole chunk (msg_id, `count` = its offset), or a rail probe
-  // (flags kAckPing / kAckPong). No payload.
+  // Multi-rail: the receiver got a whole chunk (msg_id, `count` = its index), refused it
+  // (flags kAckBusy), or a rail probe (flags kAckPing / kAckPong). No payload.
   kAck = 5,
   // Like kData, but the payload stays in the sender's memory: the frame carries its address (8
   // bytes) and `length` is the size of the data there. The receiver reads it by cross-memory
@@ -37,6 +37,9 @@ enum class FrameKind : uint8_t {
 // FrameHeader::flags of kAck frames.
 inline constexpr uint8_t kAckPing = 1;  // "is this rail working?"; answered on the same rail
 inline constexpr uint8_t kAckPong = 2;
+// The receiver dropped chunk `count` of message `msg_id` unread: it arrived before its receive
+// was posted and the receiver's buffer for such messages is full (RAILCC_MAX_UNEXPECTED_BYTES).
+inline constexpr uint8_t kAckBusy = 3;
 
 // What the sender is doing; receivers compare it with their own op to detect mismatches.
 enum class OpKind : uint8_t {

@@ -13,7 +13,7 @@
 
 namespace railcc {
 
-enum class TransportKind { kAuto, kShm, kTcp, kVerbs };
+enum class TransportKind { kAuto, kShm, kTcp, kVerbs, kUcx };
 enum class LogLevel { kError = 0, kWarn = 1, kInfo = 2, kDebug = 3, kTrace = 4 };
 
 // Where rank, world size and the rendezvous address came from.
@@ -66,9 +66,10 @@ struct FaultSpec {
 struct Config {
   // RAILCC_TIMEOUT: seconds (fractions allowed) any blocking wait may take. Default 300.
   std::chrono::milliseconds timeout{300'000};
-  // RAILCC_TRANSPORT: auto | shm | tcp | verbs. auto uses shm between ranks on one host and,
-  // between hosts, RDMA verbs where a device exists, tcp otherwise; verbs uses RDMA between every
-  // pair of ranks and fails init when there is no device.
+  // RAILCC_TRANSPORT: auto | shm | tcp | verbs | ucx. auto uses shm between ranks on one host
+  // and, between hosts, RDMA verbs where a device exists, tcp otherwise; verbs uses RDMA between
+  // every pair of ranks and fails init when there is no device; ucx reaches every peer through
+  // UCX (transport/ucx), which picks its own wires as UCX_TLS allows.
   TransportKind transport = TransportKind::kAuto;
   // RAILCC_LOG_LEVEL: error | warn | info | debug | trace. Default warn.
   LogLevel log_level = LogLevel::kWarn;
@@ -133,6 +134,10 @@ struct Config {
   // RAILCC_IB_RING_BYTES: receive ring per queue pair, which the sender writes into with RDMA
   // (power of two). Default 1 MiB.
   std::size_t ib_ring_bytes = 1024 * 1024;
+  // UCX_TLS and UCX_NET_DEVICES as set (UCX reads them itself; railcc only quotes them in
+  // messages about RAILCC_TRANSPORT=ucx). Empty when unset.
+  std::string ucx_tls;
+  std::string ucx_net_devices;
   // RAILCC_SPIN_US: microseconds a waiting thread polls before it sleeps. Default 20.
   int spin_us = 20;
   // RAILCC_TELEMETRY: 0 turns off the always-on counters and histograms (for measuring their
@@ -152,6 +157,10 @@ struct Config {
   // RAILCC_CHECKSUM: 1 = every message carries a CRC32C of its payload, checked on arrival, so
   // corruption in flight fails the op with a clear error instead of going unnoticed. Default 0.
   bool checksum = false;
+  // RAILCC_MAX_UNEXPECTED_BYTES: payload bytes each peer connection may buffer for messages that
+  // arrive before their receive is posted; beyond it the peer is held back (flow control) instead
+  // of memory growing with how far ahead it runs. Default 64M.
+  std::size_t max_unexpected_bytes = std::size_t{64} << 20;
   // RAILCC_CUDA: 0 = never look for CUDA buffers (every pointer is host memory; a CUDA stream
   // argument is an error). Default 1: a pointer the CUDA driver knows as device memory runs the op
   // on the GPU path (see communicator.hpp), in builds with CUDA (RAILCC_CUDA=auto|ON at build).

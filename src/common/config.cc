@@ -211,6 +211,8 @@ const char* transport_kind_name(TransportKind kind) noexcept {
       return "tcp";
     case TransportKind::kVerbs:
       return "verbs";
+    case TransportKind::kUcx:
+      return "ucx";
   }
   return "?";
 }
@@ -234,9 +236,13 @@ Config Config::from_map(const EnvMap& env) {
       c.transport = TransportKind::kTcp;
     else if (*v == "verbs")
       c.transport = TransportKind::kVerbs;
+    else if (*v == "ucx")
+      c.transport = TransportKind::kUcx;
     else
-      bad("RAILCC_TRANSPORT", *v, "auto, shm, tcp or verbs");
+      bad("RAILCC_TRANSPORT", *v, "auto, shm, tcp, verbs or ucx");
   }
+  if (const std::string* v = find(env, "UCX_TLS")) c.ucx_tls = *v;
+  if (const std::string* v = find(env, "UCX_NET_DEVICES")) c.ucx_net_devices = *v;
   if (const std::string* v = find(env, "RAILCC_LOG_LEVEL")) {
     static constexpr std::pair<const char*, LogLevel> kLevels[] = {
         {"error", LogLevel::kError}, {"warn", LogLevel::kWarn},   {"info", LogLevel::kInfo},
@@ -297,6 +303,9 @@ Config Config::from_map(const EnvMap& env) {
   }
   if (const std::string* v = find(env, "RAILCC_SHM_SINGLE_COPY_BYTES")) {
     c.shm_single_copy_bytes = parse_bytes("RAILCC_SHM_SINGLE_COPY_BYTES", *v, 0, 1ull << 40);
+  }
+  if (const std::string* v = find(env, "RAILCC_MAX_UNEXPECTED_BYTES")) {
+    c.max_unexpected_bytes = parse_bytes("RAILCC_MAX_UNEXPECTED_BYTES", *v, 0, 1ull << 40);
   }
   if (const std::string* v = find(env, "RAILCC_TCP_SOCKETS")) {
     c.tcp_sockets_per_peer = static_cast<int>(parse_int("RAILCC_TCP_SOCKETS", *v, 1, 16));
@@ -432,6 +441,10 @@ std::string Config::to_string() const {
   };
   row("RAILCC_TIMEOUT", fmt::format("{} s", timeout.count() / 1000.0));
   row("RAILCC_TRANSPORT", transport_kind_name(transport));
+  if (transport == TransportKind::kUcx) {
+    row("UCX_TLS", ucx_tls.empty() ? "(UCX default)" : ucx_tls);
+    row("UCX_NET_DEVICES", ucx_net_devices.empty() ? "(UCX default)" : ucx_net_devices);
+  }
   static constexpr const char* kLevelNames[] = {"error", "warn", "info", "debug", "trace"};
   row("RAILCC_LOG_LEVEL", kLevelNames[static_cast<int>(log_level)]);
   row("RAILCC_DEBUG", debug_subsystems.empty() ? "(none)" : debug_subsystems);
@@ -472,6 +485,7 @@ std::string Config::to_string() const {
   row("RAILCC_CUDA_IPC_CHUNK_BYTES", std::to_string(cuda_ipc_chunk_bytes));
   row("RAILCC_CUDA_WAIT", cuda_wait);
   row("RAILCC_CHECKSUM", checksum ? "1 (CRC32C on every message)" : "0");
+  row("RAILCC_MAX_UNEXPECTED_BYTES", std::to_string(max_unexpected_bytes));
   if (fault.enabled()) {
     row("RAILCC_FAULT",
         fmt::format("{}:{}:{}:{}", fault_kind_name(fault.kind), fault.rank, fault.op, fault.ms));

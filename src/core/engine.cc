@@ -132,7 +132,7 @@ void Engine::wait_until(void* done_state, bool (*done_fn)(void*), Deadline deadl
 void Engine::block(uint32_t doorbell_seen, Deadline deadline) {
   // Sleep at most 10 ms so abort, dead peers and the deadline are noticed promptly.
   const int cap = deadline.poll_ms(10);
-  if (!mesh_.has_tcp && !mesh_.has_verbs) {
+  if (!mesh_.has_tcp && !mesh_.has_verbs && !mesh_.has_ucx) {
     if (mesh_.my_segment) mesh_.my_segment->wait_doorbell(doorbell_seen, cap);
     return;
   }
@@ -141,8 +141,11 @@ void Engine::block(uint32_t doorbell_seen, Deadline deadline) {
     if (c) c->add_poll_fds(pollfds_);
   }
   if (mesh_.listener) pollfds_.push_back({mesh_.listener.get(), POLLIN, 0});
-  // With shared memory peers too, poll briefly: a doorbell cannot wake poll().
-  ::poll(pollfds_.data(), pollfds_.size(), mesh_.my_segment ? std::min(cap, 1) : cap);
+  // With shared memory peers too, poll briefly: a doorbell cannot wake poll(). So with UCX:
+  // its wake-up fd reports arrivals, but not every event that lets a pending send move (space
+  // freed in a peer's shared-memory FIFO), so a sender must not sleep the whole tick.
+  const bool brief = mesh_.my_segment || mesh_.has_ucx;
+  ::poll(pollfds_.data(), pollfds_.size(), brief ? std::min(cap, 1) : cap);
   if (mesh_.listener && (pollfds_.back().revents & POLLIN)) reject_foreign_connections();
 }
 

@@ -26,6 +26,7 @@ struct Mesh {
   net::Fd listener;  // peer port; connections arriving after init are rejected
   bool has_tcp = false;
   bool has_verbs = false;    // some peer is reached over RDMA (completion channels to poll)
+  bool has_ucx = false;      // peers are reached over UCX (the worker's wake-up fd to poll)
   std::vector<int> host_of;  // host index of each rank (equal = same host); empty: one host
 };
 

@@ -23,6 +23,7 @@
 #include "transport/shm/shm_stream.h"
 #include "transport/stream_connection.h"
 #include "transport/tcp/tcp_stream.h"
+#include "transport/ucx/ucx_mesh.h"
 #include "transport/verbs/verbs_mesh.h"
 
 namespace railcc::core {
@@ -118,7 +119,8 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
   // published before peer/<rank> so whoever sees that key finds the rails too.
   std::vector<transport::RailSpec> my_rails;
   std::vector<net::Fd> rail_listeners;
-  if (!config.rails.empty()) {
+  // (Over UCX each rail is a UCX worker instead; see transport/ucx/ucx_mesh.h.)
+  if (!config.rails.empty() && config.transport != TransportKind::kUcx) {
     my_rails = transport::resolve_rails(config.rails, p.rank);
     std::string published;
     for (const auto& rail : my_rails) {
@@ -158,7 +160,9 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
         host_index.emplace(peer.host_id, static_cast<int>(host_index.size())).first->second);
   }
 
-  // 2. Choose a transport per peer.
+  // 2. Choose a transport per peer: with RAILCC_TRANSPORT=ucx, UCX for every one.
+  const bool use_ucx = config.transport == TransportKind::kUcx;
+  std::vector<bool> ucx(p.size, false);
   std::vector<bool> shm(p.size, false);
   for (int r = 0; r < p.size; ++r) {
     if (r == p.rank) continue;
@@ -169,8 +173,9 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
                       "use RAILCC_TRANSPORT=auto or tcp",
                       r, peers[r].host_id));
     }
+    ucx[r] = use_ucx;
     shm[r] = same_host && config.transport != TransportKind::kTcp &&
-             config.transport != TransportKind::kVerbs;
+             config.transport != TransportKind::kVerbs && !use_ucx;
   }
   // RDMA for the others where both ends have a device (always, or an error, when forced).
   std::vector<bool> verbs(p.size, false);
@@ -193,7 +198,8 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
     std::vector<int> out;
     for (int q = 0; q < p.size; ++q) {
       if (q != r && peers[q].host_id == peers[r].host_id &&
-          config.transport != TransportKind::kTcp && config.transport != TransportKind::kVerbs) {
+          config.transport != TransportKind::kTcp && config.transport != TransportKind::kVerbs &&
+          !use_ucx) {
         out.push_back(q);
       }
     }
@@ -248,6 +254,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
       if (config.telemetry) conn->set_channel(telemetry::Metrics::global().channel("shm"));
       if (single_copy[r]) conn->enable_single_copy(peers[r].pid, config.shm_single_copy_bytes);
       if (config.checksum) conn->enable_checksums();
+      conn->set_unexpected_limit(config.max_unexpected_bytes);
       mesh.connections[r] = std::move(conn);
       RAILCC_DEBUG("shm", "rank {} -> rank {}: single copy (cross-memory attach) {}", p.rank, r,
                    single_copy[r] ? fmt::format("from {} bytes", config.shm_single_copy_bytes)
@@ -268,7 +275,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
   std::map<int, std::vector<std::pair<std::string, int>>> peer_rails;
   int expected_accepts = 0;
   for (int r = 0; r < p.size; ++r) {
-    if (r == p.rank || shm[r] || verbs[r]) continue;
+    if (r == p.rank || shm[r] || verbs[r] || ucx[r]) continue;
     mesh.has_tcp = true;
     sockets[r].resize(k);
     if (use_rails) {
@@ -387,7 +394,8 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
         } else if (h.comm_id != p.comm_id) {
           reject = "belongs to another communicator";
         } else if (h.root <= p.rank || h.root >= p.size || shm[h.root] || verbs[h.root] ||
-                   h.msg_id >= static_cast<uint64_t>(k) || sockets[h.root][h.msg_id]) {
+                   ucx[h.root] || h.msg_id >= static_cast<uint64_t>(k) ||
+                   sockets[h.root][h.msg_id]) {
           reject = fmt::format("claims to be rank {} socket {}, which is not expected", h.root,
                                h.msg_id);
         } else {
@@ -424,6 +432,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
       transport::MultiRailConnection::Options options;
       options.chunk_bytes = config.rail_chunk_bytes;
       options.rail_timeout = config.rail_timeout;
+      options.max_unexpected_bytes = config.max_unexpected_bytes;
       mesh.connections[r] = std::make_unique<transport::MultiRailConnection>(
           p.rank, r, p.comm_id, std::move(links), options);
       continue;
@@ -437,6 +446,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
     auto conn =
         std::make_unique<transport::StreamConnection>(p.rank, r, p.comm_id, std::move(streams));
     if (config.checksum) conn->enable_checksums();
+    conn->set_unexpected_limit(config.max_unexpected_bytes);
     mesh.connections[r] = std::move(conn);
     if (config.telemetry) {
       mesh.connections[r]->set_channel(telemetry::Metrics::global().channel("tcp"));
@@ -448,11 +458,27 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
     mesh.connections[r] = std::move(conn);
     mesh.has_verbs = true;
   }
+  // 6. UCX: one endpoint per peer to the worker address it published.
+  if (use_ucx) {
+    transport::ucx::UcxPeers who;
+    who.rank = p.rank;
+    who.comm_id = p.comm_id;
+    who.local_pids.assign(p.size, 0);
+    for (int r = 0; r < p.size; ++r) {
+      if (r == p.rank) continue;
+      who.peers.push_back(r);
+      if (peers[r].host_id == me) who.local_pids[r] = peers[r].pid;
+    }
+    for (auto& [r, conn] : transport::ucx::connect_ucx_peers(store, who, config, deadline)) {
+      mesh.connections[r] = std::move(conn);
+    }
+    mesh.has_ucx = true;
+  }
   RAILCC_DEBUG("init",
-               "rank {}: {} shm peer(s), {} tcp peer(s) x {} {}, {} verbs peer(s), listening on "
-               "{}:{}",
+               "rank {}: {} shm peer(s), {} tcp peer(s) x {} {}, {} verbs peer(s), {}ucx, "
+               "listening on {}:{}",
                p.rank, my_local.size(), sockets.size(), k, use_rails ? "rail(s)" : "socket(s)",
-               verbs_peers.size(), ip, port);
+               verbs_peers.size(), use_ucx ? "" : "no ", ip, port);
   return mesh;
 }
 

@@ -1,6 +1,7 @@
 // Connects a new communicator's ranks to each other through the rendezvous store: shared memory
 // between ranks on one host; RDMA verbs between hosts where both have a device, else tcp
-// (several sockets per peer); tcp or verbs everywhere when forced.
+// (several sockets per peer); tcp or verbs everywhere when forced; UCX for every peer with
+// RAILCC_TRANSPORT=ucx.
 #pragma once
 
 #include <array>

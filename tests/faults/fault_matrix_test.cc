@@ -1,5 +1,5 @@
 // The fault matrix of the reliability issue: every collective x every injected fault (see
-// RAILCC_FAULT in include/railcc/config.hpp) x np 2 and 4 x shm / tcp / multi-rail. Each case
+// RAILCC_FAULT in include/railcc/config.hpp) x np 2 and 4 x shm / tcp / multi-rail / ucx. Each case
 // runs three ops in fresh processes, the fault hitting op #2 on rank 1, and is classified:
 //   correct      every rank got the right data from all three ops
 //   clear error  every rank that did not die got the right data or a railcc::Error naming a
@@ -139,7 +139,7 @@ bool run_and_check(Communicator& comm, Coll c, int k) {
 }
 
 struct Case {
-  std::string transport;  // shm, tcp or rails
+  std::string transport;  // shm, tcp, rails or ucx
   std::string fault;      // drop, delay, slow, kill, corrupt, rail, store
   int np;
   Coll coll;
@@ -169,6 +169,8 @@ JobOptions options_for(const Case& c) {
   } else {
     o.env["RAILCC_TRANSPORT"] = c.transport;
   }
+  // UCX with its defaults here (shared memory between these local ranks), tcp kept on lo.
+  if (c.transport == "ucx") o.env["UCX_NET_DEVICES"] = "lo";
   const std::string where = std::to_string(kVictim) + ":" + std::to_string(kFaultOp);
   if (c.fault == "delay") o.env["RAILCC_FAULT"] = "delay:" + where + ":300";
   if (c.fault == "slow") o.env["RAILCC_FAULT"] = "slow:" + where + ":50";
@@ -256,6 +258,7 @@ TEST(FaultMatrix, EveryCollectiveEveryFaultEndsCorrectOrInAClearError) {
       {"shm", {"drop", "delay", "slow", "kill", "corrupt", "store"}},
       {"tcp", {"drop", "delay", "slow", "kill", "corrupt", "store"}},
       {"rails", {"drop", "delay", "slow", "kill", "rail", "store"}},
+      {"ucx", {"drop", "delay", "slow", "kill", "corrupt", "store"}},
   };
   struct Row {
     int cases = 0, correct = 0, clear = 0, hang = 0, silent = 0, unclear = 0;
@@ -264,7 +267,7 @@ TEST(FaultMatrix, EveryCollectiveEveryFaultEndsCorrectOrInAClearError) {
   Row total;
   std::vector<std::string> problems;
   const auto start = std::chrono::steady_clock::now();
-  for (const std::string transport : {"shm", "tcp", "rails"}) {
+  for (const std::string transport : {"shm", "tcp", "rails", "ucx"}) {
     for (const std::string& fault : faults.at(transport)) {
       // FAULT_MATRIX_ONLY="tcp kill" runs one row (to investigate a problem).
       const char* only = std::getenv("FAULT_MATRIX_ONLY");

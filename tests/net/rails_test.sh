@@ -5,7 +5,7 @@
 #
 #   rails_test.sh SCENARIO BIN_DIR
 #   SCENARIO: allreduce-1 | allreduce-2 | allreduce-4 | allreduce-np4 | failover | all-down |
-#             throttle
+#             throttle | ucx-rails | ucx-kill
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=netns_lib.sh
@@ -117,6 +117,40 @@ case "$scenario" in
       grep "every rail to rank $peer" "$work/rank$r.log" | grep -q "rail0 .*rail1" ||
         fail "rank $r's error does not name both rails"
     done
+    ;;
+  ucx-rails)
+    # RAILCC_TRANSPORT=ucx across the two hosts over UCX's tcp: one UCX worker per rail, each
+    # restricted to its rail's interface (UCX_NET_DEVICES per worker), endpoints with peer-failure
+    # handling (the peer is remote). Every rail must carry a share of the bytes.
+    rails_setup 2
+    export RAILCC_TRANSPORT=ucx UCX_TLS=tcp
+    declare -A before
+    for k in 0 1; do before[$k]=$(ip netns exec "$RAILS_NS_B" cat /sys/class/net/rail$k/statistics/rx_bytes); done
+    job 2 -b 8 -e 16M -f 4 -d all -o sum -c 1 -n 2 -w 1
+    finish
+    expect_ok
+    for k in 0 1; do
+      after=$(ip netns exec "$RAILS_NS_B" cat /sys/class/net/rail$k/statistics/rx_bytes)
+      moved=$((after - before[$k]))
+      echo "rail$k carried $moved bytes into host B"
+      # The job moves well over 100 MB; a rail left out would carry next to nothing.
+      [ "$moved" -gt 10000000 ] || fail "rail$k carried only $moved bytes: not striped over UCX"
+    done
+    ;;
+  ucx-kill)
+    # The remote peer's process dies mid-job: UCX reports the broken endpoints (peer-failure
+    # handling) and rank 0 fails with an error naming rank 1 and the UCS status.
+    rails_setup 2
+    export RAILCC_TRANSPORT=ucx UCX_TLS=tcp RAILCC_TIMEOUT=60
+    job 2 -b 32M -e 32M -c 1 -n 1000 -w 0
+    sleep 2
+    ip netns pids "$RAILS_NS_B" | xargs -r kill -9
+    finish
+    [ "$rc0" != 0 ] || fail "rank 0 exited with 0 although rank 1 was killed"
+    # UCX noticed (a UCS status naming rank 1), not the RAILCC_TIMEOUT deadline.
+    grep "railcc error" "$work/rank0.log" | grep "rank 1" | grep -q "UCS_ERR_" ||
+      fail "rank 0's error does not carry UCX's report naming rank 1"
+    grep -h "railcc error" "$work/rank0.log" | head -n 1
     ;;
   *)
     echo "unknown scenario $scenario" >&2

@@ -101,6 +101,8 @@ TEST(ConfigTest, Transport) {
   EXPECT_EQ(Parse({{"RAILCC_TRANSPORT", "auto"}}).transport, TransportKind::kAuto);
   EXPECT_EQ(Parse({{"RAILCC_TRANSPORT", "shm"}}).transport, TransportKind::kShm);
   EXPECT_EQ(Parse({{"RAILCC_TRANSPORT", "tcp"}}).transport, TransportKind::kTcp);
+  EXPECT_EQ(Parse({{"RAILCC_TRANSPORT", "verbs"}}).transport, TransportKind::kVerbs);
+  EXPECT_EQ(Parse({{"RAILCC_TRANSPORT", "ucx"}}).transport, TransportKind::kUcx);
   for (const char* v : {"udp", "ib", "tcp,shm", "shm "}) {
     SCOPED_TRACE(v);
     ExpectRejected("RAILCC_TRANSPORT", v);
@@ -108,6 +110,7 @@ TEST(ConfigTest, Transport) {
   EXPECT_STREQ(transport_kind_name(TransportKind::kAuto), "auto");
   EXPECT_STREQ(transport_kind_name(TransportKind::kShm), "shm");
   EXPECT_STREQ(transport_kind_name(TransportKind::kTcp), "tcp");
+  EXPECT_STREQ(transport_kind_name(TransportKind::kUcx), "ucx");
 }
 
 TEST(ConfigTest, LogLevel) {

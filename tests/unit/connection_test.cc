@@ -1069,5 +1069,87 @@ TEST(ConnectionSingleCopyTest, ReadOfAnExitedProcessIsAPeerFailure) {
                PeerFailureError);
 }
 
+// Flow control for early messages (RAILCC_MAX_UNEXPECTED_BYTES): a sender that runs far ahead of
+// its receiver's posted receives fills the receiver's buffer only up to the limit; the rest waits
+// in the stream, the sender's writes stall, and everything arrives intact once receives are
+// posted, in order, over one stream or several.
+class UnexpectedLimitTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(UnexpectedLimitTest, SenderFarAheadIsHeldBackAndNothingIsLost) {
+  constexpr std::size_t kMsg = 10000;
+  constexpr int kMsgs = 40;
+  constexpr std::size_t kLimit = 3 * kMsg;  // three early messages may be buffered
+  Pair p(GetParam(), StreamOptions{4096, SIZE_MAX, SIZE_MAX});
+  auto* b = static_cast<StreamConnection*>(p.b.get());
+  b->set_unexpected_limit(kLimit);
+  std::vector<std::vector<std::byte>> data, got;
+  std::vector<SendRequest> sends(kMsgs);
+  for (int i = 0; i < kMsgs; ++i) {
+    data.push_back(Pattern(kMsg, i));
+    got.emplace_back(kMsg);
+  }
+  for (int i = 0; i < kMsgs; ++i) {
+    sends[i] = MakeSend(data[i], Coll(wire::OpKind::kBroadcast, i + 1, kMsg));
+    p.a->post_send(&sends[i]);
+  }
+  // No receive posted: pump until nothing moves. The receiver buffers at most the limit.
+  std::size_t most = 0;
+  for (int idle = 0; idle < 50;) {
+    const bool moved = p.a->progress() | p.b->progress();
+    most = std::max(most, b->unexpected_bytes());
+    idle = moved ? 0 : idle + 1;
+  }
+  EXPECT_LE(most, kLimit);
+  EXPECT_GT(most, 0u) << "early messages within the limit are still buffered";
+  const int sent = static_cast<int>(
+      std::count_if(sends.begin(), sends.end(), [](const SendRequest& r) { return r.done; }));
+  EXPECT_LT(sent, kMsgs) << "the sender was not held back";
+  // Receives posted in order one at a time, as ops would: each completes, the limit holds.
+  std::vector<RecvRequest> recvs(kMsgs);
+  for (int i = 0; i < kMsgs; ++i) {
+    recvs[i] = MakeRecv(got[i], Coll(wire::OpKind::kBroadcast, i + 1, kMsg));
+    p.b->post_recv(&recvs[i]);
+    p.PumpUntil([&] {
+      most = std::max(most, b->unexpected_bytes());
+      return recvs[i].done;
+    });
+    ASSERT_TRUE(SameBytes(got[i], data[i])) << "message " << i;
+  }
+  p.PumpUntil([&] {
+    return std::all_of(sends.begin(), sends.end(), [](const SendRequest& r) { return r.done; });
+  });
+  EXPECT_LE(most, kLimit);
+  EXPECT_EQ(b->unexpected_bytes(), 0u);
+}
+
+TEST_P(UnexpectedLimitTest, ZeroLimitDeliversStraightFromTheStream) {
+  constexpr std::size_t kMsg = 5000;
+  Pair p(GetParam(), StreamOptions{1024, SIZE_MAX, SIZE_MAX});
+  auto* b = static_cast<StreamConnection*>(p.b.get());
+  b->set_unexpected_limit(0);
+  auto data = Pattern(kMsg, 7);
+  std::vector<std::byte> sum(kMsg, std::byte{1});
+  SendRequest s = MakeSend(data, Coll(wire::OpKind::kAllReduce, 1, kMsg));
+  p.a->post_send(&s);
+  for (int i = 0; i < 20; ++i) {
+    p.a->progress();
+    p.b->progress();
+  }
+  EXPECT_EQ(b->unexpected_bytes(), 0u);
+  EXPECT_FALSE(s.done);
+  // Posted later as a reduction: it reduces straight out of the stream.
+  std::vector<std::byte> out(kMsg);
+  RecvRequest r = MakeRecv(out, Coll(wire::OpKind::kAllReduce, 1, kMsg));
+  r.reduce_with = sum.data();
+  p.b->post_recv(&r);
+  p.PumpUntil([&] { return r.done && s.done; });
+  for (std::size_t i = 0; i < kMsg; ++i) {
+    ASSERT_EQ(out[i], static_cast<std::byte>(static_cast<uint8_t>(data[i]) + 1)) << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Streams, UnexpectedLimitTest, ::testing::Values(1, 2, 3),
+                         [](const auto& info) { return std::to_string(info.param) + "streams"; });
+
 }  // namespace
 }  // namespace railcc::transport

@@ -28,7 +28,8 @@ constexpr std::size_t kChunk = 4096;
 
 struct RailPair {
   explicit RailPair(int rails, StreamOptions o = {},
-                    std::chrono::milliseconds rail_timeout = std::chrono::milliseconds(500)) {
+                    std::chrono::milliseconds rail_timeout = std::chrono::milliseconds(500),
+                    std::size_t max_unexpected_bytes = std::size_t{64} << 20) {
     std::vector<RailLink> la, lb;
     for (int i = 0; i < rails; ++i) {
       wires.push_back(std::make_shared<Wire>(o));
@@ -45,6 +46,7 @@ struct RailPair {
     MultiRailConnection::Options opt;
     opt.chunk_bytes = kChunk;
     opt.rail_timeout = rail_timeout;
+    opt.max_unexpected_bytes = max_unexpected_bytes;
     a = std::make_unique<MultiRailConnection>(0, 1, kCommId, std::move(la), opt);
     b = std::make_unique<MultiRailConnection>(1, 0, kCommId, std::move(lb), opt);
   }
@@ -110,6 +112,58 @@ TEST(MultiRailTest, MessagesArrivingBeforeTheirReceiveAreBuffered) {
   p.PumpUntil([&] { return r1.done && r2.done; });
   EXPECT_EQ(m1, d1);
   EXPECT_EQ(m2, d2);
+}
+
+// RAILCC_MAX_UNEXPECTED_BYTES over rails: a sender far ahead of its receiver's posted receives
+// gets its chunks refused once the receiver's buffer is full, keeps them, starts nothing new,
+// and retries; memory stays bounded on both ends and every message arrives intact.
+TEST(MultiRailTest, SenderFarAheadIsRefusedBeyondTheLimitAndLosesNothing) {
+  constexpr std::size_t kLimit = 8 * kChunk;
+  constexpr int kMsgs = 30;
+  RailPair p(2, {}, std::chrono::milliseconds(500), kLimit);
+  std::vector<std::vector<std::byte>> src, dst;
+  std::vector<SendRequest> sends(kMsgs);
+  for (int m = 0; m < kMsgs; ++m) {
+    src.emplace_back(3 * kChunk + 17 * m);
+    for (std::size_t i = 0; i < src[m].size(); ++i) src[m][i] = std::byte(i * 13 + m);
+    dst.emplace_back(src[m].size());
+    sends[m] = SendRequest{src[m].data(), src[m].size()};
+    p.a->post_send(&sends[m]);
+  }
+  // Nothing posted yet: the receiver buffers up to the limit and refuses the rest.
+  const auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(100);
+  std::size_t most = 0;
+  while (std::chrono::steady_clock::now() < until) {
+    p.a->progress();
+    p.b->progress();
+    most = std::max(most, p.b->buffered_bytes());
+  }
+  EXPECT_GT(most, 0u);
+  EXPECT_LE(most, kLimit);
+  EXPECT_GT(p.a->refused_chunks(), 0u);
+  // Refused chunks are retried after pauses of up to 20 ms: pump by time, not by idle rounds.
+  auto pump_until = [&](const std::function<bool()>& done) {
+    const auto limit = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done()) {
+      p.a->progress();
+      p.b->progress();
+      most = std::max(most, p.b->buffered_bytes());
+      ASSERT_LT(std::chrono::steady_clock::now(), limit) << "stuck";
+    }
+  };
+  std::vector<RecvRequest> recvs(kMsgs);
+  for (int m = 0; m < kMsgs; ++m) {
+    recvs[m] = RecvRequest{dst[m].data(), dst[m].size()};
+    p.b->post_recv(&recvs[m]);
+    pump_until([&] { return recvs[m].done; });
+    ASSERT_EQ(src[m], dst[m]) << "message " << m;
+  }
+  pump_until([&] {
+    return std::all_of(sends.begin(), sends.end(), [](const SendRequest& s) { return s.done; }) &&
+           !p.a->has_unacked();
+  });
+  EXPECT_LE(most, kLimit);
+  EXPECT_EQ(p.b->buffered_bytes(), 0u);
 }
 
 // In-place reduction (dst == reduce_with) is not idempotent: a chunk that arrives twice (the

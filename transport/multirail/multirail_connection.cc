@@ -140,10 +140,12 @@ void MultiRailConnection::abandon_requests() {
   }
   out_.clear();
   resend_.clear();
+  refused_.clear();
+  peer_busy_ = false;
   for (auto it = incoming_.begin(); it != incoming_.end();) {
     if (it->second.target) {
       const uint64_t id = it->first;
-      it = incoming_.erase(it);
+      it = drop_incoming(it);
       mark_completed(id);  // late chunks of it are dropped
     } else {
       ++it;

@@ -50,6 +50,10 @@ class MultiRailConnection final : public Connection {
   struct Options {
     std::size_t chunk_bytes = 128 * 1024;         // RAILCC_RAIL_CHUNK_BYTES
     std::chrono::milliseconds rail_timeout{500};  // RAILCC_RAIL_TIMEOUT
+    // RAILCC_MAX_UNEXPECTED_BYTES: bytes of messages that arrived before their receive was
+    // posted that this end buffers. A chunk of a further such message is refused (kAckBusy): the
+    // sender keeps it, retries it after a growing pause and starts nothing new meanwhile.
+    std::size_t max_unexpected_bytes = std::size_t{64} << 20;
   };
   // Interface methods: see transport/connection.h.
   MultiRailConnection(int my_rank, int peer, uint64_t comm_id, std::vector<RailLink> rails,
@@ -77,6 +81,10 @@ class MultiRailConnection final : public Connection {
   const RailScheduler& scheduler() const { return sched_; }
   // Chunks sent again after their rail failed, since the start (tests, logs).
   uint64_t resent_chunks() const { return resent_chunks_; }
+  // Chunks the peer refused for lack of buffer space (sending side), and the bytes of early
+  // messages buffered now (receiving side); tests and logs.
+  uint64_t refused_chunks() const { return refused_chunks_; }
+  std::size_t buffered_bytes() const { return buffered_bytes_; }
 
  private:
   static constexpr std::size_t kMaxHead = sizeof(wire::FrameHeader) + sizeof(ChunkInfo);
@@ -141,6 +149,7 @@ class MultiRailConnection final : public Connection {
     std::byte* direct = nullptr;
     std::vector<std::byte> stage;
     std::string error_text;
+    bool refused = false;  // the chunk being read is dropped and answered with kAckBusy
   };
 
   // Sending (multirail_send.cc).
@@ -150,6 +159,8 @@ class MultiRailConnection final : public Connection {
   Frame* next_frame(RailState& s);
   void pop_frame(RailState& s);
   void on_ack(int rail, const wire::FrameHeader& h);
+  // The peer had no room for a chunk: take it back, to retry after a pause.
+  void on_refused(const wire::FrameHeader& h);
   void maybe_complete_send(uint64_t msg, OutMsg& m);
   void detach_frames(uint64_t msg);
   void finish_send(uint64_t msg);
@@ -163,6 +174,8 @@ class MultiRailConnection final : public Connection {
   void on_chunk(int rail, const wire::FrameHeader& h, const ChunkInfo& c);
   void finish_chunk(int rail);
   void complete(uint64_t msg);
+  // Forgets a message being received, releasing what it buffered.
+  std::map<uint64_t, InMsg>::iterator drop_incoming(std::map<uint64_t, InMsg>::iterator it);
   bool is_completed(uint64_t msg) const;
   void mark_completed(uint64_t msg);
   // Health (multirail_health.cc).
@@ -191,6 +204,15 @@ class MultiRailConnection final : public Connection {
   std::set<uint64_t> completed_above_;
   uint64_t max_seq_seen_ = 0;
   uint64_t resent_chunks_ = 0;
+  // Flow control (RAILCC_MAX_UNEXPECTED_BYTES). Receiving: bytes held by buffered messages.
+  // Sending: refused chunks wait in refused_ until retry_at_; while peer_busy_ no new chunk is
+  // started, so memory stays bounded on both ends however far ahead this rank runs.
+  std::size_t buffered_bytes_ = 0;
+  std::deque<std::pair<uint64_t, uint32_t>> refused_;
+  bool peer_busy_ = false;
+  Clock::time_point retry_at_{};
+  std::chrono::microseconds retry_pause_{500};
+  uint64_t refused_chunks_ = 0;
   Clock::time_point next_health_{};
   Clock::time_point last_probe_{};
   Clock::time_point no_rails_since_{};  // when the last rail went out of service

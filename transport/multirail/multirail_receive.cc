@@ -38,7 +38,7 @@ void MultiRailConnection::post_recv(RecvRequest* r) {
       deliver(r, 0, m.buffer.data(), r->length);
       r->received = r->length;
       r->done = true;
-      incoming_.erase(it);
+      drop_incoming(it);
       mark_completed(r->msg_id);
       return;
     }
@@ -109,6 +109,7 @@ void MultiRailConnection::on_frame(int rail) {
   s.last_rx = s.last_progress = Clock::now();
   s.payload_got = 0;
   s.sink = Sink::kDiscard;
+  s.refused = false;
   const auto kind = static_cast<FrameKind>(h.kind);
   if (kind == FrameKind::kAck) {
     s.head_got = 0;
@@ -162,6 +163,10 @@ void MultiRailConnection::on_chunk(int rail, const FrameHeader& h, const ChunkIn
       check_expectation(m.header, *p->second, my_rank_, peer_, comm_id_);
       m.target = p->second;
     } else {
+      if (c.total > 0 && buffered_bytes_ + c.total > options_.max_unexpected_bytes) {
+        s.refused = true;  // read and dropped; the sender keeps it and tries again later
+        return;
+      }
       m.buffered = true;
       try {
         m.buffer.resize(c.total);
@@ -171,6 +176,7 @@ void MultiRailConnection::on_chunk(int rail, const FrameHeader& h, const ChunkIn
             "receive was posted",
             c.total, peer_));
       }
+      buffered_bytes_ += c.total;
     }
     it = incoming_.emplace(h.msg_id, std::move(m)).first;
   }
@@ -218,6 +224,11 @@ void MultiRailConnection::finish_chunk(int rail) {
     const int other = any_rail_in_service(rail);
     if (other >= 0) ack_rail = other;
   }
+  if (s.refused) {
+    s.refused = false;
+    queue_ctrl(ack_rail, ack_header(h.msg_id, c.index, wire::kAckBusy), nullptr);
+    return;
+  }
   queue_ctrl(ack_rail, ack_header(h.msg_id, c.index, 0), nullptr);
   if (sink == Sink::kDiscard) return;
   auto it = incoming_.find(h.msg_id);
@@ -249,8 +260,14 @@ void MultiRailConnection::complete(uint64_t msg) {
   r->received = r->length;
   r->done = true;
   posted_.erase(msg);
-  incoming_.erase(it);
+  drop_incoming(it);
   mark_completed(msg);
+}
+
+std::map<uint64_t, MultiRailConnection::InMsg>::iterator MultiRailConnection::drop_incoming(
+    std::map<uint64_t, InMsg>::iterator it) {
+  if (it->second.buffered) buffered_bytes_ -= std::min(buffered_bytes_, it->second.buffer.size());
+  return incoming_.erase(it);
 }
 
 }  // namespace railcc::transport

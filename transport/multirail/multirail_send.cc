@@ -47,6 +47,13 @@ void MultiRailConnection::post_send(SendRequest* r) {
 }
 
 void MultiRailConnection::schedule() {
+  // Chunks the peer refused go again once their pause is over; until the peer accepts data
+  // again nothing new starts (it would only be refused too, and copied while it waits).
+  if (!refused_.empty()) {
+    if (Clock::now() < retry_at_) return;
+    resend_.insert(resend_.begin(), refused_.begin(), refused_.end());
+    refused_.clear();
+  }
   // Resends first: they hold up messages that are otherwise complete.
   while (!resend_.empty()) {
     auto [msg, index] = resend_.front();
@@ -61,6 +68,7 @@ void MultiRailConnection::schedule() {
     ++resent_chunks_;
     assign(msg, it->second, index, rail);
   }
+  if (peer_busy_) return;
   for (auto& [msg, m] : out_) {
     while (m.next < m.chunks) {
       const int rail = sched_.pick(chunk_length(m, m.next));
@@ -253,6 +261,10 @@ void MultiRailConnection::on_ack(int rail, const FrameHeader& h) {
     if (!sched_.in_service(rail)) rejoin(rail);
     return;
   }
+  if (h.flags == wire::kAckBusy) {
+    on_refused(h);
+    return;
+  }
   auto it = out_.find(h.msg_id);
   if (it == out_.end()) return;  // a late duplicate of a finished message
   OutMsg& m = it->second;
@@ -264,8 +276,35 @@ void MultiRailConnection::on_ack(int rail, const FrameHeader& h) {
   if (m.done[index]) return;
   m.done[index] = true;
   ++m.acked;
+  if (peer_busy_ && refused_.empty()) {  // the peer takes data again
+    peer_busy_ = false;
+    retry_pause_ = std::chrono::microseconds(500);
+  }
   if (m.rail[index] >= 0) sched_.on_acked(m.rail[index], chunk_length(m, index));
   if (m.acked == m.chunks) finish_send(h.msg_id);
+}
+
+void MultiRailConnection::on_refused(const FrameHeader& h) {
+  auto it = out_.find(h.msg_id);
+  if (it == out_.end()) return;
+  OutMsg& m = it->second;
+  if (h.count >= m.chunks) {
+    throw ProtocolError(fmt::format("rank {} refused chunk {} of message {}, which has {}", peer_,
+                                    h.count, h.msg_id, m.chunks));
+  }
+  const auto index = static_cast<uint32_t>(h.count);
+  if (m.done[index] || m.rail[index] < 0) return;  // acknowledged by another copy, or queued
+  sched_.on_refused(m.rail[index], chunk_length(m, index));
+  m.rail[index] = -1;
+  m.written[index] = false;
+  refused_.emplace_back(h.msg_id, index);
+  ++refused_chunks_;
+  // The peer's buffer frees only as its application posts receives: back off up to 20 ms.
+  if (!peer_busy_) retry_pause_ = std::chrono::microseconds(500);
+  peer_busy_ = true;
+  retry_at_ = Clock::now() + retry_pause_;
+  retry_pause_ =
+      std::min<std::chrono::microseconds>(retry_pause_ * 2, std::chrono::milliseconds(20));
 }
 
 void MultiRailConnection::finish_send(uint64_t msg) {

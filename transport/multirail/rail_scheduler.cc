@@ -54,6 +54,12 @@ void RailScheduler::on_acked(int rail, std::size_t bytes) {
   if (r.outstanding == 0) r.busy_whole_period = false;
 }
 
+void RailScheduler::on_refused(int rail, std::size_t bytes) {
+  Rail& r = rails_[rail];
+  r.outstanding -= std::min(r.outstanding, bytes);
+  if (r.outstanding == 0) r.busy_whole_period = false;
+}
+
 void RailScheduler::set_in_service(int rail, bool in_service) {
   Rail& r = rails_[rail];
   r.in_service = in_service;

@@ -24,6 +24,9 @@ class RailScheduler {
   int pick(std::size_t bytes) const;
   void on_assigned(int rail, std::size_t bytes);
   void on_acked(int rail, std::size_t bytes);
+  // A chunk assigned to `rail` came back unread (the peer refused it): no longer outstanding, and
+  // not counted as throughput.
+  void on_refused(int rail, std::size_t bytes);
   // Taken out of service (its outstanding bytes are being resent elsewhere) or back.
   void set_in_service(int rail, bool in_service);
   bool in_service(int rail) const { return rails_[rail].in_service; }

@@ -145,6 +145,8 @@ std::map<int, std::unique_ptr<Connection>> connect_verbs_peers(
       for (auto& q : v) s.push_back(std::move(q));
       auto conn = std::make_unique<StreamConnection>(rank, r, comm_id, std::move(s));
       if (config.telemetry) conn->set_channel(telemetry::Metrics::global().channel("verbs"));
+      if (config.checksum) conn->enable_checksums();
+      conn->set_unexpected_limit(config.max_unexpected_bytes);
       out[r] = std::move(conn);
       continue;
     }
@@ -163,6 +165,7 @@ std::map<int, std::unique_ptr<Connection>> connect_verbs_peers(
     MultiRailConnection::Options options;
     options.chunk_bytes = config.rail_chunk_bytes;
     options.rail_timeout = config.rail_timeout;
+    options.max_unexpected_bytes = config.max_unexpected_bytes;
     out[r] = std::make_unique<MultiRailConnection>(rank, r, comm_id, std::move(links), options);
   }
   return out;
