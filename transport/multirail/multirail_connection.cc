@@ -142,6 +142,8 @@ void MultiRailConnection::abandon_requests() {
   resend_.clear();
   refused_.clear();
   peer_busy_ = false;
+  avoid_rail_.clear();
+  corrupt_resends_.clear();
   for (auto it = incoming_.begin(); it != incoming_.end();) {
     if (it->second.target) {
       const uint64_t id = it->first;
@@ -171,8 +173,7 @@ void MultiRailConnection::send_error(ErrorCode code, const std::string& message)
 void MultiRailConnection::inject_fault(Fault f) {
   switch (f) {
     case Fault::kCorrupt:
-      // Chunks carry no payload checksum yet, so a flipped byte would go unnoticed.
-      RAILCC_WARN("net", "RAILCC_FAULT=corrupt is not supported on multi-rail connections");
+      corrupt_next_ = true;  // the next chunk assigned leaves with a flipped byte
       return;
     case Fault::kRail:
       RAILCC_WARN("net", "RAILCC_FAULT: taking rail {} to rank {} down", rails_[0].link.local.name,
