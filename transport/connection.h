@@ -106,11 +106,21 @@ class Connection {
   virtual bool has_pending_control() const { return false; }
   // Fault injection (RAILCC_FAULT, tests only): kDrop closes every stream to the peer, kRail
   // only the first rail of a multi-rail connection, kCorrupt flips one payload byte of the next
-  // message sent.
-  enum class Fault { kDrop, kRail, kCorrupt };
+  // message sent, kStall stops moving bytes on the first rail (the whole connection when it has
+  // one path) while its link stays up.
+  enum class Fault { kDrop, kRail, kCorrupt, kStall };
   virtual void inject_fault(Fault f) = 0;
   // Counts the payload bytes of every message into `c` (telemetry); null = not counted.
   virtual void set_channel(telemetry::ChannelCounters* c) { (void)c; }
+  // Flight recorder: the rail holding this connection up while the engine waits on the peer
+  // (it owes data and has moved nothing for longest), or rail -1 when no one rail is to blame
+  // (a single-path connection, or the peer itself is silent). `name` lives as long as the
+  // connection. Called only when a wait sleeps, so it may scan.
+  struct Blocker {
+    int rail = -1;
+    const char* name = nullptr;
+  };
+  virtual Blocker blocking_rail() const { return {}; }
 };
 
 // Throws MismatchError (or ProtocolError for a foreign communicator) when the header `h` from

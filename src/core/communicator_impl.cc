@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <cstring>
 #include <optional>
@@ -9,6 +10,7 @@
 
 #include "src/common/log.h"
 #include "src/core/mesh.h"
+#include "src/telemetry/flight_recorder.h"
 #include "src/telemetry/metrics.h"
 #include "src/telemetry/metrics_exporter.h"
 #include "src/telemetry/trace.h"
@@ -40,6 +42,26 @@ CommunicatorImpl::CommunicatorImpl(CommParams params)
                                                         p_.comm_id);
   }
   const int world_rank = p_.config.launch.rank >= 0 ? p_.config.launch.rank : p_.rank;
+  if (p_.config.flight_recorder > 0) {
+    telemetry::FlightInfo info;
+    info.rank = p_.rank;
+    info.size = p_.size;
+    info.world_rank = world_rank;
+    info.comm_id = p_.comm_id;
+    info.job = p_.job_key;
+    info.dir = !p_.config.flight_dir.empty() ? p_.config.flight_dir
+               : !p_.config.trace_dir.empty()
+                   ? p_.config.trace_dir
+                   : fmt::format("/tmp/railcc-flight-{:x}",
+                                 p_.job_key ? p_.job_key : static_cast<uint64_t>(::getpid()));
+    info.links.resize(p_.size);
+    for (int r = 0; r < p_.size; ++r) {
+      if (r != p_.rank) info.links[r] = engine_->connection(r).describe();
+    }
+    flight_ =
+        std::make_unique<telemetry::FlightRecorder>(p_.config.flight_recorder, std::move(info));
+    telemetry::install_dump_signal();
+  }
   const int local_rank =
       p_.config.launch.local_rank >= 0 ? p_.config.launch.local_rank : world_rank;
   telemetry::start_metrics_exporter(p_.config.metrics, world_rank, local_rank);
@@ -63,6 +85,8 @@ CommunicatorImpl::~CommunicatorImpl() {
   }
   queue_cv_.notify_all();
   worker_.join();
+  engine_->set_flight(nullptr, 0);
+  flight_.reset();  // no SIGUSR1 dump of a communicator going away
   if (trace_) {
     const std::string path = trace_->write();
     RAILCC_LOG(kInfo, "init", "rank {}: trace written to {}", p_.rank, path);
@@ -87,6 +111,10 @@ Work CommunicatorImpl::enqueue(OpArgs args) {
     op.work = work;
     const OpArgs& a = op.args;
     work->op = {a.op, op.seq, a.count, a.dtype, a.redop, a.root, a.peer, a.tag, a.is_send};
+    if (flight_) {
+      op.flight_id = flight_->enqueued(a.op, op.seq, a.count, a.dtype,
+                                       a.op == OpKind::kSendRecv ? a.peer : -1);
+    }
     queue_.push_back(std::move(op));
     ++queued_;
     wake = !inline_ok || worker_parked_;
@@ -207,12 +235,19 @@ void CommunicatorImpl::fail(ErrorCode code, const std::string& message) {
   RAILCC_LOG(kError, "coll", "{}", message);
   // Tell every peer, so none of them waits for its timeout on our account.
   engine_->broadcast_error(code, message);
+  if (flight_) {
+    flight_->set_failure(message);
+    flight_->dump(code == ErrorCode::kTimeout   ? "timeout"
+                  : code == ErrorCode::kAborted ? "abort"
+                                                : "error");
+  }
 }
 
 void CommunicatorImpl::run(Op& op) {
   {
     std::lock_guard lock(failure_mutex_);
     if (failure_code_ != ErrorCode::kOk) {
+      if (flight_) flight_->finished(op.flight_id, false);
       op.work->finish(make_error(
           failure_code_,
           fmt::format("rank {}: {} not started: this communicator failed earlier and must be "
@@ -229,7 +264,18 @@ void CommunicatorImpl::run(Op& op) {
   // fail() abandons them.
   algo::Context ctx(p_.rank, p_.size, p_.config, *engine_, op.args, op.seq, deadline, scratch_);
   ctx.set_trace(trace_.get());
+  if (flight_) {
+    flight_->started(op.flight_id);
+    engine_->set_flight(flight_.get(), op.flight_id);
+  }
   bool ok = false;
+  // Before fail(), which dumps the flight recorder: the dump shows this op as failed.
+  auto flight_end = [&] {
+    if (!flight_) return;
+    engine_->set_flight(nullptr, 0);
+    flight_->set_algorithm(op.flight_id, ctx.algorithm());
+    flight_->finished(op.flight_id, ok);
+  };
   auto record = [&] {
     if (!p_.config.telemetry) return;
     const uint64_t end_ns = telemetry::steady_now_ns();
@@ -247,18 +293,22 @@ void CommunicatorImpl::run(Op& op) {
     RAILCC_DEBUG("coll", "{} starts", where());
     dispatch(ctx);
     ok = true;
+    flight_end();
     record();
     op.work->finish({});
     return;
   } catch (const TimeoutError& e) {
+    flight_end();
     const std::string msg = timeout_message(op, e.what());
     fail(ErrorCode::kTimeout, msg);
     op.work->finish(make_error(ErrorCode::kTimeout, msg));
   } catch (const Error& e) {
+    flight_end();
     const std::string msg = fmt::format("{} failed: {}", where(), e.what());
     fail(e.code(), msg);
     op.work->finish(make_error(e.code(), msg));
   } catch (const std::exception& e) {
+    flight_end();
     const std::string msg = fmt::format("{} failed: internal error: {}", where(), e.what());
     fail(ErrorCode::kInternal, msg);
     op.work->finish(make_error(ErrorCode::kInternal, msg));
@@ -340,9 +390,11 @@ void CommunicatorImpl::post_p2p(Op op) {
   p.op = std::move(op);
   const OpArgs& a = p.op.args;
   if (auto e = failure_error(p.op.work->description())) {
+    if (flight_) flight_->finished(p.op.flight_id, false);
     p.op.work->finish(e);
     return;
   }
+  if (flight_) flight_->started(p.op.flight_id);
   p.deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
   const std::size_t bytes = a.count * data_type_size(a.dtype);
   transport::Expectation what;
@@ -369,6 +421,7 @@ void CommunicatorImpl::post_p2p(Op op) {
     }
     match_self_p2p();
   } catch (const Error& e) {
+    if (flight_) flight_->finished(p.op.flight_id, false);
     fail(e.code(),
          fmt::format("rank {}: {} failed: {}", p_.rank, p.op.work->description(), e.what()));
   }
@@ -411,12 +464,14 @@ void CommunicatorImpl::reap_p2p() {
                          p_.rank, p.op.work->description(), timeout_ms_.load() / 1000.0,
                          p.op.args.peer, p.op.args.is_send ? "recv" : "send");
         const ErrorCode code = abort_ ? ErrorCode::kAborted : ErrorCode::kTimeout;
+        if (flight_) flight_->finished(p.op.flight_id, false);
         fail(code, msg);
         error = make_error(code, msg);
       }
       std::erase(self_sends_, &p);
       std::erase(self_recvs_, &p);
     }
+    if (flight_) flight_->finished(p.op.flight_id, !error);
     p.op.work->finish(error);
     it = p2p_.erase(it);
   }
@@ -550,11 +605,12 @@ void CommunicatorImpl::inject_fault(const Op& op) {
       return;
     case Kind::kRail:
     case Kind::kCorrupt:
+    case Kind::kStall:
       for (int r = 0; r < p_.size; ++r) {
-        if (r != p_.rank) {
-          engine_->connection(r).inject_fault(f.kind == Kind::kRail ? Fault::kRail
-                                                                    : Fault::kCorrupt);
-        }
+        if (r == p_.rank) continue;
+        engine_->connection(r).inject_fault(f.kind == Kind::kRail      ? Fault::kRail
+                                            : f.kind == Kind::kCorrupt ? Fault::kCorrupt
+                                                                       : Fault::kStall);
       }
       return;
   }

@@ -71,6 +71,7 @@ class MultiRailConnection final : public Connection {
   bool needs_peer() const override;
   uint64_t max_seq_seen() const override { return max_seq_seen_; }
   std::string describe() const override;
+  Blocker blocking_rail() const override;
 
   // Takes a rail out of service as if its link had gone down (tests; the health check).
   void fail_rail(int rail, const std::string& why);
@@ -195,6 +196,7 @@ class MultiRailConnection final : public Connection {
   Clock::time_point last_probe_{};
   Clock::time_point no_rails_since_{};  // when the last rail went out of service
   Clock::time_point last_weights_log_{};
+  int stalled_rail_ = -1;  // RAILCC_FAULT=stall: this rail moves nothing
 };
 
 }  // namespace railcc::transport

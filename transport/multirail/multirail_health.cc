@@ -202,3 +202,25 @@ void MultiRailConnection::throw_no_rails() const {
 }
 
 }  // namespace railcc::transport
+
+namespace railcc::transport {
+
+Connection::Blocker MultiRailConnection::blocking_rail() const {
+  // Of the rails that owe the peer something (chunks to write, or acknowledgements to get), the
+  // one quiet for longest: while the others drain, it is the one the wait hangs on.
+  Blocker b;
+  Clock::time_point oldest = Clock::time_point::max();
+  for (int i = 0; i < static_cast<int>(rails_.size()); ++i) {
+    const RailState& s = rails_[i];
+    if (!sched_.in_service(i)) continue;
+    const bool owes = sched_.outstanding(i) > 0 || !s.sendq.empty() || awaits_ack_on(i);
+    if (owes && s.last_progress < oldest) {
+      oldest = s.last_progress;
+      b.rail = i;
+      b.name = s.link.local.name.c_str();
+    }
+  }
+  return b;
+}
+
+}  // namespace railcc::transport
