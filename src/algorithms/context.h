@@ -96,6 +96,10 @@ class Context {
   void wait_all();
   // Scratch memory owned by the op.
   std::byte* scratch(std::size_t bytes);
+  // A local reduction kernel's span (RAILCC_TRACE): trace_start() before it (0 when not
+  // tracing), trace_kernel() after.
+  uint64_t trace_start() const;
+  void trace_kernel(const char* name, std::size_t bytes, uint64_t start_ns) const;
 
  private:
   int rank_, size_;
@@ -107,6 +111,10 @@ class Context {
   std::size_t elem_;
   // Books a wait of [start_ns, now) on `peer`; returns now.
   void account_wait(int peer, uint64_t start_ns);
+  // Tracing: notes when each request was first seen done (called after every progress round),
+  // and records a step span per request before they are cleared.
+  void stamp_done();
+  void record_steps();
 
   const char* algorithm_ = "direct";
   telemetry::TraceRecorder* trace_ = nullptr;

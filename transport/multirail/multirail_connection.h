@@ -32,7 +32,8 @@
 
 namespace railcc::telemetry {
 struct ChannelCounters;
-}
+class TraceRecorder;
+}  // namespace railcc::telemetry
 
 namespace railcc::transport {
 
@@ -91,6 +92,8 @@ class MultiRailConnection final : public Connection {
     std::size_t written = 0;
     bool started = false;
     bool is_chunk = false;  // a chunk of msg/index, written from the sender's memory
+    telemetry::TraceRecorder* trace = nullptr;  // RAILCC_TRACE: record a span per chunk
+    uint64_t trace_start_ns = 0;
     uint64_t msg = 0;
     uint32_t index = 0;
     std::shared_ptr<std::string> owned;  // bytes this frame owns (error text, a cut-off tail)
@@ -99,7 +102,8 @@ class MultiRailConnection final : public Connection {
   // stream); chunks not yet acknowledged then live on in `copy` until they are, so they can still
   // be resent.
   struct OutMsg {
-    SendRequest* request = nullptr;  // null once completed
+    SendRequest* request = nullptr;             // null once completed
+    telemetry::TraceRecorder* trace = nullptr;  // the request's, kept for resends
     wire::FrameHeader header{};
     const std::byte* data = nullptr;  // the request's buffer, then `copy`
     std::size_t length = 0;

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "src/telemetry/metrics.h"
+#include "src/telemetry/trace.h"
 #include "transport/multirail/multirail_connection.h"
 
 namespace railcc::transport {
@@ -35,6 +36,7 @@ void MultiRailConnection::post_send(SendRequest* r) {
   r->done = false;
   OutMsg m;
   m.request = r;
+  m.trace = r->trace;
   m.header = h;
   m.data = r->data;
   m.length = r->length;
@@ -93,6 +95,7 @@ void MultiRailConnection::assign(uint64_t msg, OutMsg& m, uint32_t index, int ra
   f.payload = m.data + c.offset;
   f.payload_len = length;
   f.is_chunk = true;
+  f.trace = m.trace;
   f.msg = msg;
   f.index = index;
   rails_[rail].sendq.push_back(std::move(f));
@@ -172,12 +175,18 @@ bool MultiRailConnection::progress_sends(int rail) {
     moved = true;
     if (s.link.counters) s.link.counters->sent.fetch_add(n, std::memory_order_relaxed);
     s.last_progress = Clock::now();
+    // Traced: the chunk's span runs from its first byte on the wire to its last.
+    if (f->trace && !f->started) f->trace_start_ns = telemetry::steady_now_ns();
     f->started = true;
     f->written += n;
     if (f->written < total) break;
     const bool chunk = f->is_chunk;
     const uint64_t msg = f->msg;
     const uint32_t index = f->index;
+    if (f->trace && chunk) {
+      f->trace->rail(s.link.local.name.c_str(), rail, peer_, f->payload_len, f->trace_start_ns,
+                     telemetry::steady_now_ns());
+    }
     pop_frame(s);
     if (chunk) {
       auto it = out_.find(msg);
