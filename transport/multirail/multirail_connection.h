@@ -124,6 +124,7 @@ class MultiRailConnection final : public Connection {
     std::vector<bool> done;
     RecvRequest* target = nullptr;
     bool buffered = false;  // chunks land in `buffer` (arrived before the receive was posted)
+    Clock::time_point first_rx{};  // its first chunk began arriving (blocking_rail)
     std::vector<std::byte> buffer;
   };
   enum class Sink { kNone, kDiscard, kDirect, kStage, kError };

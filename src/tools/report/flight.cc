@@ -165,12 +165,13 @@ std::vector<std::string> verdicts(const std::map<int, Dump>& dumps, int size) {
                       r, plural_ranks(waiting), op, since));
     }
     if (absent.empty() && queued_only.empty() && missing.empty()) {
-      // Every rank is inside the op: a rail both ends of a pair wait on, moving nothing.
+      // Every rank is inside the op (or, its part sent, already in a later one): a rail the
+      // ranks of a pair wait on, moving nothing. Each rank's own stuck op says what it waits on.
       std::map<std::pair<std::string, std::pair<int, int>>, std::vector<int>> rails;
       std::map<int, std::vector<int>> waited_on;  // peer -> ranks waiting on it
-      for (int r : waiting) {
-        const json* o = dumps.at(r).entry(*stuck_seq);
-        for (const json& x : o->value("waiting_on", json::array())) {
+      for (const auto& [r, d] : dumps) {
+        if (!d.stuck) continue;
+        for (const json& x : d.stuck->value("waiting_on", json::array())) {
           const int p = x.value("peer", -1);
           waited_on[p].push_back(r);
           if (x.contains("rail")) {
@@ -194,13 +195,13 @@ std::vector<std::string> verdicts(const std::map<int, Dump>& dumps, int size) {
           if (worst < 0 || who.size() > waited_on[worst].size()) worst = p;
         }
         if (worst >= 0) {
-          const auto& d = dumps.at(worst);
-          const json* o = d.entry(*stuck_seq);
+          const auto it = dumps.find(worst);
+          const json* o = it == dumps.end() ? nullptr : it->second.stuck;
           out.push_back(fmt::format(
               "every rank entered {}; rank {} holds it up ({} waiting on it since {:.1f} s; it is "
-              "{})",
+              "in {})",
               op, worst, plural_ranks(waited_on[worst]), since,
-              o ? o->value("state", "?") : std::string("?")));
+              o ? op_name(*o) + " " + o->value("state", "?") : std::string("no op")));
         }
       }
     }
