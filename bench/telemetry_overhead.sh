@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# What railcc's always-on telemetry costs: all_reduce at 8 B and 64 MiB with RAILCC_TELEMETRY=1
-# and =0, interleaved in one run (REPEAT rounds, best time of each), on NP ranks of this host.
+# What railcc's always-on telemetry costs: all_reduce at 8 B and 64 MiB with everything that is on
+# by default (counters and histograms, RAILCC_TELEMETRY=1; the flight recorder,
+# RAILCC_FLIGHT_RECORDER=256) and with both off, interleaved in one run (REPEAT rounds, best time
+# of each), on NP ranks of this host.
 #   bench/telemetry_overhead.sh [NP]      (default 2; needs build/ from scripts/test.sh)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 np=${1:-2}
 repeat=${REPEAT:-5}
-run() {  # $1 telemetry, $2 size, $3 iterations -> time per call (us), out of place
-  RAILCC_TELEMETRY=$1 build/bin/railcc-run -n "$np" --no-prefix build/bin/all_reduce_perf \
+run() {  # $1 telemetry 1/0, $2 size, $3 iterations -> time per call (us), out of place
+  RAILCC_TELEMETRY=$1 RAILCC_FLIGHT_RECORDER=$(($1 * 256)) build/bin/railcc-run -n "$np" --no-prefix build/bin/all_reduce_perf \
     -b "$2" -e "$2" -c 0 -n "$3" -w 5 | awk '/^ +[0-9]/ {print $6}'
 }
 best() { sort -g | head -1; }

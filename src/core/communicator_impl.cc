@@ -247,7 +247,7 @@ void CommunicatorImpl::run(Op& op) {
   {
     std::lock_guard lock(failure_mutex_);
     if (failure_code_ != ErrorCode::kOk) {
-      if (flight_) flight_->finished(op.flight_id, false);
+      if (flight_) flight_->finished(op.flight_id, false, nullptr, telemetry::steady_now_ns());
       op.work->finish(make_error(
           failure_code_,
           fmt::format("rank {}: {} not started: this communicator failed earlier and must be "
@@ -258,27 +258,29 @@ void CommunicatorImpl::run(Op& op) {
   }
   if (p_.config.fault.enabled()) inject_fault(op);
   auto where = [&] { return fmt::format("rank {}: {}", p_.rank, op.work->description()); };
-  const uint64_t start_ns = p_.config.telemetry ? telemetry::steady_now_ns() : 0;
+  // One clock read at each end of the op, shared by the metrics and the flight recorder.
+  const bool timed = p_.config.telemetry || flight_;
+  const uint64_t start_ns = timed ? telemetry::steady_now_ns() : 0;
   const Deadline deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
   // Outlives the try block: on failure the connections still point at its requests until
   // fail() abandons them.
   algo::Context ctx(p_.rank, p_.size, p_.config, *engine_, op.args, op.seq, deadline, scratch_);
   ctx.set_trace(trace_.get());
   if (flight_) {
-    flight_->started(op.flight_id);
+    flight_->started(op.flight_id, start_ns);
     engine_->set_flight(flight_.get(), op.flight_id);
   }
   bool ok = false;
+  uint64_t end_ns = 0;
   // Before fail(), which dumps the flight recorder: the dump shows this op as failed.
   auto flight_end = [&] {
+    end_ns = timed ? telemetry::steady_now_ns() : 0;
     if (!flight_) return;
     engine_->set_flight(nullptr, 0);
-    flight_->set_algorithm(op.flight_id, ctx.algorithm());
-    flight_->finished(op.flight_id, ok);
+    flight_->finished(op.flight_id, ok, ctx.algorithm(), end_ns);
   };
   auto record = [&] {
     if (!p_.config.telemetry) return;
-    const uint64_t end_ns = telemetry::steady_now_ns();
     const std::size_t bytes = op.args.count * data_type_size(op.args.dtype);
     telemetry::Metrics::global().record_op(op.args.op, ctx.algorithm(), end_ns - start_ns, bytes,
                                            ok);
@@ -390,11 +392,11 @@ void CommunicatorImpl::post_p2p(Op op) {
   p.op = std::move(op);
   const OpArgs& a = p.op.args;
   if (auto e = failure_error(p.op.work->description())) {
-    if (flight_) flight_->finished(p.op.flight_id, false);
+    if (flight_) flight_->finished(p.op.flight_id, false, nullptr, telemetry::steady_now_ns());
     p.op.work->finish(e);
     return;
   }
-  if (flight_) flight_->started(p.op.flight_id);
+  if (flight_) flight_->started(p.op.flight_id, telemetry::steady_now_ns());
   p.deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
   const std::size_t bytes = a.count * data_type_size(a.dtype);
   transport::Expectation what;
@@ -421,7 +423,7 @@ void CommunicatorImpl::post_p2p(Op op) {
     }
     match_self_p2p();
   } catch (const Error& e) {
-    if (flight_) flight_->finished(p.op.flight_id, false);
+    if (flight_) flight_->finished(p.op.flight_id, false, nullptr, telemetry::steady_now_ns());
     fail(e.code(),
          fmt::format("rank {}: {} failed: {}", p_.rank, p.op.work->description(), e.what()));
   }
@@ -464,14 +466,14 @@ void CommunicatorImpl::reap_p2p() {
                          p_.rank, p.op.work->description(), timeout_ms_.load() / 1000.0,
                          p.op.args.peer, p.op.args.is_send ? "recv" : "send");
         const ErrorCode code = abort_ ? ErrorCode::kAborted : ErrorCode::kTimeout;
-        if (flight_) flight_->finished(p.op.flight_id, false);
+        if (flight_) flight_->finished(p.op.flight_id, false, nullptr, telemetry::steady_now_ns());
         fail(code, msg);
         error = make_error(code, msg);
       }
       std::erase(self_sends_, &p);
       std::erase(self_recvs_, &p);
     }
-    if (flight_) flight_->finished(p.op.flight_id, !error);
+    if (flight_) flight_->finished(p.op.flight_id, !error, nullptr, telemetry::steady_now_ns());
     p.op.work->finish(error);
     it = p2p_.erase(it);
   }

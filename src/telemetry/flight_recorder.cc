@@ -4,6 +4,7 @@
 #include <fmt/format.h>
 #include <signal.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -52,6 +53,12 @@ void dump_thread() {
     std::lock_guard lock(reg.mutex);
     for (FlightRecorder* r : reg.recorders) r->dump("signal");
   }
+}
+
+uint64_t coarse_now_ns() {
+  timespec ts{};
+  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
 }
 
 double wall_offset_us() {
@@ -131,7 +138,7 @@ uint64_t FlightRecorder::enqueued(wire::OpKind op, uint64_t seq, uint64_t count,
   e.dtype.store(static_cast<uint8_t>(dtype), kRelaxed);
   e.peer.store(peer, kRelaxed);
   e.algo.store(nullptr, kRelaxed);
-  e.enqueued_ns.store(steady_now_ns(), kRelaxed);
+  e.enqueued_ns.store(coarse_now_ns(), kRelaxed);
   e.started_ns.store(0, kRelaxed);
   e.ended_ns.store(0, kRelaxed);
   e.waits.store(0, kRelaxed);
@@ -139,20 +146,17 @@ uint64_t FlightRecorder::enqueued(wire::OpKind op, uint64_t seq, uint64_t count,
   return id;
 }
 
-void FlightRecorder::started(uint64_t id) {
+void FlightRecorder::started(uint64_t id, uint64_t now_ns) {
   if (Entry* e = slot(id)) {
-    e->started_ns.store(steady_now_ns(), kRelaxed);
+    e->started_ns.store(now_ns, kRelaxed);
     e->state.store(static_cast<uint8_t>(OpState::kStarted), kRelaxed);
   }
 }
 
-void FlightRecorder::set_algorithm(uint64_t id, const char* algo) {
-  if (Entry* e = slot(id)) e->algo.store(algo, kRelaxed);
-}
-
-void FlightRecorder::finished(uint64_t id, bool ok) {
+void FlightRecorder::finished(uint64_t id, bool ok, const char* algo, uint64_t now_ns) {
   if (Entry* e = slot(id)) {
-    e->ended_ns.store(steady_now_ns(), kRelaxed);
+    if (algo) e->algo.store(algo, kRelaxed);
+    e->ended_ns.store(now_ns, kRelaxed);
     e->state.store(static_cast<uint8_t>(ok ? OpState::kDone : OpState::kFailed), kRelaxed);
   }
 }

@@ -46,11 +46,14 @@ class FlightRecorder {
   FlightRecorder(const FlightRecorder&) = delete;
   FlightRecorder& operator=(const FlightRecorder&) = delete;
 
-  // Hot path. Returns the op's record id (never 0), which the calls below take.
+  // Hot path. Returns the op's record id (never 0), which the calls below take. The enqueue time
+  // comes from the coarse monotonic clock (a few ns instead of a few tens; it may read up to a
+  // tick, ~4 ms, earlier than the precise clock the other times come from).
   uint64_t enqueued(wire::OpKind op, uint64_t seq, uint64_t count, DataType dtype, int peer);
-  void started(uint64_t id);
-  void set_algorithm(uint64_t id, const char* algo);  // a string literal
-  void finished(uint64_t id, bool ok);
+  // Times are steady_now_ns() readings the caller already has (the metrics take the same ones).
+  void started(uint64_t id, uint64_t now_ns);
+  // `algo`: a string literal, or null when none ran.
+  void finished(uint64_t id, bool ok, const char* algo, uint64_t now_ns);
   // Slow path (a wait that sleeps): the op waits on `peers` (with the rail holding each up,
   // -1 = none in particular) since `since_ns`. n may exceed kMaxWaits.
   void waiting(uint64_t id, int n, const int* peers, const int* rails, const char* const* names,
