@@ -103,6 +103,9 @@ void install_dump_signal() {
     RAILCC_WARN("init", "flight recorder: no SIGUSR1 dumps (pipe: {})", std::strerror(errno));
     return;
   }
+  // The handler must never block: with the pipe full (signals faster than dumps, or a forked
+  // child without the dump thread) the byte is dropped, and one pending byte is enough.
+  ::fcntl(reg.pipe[1], F_SETFL, ::fcntl(reg.pipe[1], F_GETFL) | O_NONBLOCK);
   std::thread(dump_thread).detach();
   struct sigaction sa {};
   sa.sa_handler = on_sigusr1;
