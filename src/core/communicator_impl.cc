@@ -236,10 +236,11 @@ void CommunicatorImpl::fail(ErrorCode code, const std::string& message) {
   // Tell every peer, so none of them waits for its timeout on our account.
   engine_->broadcast_error(code, message);
   if (flight_) {
-    flight_->set_failure(message);
-    flight_->dump(code == ErrorCode::kTimeout   ? "timeout"
-                  : code == ErrorCode::kAborted ? "abort"
-                                                : "error");
+    const char* kind = code == ErrorCode::kTimeout   ? "timeout"
+                       : code == ErrorCode::kAborted ? "abort"
+                                                     : "error";
+    flight_->set_failure(kind, message);
+    flight_->dump(kind);
   }
 }
 

@@ -183,9 +183,11 @@ void FlightRecorder::wait_over(uint64_t id) {
   if (Entry* e = slot(id)) e->state.store(static_cast<uint8_t>(OpState::kStarted), kRelaxed);
 }
 
-void FlightRecorder::set_failure(const std::string& reason) {
+void FlightRecorder::set_failure(const std::string& kind, const std::string& message) {
   std::lock_guard lock(failure_mutex_);
-  if (failure_.empty()) failure_ = reason;
+  if (!failure_kind_.empty()) return;
+  failure_kind_ = kind;
+  failure_ = message;
 }
 
 std::string FlightRecorder::to_json(const std::string& reason) const {
@@ -196,6 +198,7 @@ std::string FlightRecorder::to_json(const std::string& reason) const {
   j["reason"] = reason;
   {
     std::lock_guard lock(failure_mutex_);
+    j["failure_kind"] = failure_kind_;  // "" while the communicator works
     j["failure"] = failure_;
   }
   j["rank"] = info_.rank;

@@ -61,8 +61,9 @@ class FlightRecorder {
   // The wait ended; the op runs on.
   void wait_over(uint64_t id);
 
-  // Notes why the communicator failed (kept for every later dump).
-  void set_failure(const std::string& reason);
+  // Notes how (`kind`: timeout, error, abort) and why the communicator failed; the first failure
+  // is kept for every later dump (a SIGUSR1 dump after it still says what broke first).
+  void set_failure(const std::string& kind, const std::string& message);
   // Writes the dump file (atomically: written aside, then renamed) and returns its path, or ""
   // when it could not be written (logged). `reason`: timeout, error, signal or request.
   std::string dump(const std::string& reason);
@@ -95,7 +96,7 @@ class FlightRecorder {
   std::unique_ptr<Entry[]> ring_;
   std::atomic<uint64_t> next_id_{1};
   mutable std::mutex failure_mutex_;
-  std::string failure_;
+  std::string failure_kind_, failure_;
   std::mutex dump_mutex_;  // one dump at a time per recorder
 };
 

@@ -85,9 +85,11 @@ TEST(FlightRecorderTest, RecordsWhatAWaitIsOnAndKeepsItWhenTheOpFails) {
   r.wait_over(id);
   EXPECT_EQ(json::parse(r.to_json("signal"))["ops"][1]["state"], "started");
   r.finished(id, false, nullptr, 50);
-  r.set_failure("first");
-  r.set_failure("second");  // the first failure is the one kept
-  const json j = json::parse(r.to_json("timeout"));
+  EXPECT_EQ(json::parse(r.to_json("signal"))["failure_kind"], "");
+  r.set_failure("timeout", "first");
+  r.set_failure("error", "second");  // the first failure is the one kept
+  const json j = json::parse(r.to_json("signal"));
+  EXPECT_EQ(j["failure_kind"], "timeout");
   EXPECT_EQ(j["failure"], "first");
   EXPECT_EQ(j["ops"][1]["state"], "failed");
   EXPECT_EQ(j["ops"][1]["started_ns"], 3);

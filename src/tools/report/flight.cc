@@ -101,6 +101,8 @@ std::string describe_rank(const Dump& d) {
     out += fmt::format(", waiting on {} for {:.1f} s", w, stuck_seconds(d, o));
   }
   out += fmt::format("; dump: {}", d.j.value("reason", "?"));
+  const std::string kind = d.j.value("failure_kind", "");
+  if (!kind.empty() && kind != d.j.value("reason", "")) out += fmt::format(" (failed: {})", kind);
   return out;
 }
 
