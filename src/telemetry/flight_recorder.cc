@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cstddef>
 #include <cstdio>
 #include <cstring>
 #include <nlohmann/json.hpp>
@@ -118,6 +119,7 @@ FlightRecorder::FlightRecorder(std::size_t capacity, FlightInfo info)
     : capacity_(std::max<std::size_t>(1, capacity)),
       info_(std::move(info)),
       ring_(std::make_unique<Entry[]>(capacity_)) {
+  static_assert(offsetof(Entry, wait_peer) == 64, "what every op writes must fit one cache line");
   Registry& reg = registry();
   std::lock_guard lock(reg.mutex);
   reg.recorders.push_back(this);
@@ -173,7 +175,7 @@ void FlightRecorder::waiting(uint64_t id, int n, const int* peers, const int* ra
     e->wait_rail[i].store(rails[i], kRelaxed);
     e->wait_rail_name[i].store(names[i], kRelaxed);
   }
-  e->waits.store(n, kRelaxed);
+  e->waits.store(static_cast<uint8_t>(std::min(n, 255)), kRelaxed);
   e->wait_since_ns.store(since_ns, kRelaxed);
   e->state.store(static_cast<uint8_t>(OpState::kWaiting), kRelaxed);
 }

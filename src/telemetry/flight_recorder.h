@@ -72,15 +72,17 @@ class FlightRecorder {
   const FlightInfo& info() const { return info_; }
 
  private:
-  struct Entry {
+  // What every op writes fits one cache line (the first); what a wait that sleeps writes comes
+  // after it.
+  struct alignas(64) Entry {
     std::atomic<uint64_t> id{0};  // 0 = never used
     std::atomic<uint64_t> seq{0};
     std::atomic<uint64_t> count{0};
-    std::atomic<uint8_t> op{0}, dtype{0}, state{0};
-    std::atomic<int32_t> peer{-1};  // point-to-point peer
     std::atomic<const char*> algo{nullptr};
     std::atomic<uint64_t> enqueued_ns{0}, started_ns{0}, ended_ns{0};
-    std::atomic<int32_t> waits{0};  // peers waited on (may exceed kMaxWaits)
+    std::atomic<uint8_t> op{0}, dtype{0}, state{0};
+    std::atomic<uint8_t> waits{0};  // peers waited on, up to 255 (may exceed kMaxWaits)
+    std::atomic<int32_t> peer{-1};  // point-to-point peer
     std::atomic<int32_t> wait_peer[kMaxWaits] = {};
     std::atomic<int32_t> wait_rail[kMaxWaits] = {};
     std::atomic<const char*> wait_rail_name[kMaxWaits] = {};
