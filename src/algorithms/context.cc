@@ -100,6 +100,16 @@ void Context::record_steps() {
   }
 }
 
+uint64_t Context::wait_start() {
+  // Before an op's first wait it has only posted requests (and copied a little): the op's start,
+  // read already for its duration, stands in for the wait's and saves a clock read per op.
+  if (const uint64_t t = wait_from_ns_) {
+    wait_from_ns_ = 0;
+    return t;
+  }
+  return telemetry::steady_now_ns();
+}
+
 uint64_t Context::trace_start() const { return trace_ ? telemetry::steady_now_ns() : 0; }
 
 void Context::trace_kernel(const char* name, std::size_t bytes, uint64_t start_ns) const {
@@ -110,7 +120,7 @@ void Context::wait(const RecvRequest* r) {
   if (r->done) return;
   if (trace_) {
     // Traced: every round also stamps the requests it completed (step spans).
-    const uint64_t start = telemetry::steady_now_ns();
+    const uint64_t start = wait_start();
     engine_.wait(
         [&] {
           stamp_done();
@@ -121,7 +131,7 @@ void Context::wait(const RecvRequest* r) {
     return;
   }
   if (!config_.telemetry) return engine_.wait([r] { return r->done; }, deadline_);
-  const uint64_t start = telemetry::steady_now_ns();
+  const uint64_t start = wait_start();
   engine_.wait([r] { return r->done; }, deadline_);
   account_wait(r->peer, start);
 }
@@ -129,7 +139,7 @@ void Context::wait(const RecvRequest* r) {
 void Context::progress_until(const std::function<bool()>& done) {
   if (done()) return;
   if (trace_) {
-    const uint64_t start = telemetry::steady_now_ns();
+    const uint64_t start = wait_start();
     engine_.wait(
         [&] {
           stamp_done();
@@ -140,7 +150,7 @@ void Context::progress_until(const std::function<bool()>& done) {
     return;
   }
   if (!config_.telemetry) return engine_.wait(done, deadline_);
-  const uint64_t start = telemetry::steady_now_ns();
+  const uint64_t start = wait_start();
   engine_.wait(done, deadline_);
   account_wait(engine_.last_mover(), start);
 }
@@ -161,7 +171,7 @@ void Context::wait_all() {
     return sends_done == sends_.size() && recvs_done == recvs_.size() && !engine_.control_pending();
   };
   if (!all_done()) {
-    const uint64_t start = config_.telemetry ? telemetry::steady_now_ns() : 0;
+    const uint64_t start = config_.telemetry ? wait_start() : 0;
     engine_.wait(all_done, deadline_);
     if (config_.telemetry) account_wait(last_peer, start);
   }

@@ -267,6 +267,7 @@ void CommunicatorImpl::run(Op& op) {
   // fail() abandons them.
   algo::Context ctx(p_.rank, p_.size, p_.config, *engine_, op.args, op.seq, deadline, scratch_);
   ctx.set_trace(trace_.get());
+  ctx.set_op_start(start_ns);
   if (flight_) {
     flight_->started(op.flight_id, start_ns);
     engine_->set_flight(flight_.get(), op.flight_id);
