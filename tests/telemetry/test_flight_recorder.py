@@ -17,6 +17,7 @@ import glob
 import json
 import os
 import re
+import shutil
 import signal
 import subprocess
 import sys
@@ -24,6 +25,13 @@ import tempfile
 import time
 
 RUN = PROBE = REPORT = None
+DIRS = []  # removed when the case passes, kept for a look when it fails
+
+
+def tmpdir(prefix):
+    d = tempfile.mkdtemp(prefix=prefix)
+    DIRS.append(d)
+    return d
 
 
 class Result:
@@ -74,7 +82,7 @@ def op(dump, seq):
 
 
 def case_hang(failures):
-    d = tempfile.mkdtemp(prefix="railcc-flight-hang-")
+    d = tmpdir("railcc-flight-hang-")
     r = job(4, ["--skip-rank", "3", "--skip-op", "5", "--ops", "8"],
             {"RAILCC_FLIGHT_DIR": d, "RAILCC_TIMEOUT": "2"}, hold_stdin=True)
     if r.returncode == 0:
@@ -102,7 +110,7 @@ def case_hang(failures):
 
 
 def case_sigusr1(failures):
-    d = tempfile.mkdtemp(prefix="railcc-flight-usr1-")
+    d = tmpdir("railcc-flight-usr1-")
     env = dict(os.environ, RAILCC_FLIGHT_DIR=d, RAILCC_TIMEOUT="60", RAILCC_FLIGHT_RECORDER="4")
     proc = subprocess.Popen([RUN, "-n", "2", PROBE, "--ops", "7", "--count", "1024"],
                             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
@@ -145,7 +153,7 @@ def case_sigusr1(failures):
 
 
 def case_fatal(failures):
-    d = tempfile.mkdtemp(prefix="railcc-flight-fatal-")
+    d = tmpdir("railcc-flight-fatal-")
     r = job(2, ["--ops", "6"], {"RAILCC_FLIGHT_DIR": d, "RAILCC_TIMEOUT": "30",
                                 "RAILCC_FAULT": "kill:1:3"})
     if r.returncode == 0:
@@ -170,7 +178,7 @@ def case_fatal(failures):
 
 
 def case_rail_stall(failures):
-    d = tempfile.mkdtemp(prefix="railcc-flight-rail-")
+    d = tmpdir("railcc-flight-rail-")
     # The failover would move the stalled rail's chunks after RAILCC_RAIL_TIMEOUT; an hour keeps
     # the rail hung until RAILCC_TIMEOUT, like a failover that is slower than the op's patience.
     r = job(2, ["--ops", "6", "--count", str(1 << 20)],
@@ -219,7 +227,7 @@ def case_trace(failures):
             (3, {}, {"op", "step", "kernel", "wait"}),
             (2, {"RAILCC_TRANSPORT": "tcp", "RAILCC_RAILS": "lo,127.0.0.1",
                  "RAILCC_RAIL_CHUNK_BYTES": "64K"}, {"op", "step", "kernel", "rail"})):
-        d = tempfile.mkdtemp(prefix="railcc-trace-steps-")
+        d = tmpdir("railcc-trace-steps-")
         r = job(n, ["--ops", "6", "--count", str(1 << 18)], dict(env, RAILCC_TRACE=d))
         if r.returncode != 0:
             failures.append(f"traced job ({n} ranks, {env}) failed: {r.stderr}")
@@ -267,8 +275,10 @@ def main():
     {"hang": case_hang, "sigusr1": case_sigusr1, "fatal": case_fatal,
      "rail_stall": case_rail_stall, "trace": case_trace}[case](failures)
     if failures:
-        print("FAILED:\n  " + "\n  ".join(failures))
+        print("FAILED:\n  " + "\n  ".join(failures) + "\n  (files kept in " + " ".join(DIRS) + ")")
         return 1
+    for d in DIRS:
+        shutil.rmtree(d, ignore_errors=True)
     print(f"flight recorder / trace case '{case}': ok")
     return 0
 
