@@ -42,7 +42,8 @@ CommunicatorImpl::CommunicatorImpl(CommParams params)
                                                         p_.comm_id);
   }
   const int world_rank = p_.config.launch.rank >= 0 ? p_.config.launch.rank : p_.rank;
-  if (p_.config.flight_recorder > 0) {
+  // A single-rank communicator has no peer to wait on and nothing to compare: no recorder.
+  if (p_.config.flight_recorder > 0 && p_.size > 1) {
     telemetry::FlightInfo info;
     info.rank = p_.rank;
     info.size = p_.size;

@@ -59,6 +59,8 @@ expect_ok() {
 }
 
 export RAILCC_TIMEOUT=60
+# Failures dump the flight recorder here (removed with the rest when the scenario passes).
+export RAILCC_FLIGHT_DIR="$work/flight"
 case "$scenario" in
   allreduce-1 | allreduce-2 | allreduce-4)
     n=${scenario#allreduce-}
@@ -125,7 +127,7 @@ case "$scenario" in
     # RAILCC_TIMEOUT, when both ranks dump their flight recorder and railcc-report must name
     # rail1 and the two ranks.
     rails_setup 2
-    export RAILCC_TIMEOUT=5 RAILCC_RAIL_TIMEOUT=3600 RAILCC_FLIGHT_DIR="$work/flight"
+    export RAILCC_TIMEOUT=5 RAILCC_RAIL_TIMEOUT=3600
     job 2 -b 32M -e 32M -c 1 -n 200 -w 0
     sleep 1
     for ns in "$RAILS_NS_A" "$RAILS_NS_B"; do
