@@ -32,7 +32,8 @@
 
 namespace railcc::telemetry {
 struct ChannelCounters;
-}
+class TraceRecorder;
+}  // namespace railcc::telemetry
 
 namespace railcc::transport {
 
@@ -79,6 +80,7 @@ class MultiRailConnection final : public Connection {
   bool needs_peer() const override;
   uint64_t max_seq_seen() const override { return max_seq_seen_; }
   std::string describe() const override;
+  Blocker blocking_rail() const override;
 
   // Takes a rail out of service as if its link had gone down (tests; the health check).
   void fail_rail(int rail, const std::string& why);
@@ -107,6 +109,8 @@ class MultiRailConnection final : public Connection {
     std::size_t written = 0;
     bool started = false;
     bool is_chunk = false;  // a chunk of msg/index, written from the sender's memory
+    telemetry::TraceRecorder* trace = nullptr;  // RAILCC_TRACE: record a span per chunk
+    uint64_t trace_start_ns = 0;
     uint64_t msg = 0;
     uint32_t index = 0;
     std::shared_ptr<std::string> owned;  // bytes this frame owns (error text, a cut-off tail)
@@ -115,7 +119,8 @@ class MultiRailConnection final : public Connection {
   // stream); chunks not yet acknowledged then live on in `copy` until they are, so they can still
   // be resent.
   struct OutMsg {
-    SendRequest* request = nullptr;  // null once completed
+    SendRequest* request = nullptr;             // null once completed
+    telemetry::TraceRecorder* trace = nullptr;  // the request's, kept for resends
     wire::FrameHeader header{};
     const std::byte* data = nullptr;  // the request's buffer, then `copy`
     std::size_t length = 0;
@@ -136,6 +141,7 @@ class MultiRailConnection final : public Connection {
     std::vector<bool> done;
     RecvRequest* target = nullptr;
     bool buffered = false;  // chunks land in `buffer` (arrived before the receive was posted)
+    Clock::time_point first_rx{};  // its first chunk began arriving (blocking_rail)
     std::vector<std::byte> buffer;
   };
   enum class Sink { kNone, kDiscard, kDirect, kStage, kError };
@@ -237,6 +243,7 @@ class MultiRailConnection final : public Connection {
   Clock::time_point last_probe_{};
   Clock::time_point no_rails_since_{};  // when the last rail went out of service
   Clock::time_point last_weights_log_{};
+  int stalled_rail_ = -1;  // RAILCC_FAULT=stall: this rail moves nothing
 };
 
 }  // namespace railcc::transport

@@ -167,6 +167,7 @@ void MultiRailConnection::on_chunk(int rail, const FrameHeader& h, const ChunkIn
     m.total = c.total;
     m.chunks = c.chunks;
     m.done.assign(c.chunks, false);
+    m.first_rx = Clock::now();
     auto p = posted_.find(h.msg_id);
     if (p != posted_.end()) {
       // On a mismatch this throws and the chunk's payload is read and dropped.

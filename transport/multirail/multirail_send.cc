@@ -8,6 +8,7 @@
 #include "src/common/crc32c.h"
 #include "src/common/log.h"
 #include "src/telemetry/metrics.h"
+#include "src/telemetry/trace.h"
 #include "transport/multirail/multirail_connection.h"
 
 namespace railcc::transport {
@@ -37,6 +38,7 @@ void MultiRailConnection::post_send(SendRequest* r) {
   r->done = false;
   OutMsg m;
   m.request = r;
+  m.trace = r->trace;
   m.header = h;
   m.data = r->data;
   m.length = r->length;
@@ -126,6 +128,7 @@ void MultiRailConnection::assign(uint64_t msg, OutMsg& m, uint32_t index, int ra
                 c.offset + length / 2, index, msg, peer_, rail_name(rail));
   }
   f.is_chunk = true;
+  f.trace = m.trace;
   f.msg = msg;
   f.index = index;
   rails_[rail].sendq.push_back(std::move(f));
@@ -205,12 +208,18 @@ bool MultiRailConnection::progress_sends(int rail) {
     moved = true;
     if (s.link.counters) s.link.counters->sent.fetch_add(n, std::memory_order_relaxed);
     s.last_progress = Clock::now();
+    // Traced: the chunk's span runs from its first byte on the wire to its last.
+    if (f->trace && !f->started) f->trace_start_ns = telemetry::steady_now_ns();
     f->started = true;
     f->written += n;
     if (f->written < total) break;
     const bool chunk = f->is_chunk;
     const uint64_t msg = f->msg;
     const uint32_t index = f->index;
+    if (f->trace && chunk) {
+      f->trace->rail(s.link.local.name.c_str(), rail, peer_, f->payload_len, f->trace_start_ns,
+                     telemetry::steady_now_ns());
+    }
     pop_frame(s);
     if (chunk) {
       auto it = out_.find(msg);
