@@ -11,7 +11,7 @@ RAILCC_DEBIAN_PACKAGES=(
   libibverbs-dev ibverbs-providers
   libucx-dev ucx-utils
   libgtest-dev libgmock-dev libbenchmark-dev
-  python3 python3-prometheus-client
+  python3 python3-prometheus-client python3-matplotlib
   python3-venv python3-dev ninja-build
 )
 

@@ -2,7 +2,7 @@
 # (tests/net/netns_lib.sh). They need root; elsewhere they report SKIP (exit code 77).
 if(RAILCC_BUILD_BENCH)
   foreach(scenario allreduce-1 allreduce-2 allreduce-4 allreduce-np4 throttle failover all-down
-                   ucx-rails ucx-kill)
+                   ucx-rails ucx-kill stall)
     set(name net_rails_${scenario})
     add_test(NAME ${name}
       COMMAND bash ${CMAKE_CURRENT_SOURCE_DIR}/net/rails_test.sh ${scenario}

@@ -5,6 +5,8 @@
 #include <cstring>
 
 #include "kernels/cpu/reduce.h"
+#include "src/telemetry/metrics.h"
+#include "src/telemetry/trace.h"
 
 namespace railcc::transport {
 
@@ -66,8 +68,10 @@ void deliver(RecvRequest* r, std::size_t offset, const std::byte* src, std::size
     return;
   }
   const std::size_t esz = data_type_size(r->expect.dtype);
+  const uint64_t start = r->trace ? telemetry::steady_now_ns() : 0;
   kernels::reduce(r->dst + offset, r->reduce_with + offset, src, n / esz, r->expect.dtype,
                   r->expect.redop);
+  if (r->trace) r->trace->kernel("reduce", n, start, telemetry::steady_now_ns());
 }
 
 }  // namespace railcc::transport

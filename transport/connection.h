@@ -21,7 +21,8 @@
 
 namespace railcc::telemetry {
 struct ChannelCounters;
-}
+class TraceRecorder;
+}  // namespace railcc::telemetry
 
 namespace railcc::transport {
 
@@ -48,7 +49,11 @@ struct SendRequest {
   // Send by reference where the connection can (single copy), whatever the size: for
   // algorithms built on the receiver pulling data (see src/algorithms/all_pairs.h).
   bool by_reference = false;
-  int peer = -1;              // set by the algorithm layer, for telemetry
+  int peer = -1;  // set by the algorithm layer, for telemetry
+  // RAILCC_TRACE: where the transport records per-rail spans of this message (null: not traced),
+  // and when the algorithm posted it and first saw it done (its step span).
+  telemetry::TraceRecorder* trace = nullptr;
+  uint64_t trace_posted_ns = 0, trace_done_ns = 0;
   bool raw = false;           // internal: bytes that finish a frame cut short by abandon_requests()
   uint64_t read_address = 0;  // internal: payload of a kRead frame (where the data is)
 };
@@ -60,6 +65,10 @@ struct RecvRequest {
   const std::byte* reduce_with = nullptr;
   Expectation expect;
   int peer = -1;  // set by the algorithm layer, for telemetry
+  // RAILCC_TRACE: where deliver() records reduce-kernel spans (null: not traced), and the step
+  // span's ends (see SendRequest).
+  telemetry::TraceRecorder* trace = nullptr;
+  uint64_t trace_posted_ns = 0, trace_done_ns = 0;
   // Filled in by the connection.
   uint64_t msg_id = 0;
   std::size_t received = 0;
@@ -106,11 +115,21 @@ class Connection {
   virtual bool has_pending_control() const { return false; }
   // Fault injection (RAILCC_FAULT, tests only): kDrop closes every stream to the peer, kRail
   // only the first rail of a multi-rail connection, kCorrupt flips one payload byte of the next
-  // message sent.
-  enum class Fault { kDrop, kRail, kCorrupt };
+  // message sent, kStall stops moving bytes on the first rail (the whole connection when it has
+  // one path) while its link stays up.
+  enum class Fault { kDrop, kRail, kCorrupt, kStall };
   virtual void inject_fault(Fault f) = 0;
   // Counts the payload bytes of every message into `c` (telemetry); null = not counted.
   virtual void set_channel(telemetry::ChannelCounters* c) { (void)c; }
+  // Flight recorder: the rail holding this connection up while the engine waits on the peer
+  // (it owes data and has moved nothing for longest), or rail -1 when no one rail is to blame
+  // (a single-path connection, or the peer itself is silent). `name` lives as long as the
+  // connection. Called only when a wait sleeps, so it may scan.
+  struct Blocker {
+    int rail = -1;
+    const char* name = nullptr;
+  };
+  virtual Blocker blocking_rail() const { return {}; }
 };
 
 // Throws MismatchError (or ProtocolError for a foreign communicator) when the header `h` from

@@ -100,6 +100,10 @@ void StreamConnection::inject_fault(Fault f) {
     corrupt_next_ = true;
     return;
   }
+  if (f == Fault::kStall) {
+    stalled_ = true;
+    return;
+  }
   for (auto& s : streams_) s.stream->inject_drop();
 }
 
@@ -205,6 +209,7 @@ bool StreamConnection::has_pending_sends() const {
 }
 
 void StreamConnection::add_poll_fds(std::vector<pollfd>& fds) const {
+  if (stalled_) return;
   for (const auto& s : streams_) {
     const int fd = s.stream->poll_fd();
     if (fd < 0) continue;
@@ -253,6 +258,7 @@ void StreamConnection::check_alive() {
 }
 
 bool StreamConnection::progress() {
+  if (stalled_) return false;  // RAILCC_FAULT=stall: a hung link moves nothing, fails nothing
   bool moved = false;
   for (auto& s : streams_) {
     moved |= progress_sends(s);

@@ -148,6 +148,7 @@ class StreamConnection final : public Connection {
   std::map<uint64_t, std::pair<RecvRequest*, uint32_t>> awaiting_crc_;  // msg -> (recv, got CRC)
   // RAILCC_FAULT=corrupt: the next message sent leaves with one byte flipped (from this copy).
   bool corrupt_next_ = false;
+  bool stalled_ = false;  // RAILCC_FAULT=stall
   const SendRequest* corrupted_request_ = nullptr;
   std::vector<std::byte> corrupted_payload_;
 };

@@ -40,6 +40,12 @@ inline constexpr uint8_t kAckPong = 2;
 // The receiver dropped chunk `count` of message `msg_id` unread: it arrived before its receive
 // was posted and the receiver's buffer for such messages is full (RAILCC_MAX_UNEXPECTED_BYTES).
 inline constexpr uint8_t kAckBusy = 3;
+// The receiver's CRC32C of chunk `count` of message `msg_id` disagreed with the sender's
+// (RAILCC_CHECKSUM): the sender sends it again, on another rail where it can.
+inline constexpr uint8_t kAckCorrupt = 4;
+// FrameHeader::flags of kChunk frames: after the ChunkInfo come 8 bytes, the CRC32C of the
+// chunk's payload and 4 bytes of zero (RAILCC_CHECKSUM).
+inline constexpr uint8_t kChunkCrc = 1;
 
 // What the sender is doing; receivers compare it with their own op to detect mismatches.
 enum class OpKind : uint8_t {

@@ -54,8 +54,10 @@ struct IbPort {
 //   kill     rank dies (SIGKILL) ms after op starts
 //   corrupt  one byte of the first message rank sends in op is flipped on the wire
 //   rail     rank takes its first rail down when op starts (multi-rail connections)
+//   stall    rank stops moving bytes on its first rail (both ways) when op starts, the link
+//            staying up: a hung rail, which failover only notices after RAILCC_RAIL_TIMEOUT
 struct FaultSpec {
-  enum class Kind { kNone, kDrop, kDelay, kSlow, kKill, kCorrupt, kRail };
+  enum class Kind { kNone, kDrop, kDelay, kSlow, kKill, kCorrupt, kRail, kStall };
   Kind kind = Kind::kNone;
   int rank = -1;
   uint64_t op = 0;
@@ -145,6 +147,13 @@ struct Config {
   bool telemetry = true;
   // RAILCC_TRACE: directory for one Chrome/Perfetto trace per rank and communicator. Default off.
   std::string trace_dir;
+  // RAILCC_FLIGHT_RECORDER: how many recent ops each communicator remembers (op, size, state,
+  // the peer and rail it waits on) for a dump on timeout, fatal error or SIGUSR1. 0 = off.
+  // Default 256.
+  std::size_t flight_recorder = 256;
+  // RAILCC_FLIGHT_DIR: where dumps go (railcc-flight-rank<R>-comm<id>.json). Default: the
+  // RAILCC_TRACE directory if set, else /tmp/railcc-flight-<job id>.
+  std::string flight_dir;
   // RAILCC_METRICS: a port (serve Prometheus metrics over HTTP at /metrics on port + local rank)
   // or a file path prefix (write <prefix>.rank<R>.prom every second). Default off.
   std::string metrics;

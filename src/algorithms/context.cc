@@ -37,6 +37,10 @@ SendRequest* Context::send(int peer, const void* data, std::size_t bytes, bool b
   r.data = static_cast<const std::byte*>(data);
   r.length = bytes;
   r.what = expect_;
+  if (trace_) {
+    r.trace = trace_;
+    r.trace_posted_ns = telemetry::steady_now_ns();
+  }
   engine_.send(peer, &r);
   return &r;
 }
@@ -52,6 +56,10 @@ RecvRequest* Context::recv_reduce(int peer, void* dst, const void* local, std::s
   r.reduce_with = static_cast<const std::byte*>(local);
   r.peer = peer;
   r.expect = expect_;
+  if (trace_) {
+    r.trace = trace_;
+    r.trace_posted_ns = telemetry::steady_now_ns();
+  }
   // The kernels treat avg as sum; the algorithm divides once at the end.
   engine_.recv(peer, &r);
   return &r;
@@ -67,18 +75,82 @@ void Context::account_wait(int peer, uint64_t start_ns) {
   if (trace_) trace_->wait(peer, start_ns, end);
 }
 
+void Context::stamp_done() {
+  uint64_t now = 0;
+  for (auto& r : sends_) {
+    if (r.done && r.trace_done_ns == 0)
+      r.trace_done_ns = now ? now : (now = telemetry::steady_now_ns());
+  }
+  for (auto& r : recvs_) {
+    if (r.done && r.trace_done_ns == 0)
+      r.trace_done_ns = now ? now : (now = telemetry::steady_now_ns());
+  }
+}
+
+void Context::record_steps() {
+  stamp_done();
+  const uint64_t now = telemetry::steady_now_ns();
+  for (const auto& r : sends_) {
+    trace_->step(true, r.peer, r.length, r.trace_posted_ns,
+                 r.trace_done_ns ? r.trace_done_ns : now);
+  }
+  for (const auto& r : recvs_) {
+    trace_->step(false, r.peer, r.length, r.trace_posted_ns,
+                 r.trace_done_ns ? r.trace_done_ns : now);
+  }
+}
+
+uint64_t Context::wait_start() {
+  // Before an op's first wait it has only posted requests (and copied a little): the op's start,
+  // read already for its duration, stands in for the wait's and saves a clock read per op.
+  if (const uint64_t t = wait_from_ns_) {
+    wait_from_ns_ = 0;
+    return t;
+  }
+  return telemetry::steady_now_ns();
+}
+
+uint64_t Context::trace_start() const { return trace_ ? telemetry::steady_now_ns() : 0; }
+
+void Context::trace_kernel(const char* name, std::size_t bytes, uint64_t start_ns) const {
+  if (trace_) trace_->kernel(name, bytes, start_ns, telemetry::steady_now_ns());
+}
+
 void Context::wait(const RecvRequest* r) {
   if (r->done) return;
+  if (trace_) {
+    // Traced: every round also stamps the requests it completed (step spans).
+    const uint64_t start = wait_start();
+    engine_.wait(
+        [&] {
+          stamp_done();
+          return r->done;
+        },
+        deadline_);
+    if (config_.telemetry) account_wait(r->peer, start);
+    return;
+  }
   if (!config_.telemetry) return engine_.wait([r] { return r->done; }, deadline_);
-  const uint64_t start = telemetry::steady_now_ns();
+  const uint64_t start = wait_start();
   engine_.wait([r] { return r->done; }, deadline_);
   account_wait(r->peer, start);
 }
 
 void Context::progress_until(const std::function<bool()>& done) {
   if (done()) return;
+  if (trace_) {
+    const uint64_t start = wait_start();
+    engine_.wait(
+        [&] {
+          stamp_done();
+          return done();
+        },
+        deadline_);
+    if (config_.telemetry) account_wait(engine_.last_mover(), start);
+    return;
+  }
   if (!config_.telemetry) return engine_.wait(done, deadline_);
-  const uint64_t start = telemetry::steady_now_ns();
+  const uint64_t start = wait_start();
   engine_.wait(done, deadline_);
   account_wait(engine_.last_mover(), start);
 }
@@ -94,14 +166,16 @@ void Context::wait_all() {
     while (recvs_done < recvs_.size() && recvs_[recvs_done].done) {
       last_peer = recvs_[recvs_done++].peer;
     }
+    if (trace_) stamp_done();
     // Acknowledgements of single-copy reads too: the peer's op ends only when it has them.
     return sends_done == sends_.size() && recvs_done == recvs_.size() && !engine_.control_pending();
   };
   if (!all_done()) {
-    const uint64_t start = config_.telemetry ? telemetry::steady_now_ns() : 0;
+    const uint64_t start = config_.telemetry ? wait_start() : 0;
     engine_.wait(all_done, deadline_);
     if (config_.telemetry) account_wait(last_peer, start);
   }
+  if (trace_) record_steps();
   sends_.clear();
   recvs_.clear();
 }

@@ -79,6 +79,8 @@ class Context {
   const char* algorithm() const { return algorithm_; }
   // Where waits are recorded (null = not traced).
   void set_trace(telemetry::TraceRecorder* t) { trace_ = t; }
+  // When the op started (steady_now_ns; 0 = unknown): the start of its first wait.
+  void set_op_start(uint64_t ns) { wait_from_ns_ = ns; }
   // The peer this op waited on longest, and for how long (straggler detection).
   int slowest_peer() const { return slowest_peer_; }
   uint64_t slowest_peer_wait_ns() const { return slowest_wait_ns_; }
@@ -96,6 +98,10 @@ class Context {
   void wait_all();
   // Scratch memory owned by the op.
   std::byte* scratch(std::size_t bytes);
+  // A local reduction kernel's span (RAILCC_TRACE): trace_start() before it (0 when not
+  // tracing), trace_kernel() after.
+  uint64_t trace_start() const;
+  void trace_kernel(const char* name, std::size_t bytes, uint64_t start_ns) const;
 
  private:
   int rank_, size_;
@@ -107,9 +113,16 @@ class Context {
   std::size_t elem_;
   // Books a wait of [start_ns, now) on `peer`; returns now.
   void account_wait(int peer, uint64_t start_ns);
+  // When a wait starts: the op's start for its first wait, else now.
+  uint64_t wait_start();
+  // Tracing: notes when each request was first seen done (called after every progress round),
+  // and records a step span per request before they are cleared.
+  void stamp_done();
+  void record_steps();
 
   const char* algorithm_ = "direct";
   telemetry::TraceRecorder* trace_ = nullptr;
+  uint64_t wait_from_ns_ = 0;
   int slowest_peer_ = -1;
   uint64_t slowest_wait_ns_ = 0;
   Scratch& scratch_;

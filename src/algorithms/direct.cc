@@ -24,10 +24,12 @@ void direct_reduce(Context& ctx, int to_root) {
   if (p == 1) {
     if (bytes) std::memcpy(a.recv, slots, bytes);
   } else {
+    const uint64_t t0 = ctx.trace_start();
     kernels::reduce(a.recv, slots, slots + bytes, a.count, a.dtype, a.redop);
     for (int q = 2; q < p; ++q) {
       kernels::reduce(a.recv, a.recv, slots + bytes * q, a.count, a.dtype, a.redop);
     }
+    ctx.trace_kernel("reduce", bytes * p, t0);
   }
   if (a.redop == ReduceOp::kAvg) kernels::divide(a.recv, a.recv, a.count, a.dtype, p);
 }

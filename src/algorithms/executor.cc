@@ -106,7 +106,11 @@ class Runner {
         if (st.bytes && dst != src) std::memmove(dst, src, st.bytes);
         break;
       case StepOp::kReduce:
-        if (elems) kernels::reduce(dst, dst, src, elems, a.dtype, a.redop);
+        if (elems) {
+          const uint64_t t0 = ctx_.trace_start();
+          kernels::reduce(dst, dst, src, elems, a.dtype, a.redop);
+          ctx_.trace_kernel("reduce", st.bytes, t0);
+        }
         break;
       case StepOp::kDivide:
         if (elems) kernels::divide(dst, dst, elems, a.dtype, ctx_.size());

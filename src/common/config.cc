@@ -163,6 +163,7 @@ constexpr std::pair<const char*, FaultSpec::Kind> kFaultKinds[] = {
     {"drop", FaultSpec::Kind::kDrop},       {"delay", FaultSpec::Kind::kDelay},
     {"slow", FaultSpec::Kind::kSlow},       {"kill", FaultSpec::Kind::kKill},
     {"corrupt", FaultSpec::Kind::kCorrupt}, {"rail", FaultSpec::Kind::kRail},
+    {"stall", FaultSpec::Kind::kStall},
 };
 
 const char* fault_kind_name(FaultSpec::Kind kind) {
@@ -175,7 +176,8 @@ const char* fault_kind_name(FaultSpec::Kind kind) {
 // "kind:rank:op[:ms]"
 FaultSpec parse_fault(const std::string& value) {
   constexpr const char* kWant =
-      "kind:rank:op[:ms] with kind drop, delay, slow, kill, corrupt or rail, e.g. kill:1:3";
+      "kind:rank:op[:ms] with kind drop, delay, slow, kill, corrupt, rail or stall, e.g. "
+      "kill:1:3";
   std::vector<std::string> parts;
   for (std::size_t pos = 0;;) {
     const std::size_t colon = value.find(':', pos);
@@ -409,6 +411,10 @@ Config Config::from_map(const EnvMap& env) {
   }
   if (const std::string* v = find(env, "RAILCC_FAULT")) c.fault = parse_fault(*v);
   if (const std::string* v = find(env, "RAILCC_METRICS")) c.metrics = *v;
+  if (const std::string* v = find(env, "RAILCC_FLIGHT_RECORDER")) {
+    c.flight_recorder = parse_int("RAILCC_FLIGHT_RECORDER", *v, 0, 1 << 20);
+  }
+  if (const std::string* v = find(env, "RAILCC_FLIGHT_DIR")) c.flight_dir = *v;
   // Unlike the RAILCC_* variables, an empty CUDA_VISIBLE_DEVICES means something: no GPU.
   if (auto it = env.find("CUDA_VISIBLE_DEVICES"); it != env.end()) {
     c.cuda_visible_devices = it->second;
@@ -491,6 +497,9 @@ std::string Config::to_string() const {
         fmt::format("{}:{}:{}:{}", fault_kind_name(fault.kind), fault.rank, fault.op, fault.ms));
   }
   row("RAILCC_METRICS", metrics.empty() ? "(off)" : metrics);
+  row("RAILCC_FLIGHT_RECORDER",
+      flight_recorder ? fmt::format("last {} ops", flight_recorder) : std::string("0 (off)"));
+  row("RAILCC_FLIGHT_DIR", flight_dir.empty() ? "(RAILCC_TRACE dir, else /tmp)" : flight_dir);
   row("RAILCC_TOPO_FILE", topo_file.empty() ? "(discover with hwloc)" : topo_file);
   row("CUDA_VISIBLE_DEVICES",
       cuda_visible_devices ? "'" + *cuda_visible_devices + "'" : "(unset: every GPU)");

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <signal.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <cstring>
@@ -10,6 +11,7 @@
 
 #include "src/common/log.h"
 #include "src/core/mesh.h"
+#include "src/telemetry/flight_recorder.h"
 #include "src/telemetry/metrics.h"
 #include "src/telemetry/metrics_exporter.h"
 #include "src/telemetry/trace.h"
@@ -47,6 +49,27 @@ CommunicatorImpl::CommunicatorImpl(CommParams params)
                                                         p_.comm_id);
   }
   const int world_rank = p_.config.launch.rank >= 0 ? p_.config.launch.rank : p_.rank;
+  // A single-rank communicator has no peer to wait on and nothing to compare: no recorder.
+  if (p_.config.flight_recorder > 0 && p_.size > 1) {
+    telemetry::FlightInfo info;
+    info.rank = p_.rank;
+    info.size = p_.size;
+    info.world_rank = world_rank;
+    info.comm_id = p_.comm_id;
+    info.job = p_.job_key;
+    info.dir = !p_.config.flight_dir.empty() ? p_.config.flight_dir
+               : !p_.config.trace_dir.empty()
+                   ? p_.config.trace_dir
+                   : fmt::format("/tmp/railcc-flight-{:x}",
+                                 p_.job_key ? p_.job_key : static_cast<uint64_t>(::getpid()));
+    info.links.resize(p_.size);
+    for (int r = 0; r < p_.size; ++r) {
+      if (r != p_.rank) info.links[r] = engine_->connection(r).describe();
+    }
+    flight_ =
+        std::make_unique<telemetry::FlightRecorder>(p_.config.flight_recorder, std::move(info));
+    telemetry::install_dump_signal();
+  }
   const int local_rank =
       p_.config.launch.local_rank >= 0 ? p_.config.launch.local_rank : world_rank;
   telemetry::start_metrics_exporter(p_.config.metrics, world_rank, local_rank);
@@ -70,6 +93,8 @@ CommunicatorImpl::~CommunicatorImpl() {
   }
   queue_cv_.notify_all();
   worker_.join();
+  engine_->set_flight(nullptr, 0);
+  flight_.reset();  // no SIGUSR1 dump of a communicator going away
   if (trace_) {
     const std::string path = trace_->write();
     RAILCC_LOG(kInfo, "init", "rank {}: trace written to {}", p_.rank, path);
@@ -101,6 +126,10 @@ Work CommunicatorImpl::enqueue(OpArgs args, const std::optional<CudaStream>& str
     op.device = std::move(device);
     const OpArgs& a = op.args;
     work->op = {a.op, op.seq, a.count, a.dtype, a.redop, a.root, a.peer, a.tag, a.is_send};
+    if (flight_) {
+      op.flight_id = flight_->enqueued(a.op, op.seq, a.count, a.dtype,
+                                       a.op == OpKind::kSendRecv ? a.peer : -1);
+    }
     queue_.push_back(std::move(op));
     ++queued_;
     wake = !inline_ok || worker_parked_;
@@ -221,12 +250,20 @@ void CommunicatorImpl::fail(ErrorCode code, const std::string& message) {
   RAILCC_LOG(kError, "coll", "{}", message);
   // Tell every peer, so none of them waits for its timeout on our account.
   engine_->broadcast_error(code, message);
+  if (flight_) {
+    const char* kind = code == ErrorCode::kTimeout   ? "timeout"
+                       : code == ErrorCode::kAborted ? "abort"
+                                                     : "error";
+    flight_->set_failure(kind, message);
+    flight_->dump(kind);
+  }
 }
 
 void CommunicatorImpl::run(Op& op) {
   {
     std::lock_guard lock(failure_mutex_);
     if (failure_code_ != ErrorCode::kOk) {
+      if (flight_) flight_->finished(op.flight_id, false, nullptr, telemetry::steady_now_ns());
       op.work->finish(make_error(
           failure_code_,
           fmt::format("rank {}: {} not started: this communicator failed earlier and must be "
@@ -237,16 +274,30 @@ void CommunicatorImpl::run(Op& op) {
   }
   if (p_.config.fault.enabled()) inject_fault(op);
   auto where = [&] { return fmt::format("rank {}: {}", p_.rank, op.work->description()); };
-  const uint64_t start_ns = p_.config.telemetry ? telemetry::steady_now_ns() : 0;
+  // One clock read at each end of the op, shared by the metrics and the flight recorder.
+  const bool timed = p_.config.telemetry || flight_;
+  const uint64_t start_ns = timed ? telemetry::steady_now_ns() : 0;
   const Deadline deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
   // Outlives the try block: on failure the connections still point at its requests until
   // fail() abandons them.
   algo::Context ctx(p_.rank, p_.size, p_.config, *engine_, op.args, op.seq, deadline, scratch_);
   ctx.set_trace(trace_.get());
+  ctx.set_op_start(start_ns);
+  if (flight_) {
+    flight_->started(op.flight_id, start_ns);
+    engine_->set_flight(flight_.get(), op.flight_id);
+  }
   bool ok = false;
+  uint64_t end_ns = 0;
+  // Before fail(), which dumps the flight recorder: the dump shows this op as failed.
+  auto flight_end = [&] {
+    end_ns = timed ? telemetry::steady_now_ns() : 0;
+    if (!flight_) return;
+    engine_->set_flight(nullptr, 0);
+    flight_->finished(op.flight_id, ok, ctx.algorithm(), end_ns);
+  };
   auto record = [&] {
     if (!p_.config.telemetry) return;
-    const uint64_t end_ns = telemetry::steady_now_ns();
     const std::size_t bytes = op.args.count * data_type_size(op.args.dtype);
     telemetry::Metrics::global().record_op(op.args.op, ctx.algorithm(), end_ns - start_ns, bytes,
                                            ok);
@@ -266,18 +317,22 @@ void CommunicatorImpl::run(Op& op) {
       dispatch(ctx);
     }
     ok = true;
+    flight_end();
     record();
     op.work->finish({});
     return;
   } catch (const TimeoutError& e) {
+    flight_end();
     const std::string msg = timeout_message(op, e.what());
     fail(ErrorCode::kTimeout, msg);
     op.work->finish(make_error(ErrorCode::kTimeout, msg));
   } catch (const Error& e) {
+    flight_end();
     const std::string msg = fmt::format("{} failed: {}", where(), e.what());
     fail(e.code(), msg);
     op.work->finish(make_error(e.code(), msg));
   } catch (const std::exception& e) {
+    flight_end();
     const std::string msg = fmt::format("{} failed: internal error: {}", where(), e.what());
     fail(ErrorCode::kInternal, msg);
     op.work->finish(make_error(ErrorCode::kInternal, msg));
@@ -369,9 +424,11 @@ void CommunicatorImpl::post_p2p(Op op) {
   p.op = std::move(op);
   const OpArgs& a = p.op.args;
   if (auto e = failure_error(p.op.work->description())) {
+    if (flight_) flight_->finished(p.op.flight_id, false, nullptr, telemetry::steady_now_ns());
     p.op.work->finish(e);
     return;
   }
+  if (flight_) flight_->started(p.op.flight_id, telemetry::steady_now_ns());
   p.deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
   if (p.op.device) {
     // Wait for the stream's earlier work and stage a device send before posting. The hooks may
@@ -411,6 +468,7 @@ void CommunicatorImpl::post_p2p(Op op) {
     }
     match_self_p2p();
   } catch (const Error& e) {
+    if (flight_) flight_->finished(p.op.flight_id, false, nullptr, telemetry::steady_now_ns());
     fail(e.code(),
          fmt::format("rank {}: {} failed: {}", p_.rank, p.op.work->description(), e.what()));
   }
@@ -470,12 +528,14 @@ void CommunicatorImpl::reap_p2p() {
                          p_.rank, p.op.work->description(), timeout_ms_.load() / 1000.0,
                          p.op.args.peer, p.op.args.is_send ? "recv" : "send");
         const ErrorCode code = abort_ ? ErrorCode::kAborted : ErrorCode::kTimeout;
+        if (flight_) flight_->finished(p.op.flight_id, false, nullptr, telemetry::steady_now_ns());
         fail(code, msg);
         error = make_error(code, msg);
       }
       std::erase(self_sends_, &p);
       std::erase(self_recvs_, &p);
     }
+    if (flight_) flight_->finished(p.op.flight_id, !error, nullptr, telemetry::steady_now_ns());
     p.op.work->finish(error);
     it = p2p_.erase(it);
   }
@@ -609,11 +669,12 @@ void CommunicatorImpl::inject_fault(const Op& op) {
       return;
     case Kind::kRail:
     case Kind::kCorrupt:
+    case Kind::kStall:
       for (int r = 0; r < p_.size; ++r) {
-        if (r != p_.rank) {
-          engine_->connection(r).inject_fault(f.kind == Kind::kRail ? Fault::kRail
-                                                                    : Fault::kCorrupt);
-        }
+        if (r == p_.rank) continue;
+        engine_->connection(r).inject_fault(f.kind == Kind::kRail      ? Fault::kRail
+                                            : f.kind == Kind::kCorrupt ? Fault::kCorrupt
+                                                                       : Fault::kStall);
       }
       return;
   }

@@ -21,7 +21,8 @@
 
 namespace railcc::telemetry {
 class TraceRecorder;
-}
+class FlightRecorder;
+}  // namespace railcc::telemetry
 
 namespace railcc::detail {
 
@@ -57,6 +58,7 @@ class CommunicatorImpl final : public OpRunner {
   struct Op {
     algo::OpArgs args;
     uint64_t seq = 0;
+    uint64_t flight_id = 0;  // its flight recorder entry (0: not recorded)
     std::shared_ptr<WorkState> work;
     std::unique_ptr<cuda::DeviceOp> device;  // CUDA buffers or stream; null for host ops
   };
@@ -126,7 +128,8 @@ class CommunicatorImpl final : public OpRunner {
   std::mutex failure_mutex_;
   ErrorCode failure_code_ = ErrorCode::kOk;
   std::string failure_;
-  std::unique_ptr<telemetry::TraceRecorder> trace_;  // RAILCC_TRACE
+  std::unique_ptr<telemetry::TraceRecorder> trace_;    // RAILCC_TRACE
+  std::unique_ptr<telemetry::FlightRecorder> flight_;  // RAILCC_FLIGHT_RECORDER
   std::deque<int> late_history_;  // drive_mutex_: late peer of recent ops (-1 = none late)
   Clock::time_point last_straggler_warning_{};
   std::thread worker_;

@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "src/common/log.h"
+#include "src/telemetry/flight_recorder.h"
 
 namespace railcc::core {
 namespace {
@@ -96,11 +97,16 @@ void Engine::wait_until(void* done_state, bool (*done_fn)(void*), Deadline deadl
   constexpr int kTightPolls = 64;
   int idle_polls = 0;
   Clock::time_point idle_since{};
+  Clock::time_point next_note{};  // flight recorder: when to refresh what this wait is on
+  bool noted = false;
   while (true) {
     const uint32_t bell =
         mesh_.my_segment ? mesh_.my_segment->doorbell().seq.load(std::memory_order_seq_cst) : 0;
     const bool moved = progress_all();
-    if (done()) return;
+    if (done()) {
+      if (noted) flight_->wait_over(flight_id_);
+      return;
+    }
     if (abort_ && abort_->load(std::memory_order_relaxed)) {
       throw AbortedError(fmt::format("rank {}: communicator aborted", rank_));
     }
@@ -122,11 +128,38 @@ void Engine::wait_until(void* done_state, bool (*done_fn)(void*), Deadline deadl
     for (auto& c : mesh_.connections) {
       if (c) c->check_alive();
     }
+    // About to sleep: the wait is long enough to be worth recording (refreshed every 50 ms, as
+    // the rail holding it up may change).
+    if (flight_id_ != 0 && now >= next_note) {
+      note_waiting(idle_since);
+      noted = true;
+      next_note = now + std::chrono::milliseconds(50);
+    }
     if (deadline.expired()) {
       throw TimeoutError(fmt::format("still waiting on rank(s) {}", pending_peers()));
     }
     block(bell, deadline);
   }
+}
+
+void Engine::note_waiting(Clock::time_point since) {
+  using telemetry::FlightRecorder;
+  int peers[FlightRecorder::kMaxWaits], rails[FlightRecorder::kMaxWaits];
+  const char* names[FlightRecorder::kMaxWaits];
+  int n = 0;
+  for (const auto& c : mesh_.connections) {
+    if (!c || !c->needs_peer()) continue;
+    if (n < FlightRecorder::kMaxWaits) {
+      const transport::Connection::Blocker b = c->blocking_rail();
+      peers[n] = c->peer();
+      rails[n] = b.rail;
+      names[n] = b.name;
+    }
+    ++n;
+  }
+  const auto since_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(since.time_since_epoch());
+  flight_->waiting(flight_id_, n, peers, rails, names, static_cast<uint64_t>(since_ns.count()));
 }
 
 void Engine::block(uint32_t doorbell_seen, Deadline deadline) {

@@ -16,6 +16,10 @@
 #include "transport/connection.h"
 #include "transport/shm/shm_segment.h"
 
+namespace railcc::telemetry {
+class FlightRecorder;
+}
+
 namespace railcc::core {
 
 // Everything a communicator's connections need to stay alive.
@@ -60,6 +64,12 @@ class Engine {
   uint64_t max_seq_seen(int peer) const;
   // True while some connection still has to write an acknowledgement a peer waits for.
   bool control_pending() const;
+  // The flight recorder entry of the op being run (id 0: none): a wait that sleeps records in it
+  // which peers, and which rail to each, it waits on.
+  void set_flight(telemetry::FlightRecorder* recorder, uint64_t id) {
+    flight_ = recorder;
+    flight_id_ = recorder ? id : 0;
+  }
   // The peer whose bytes moved last: after a wait, the one this rank was waiting for.
   int last_mover() const { return last_mover_; }
   // True when every peer exchanges large messages by single copy (see Connection).
@@ -77,6 +87,7 @@ class Engine {
   bool progress_all();
   void block(uint32_t doorbell_seen, Deadline deadline);
   void reject_foreign_connections();
+  void note_waiting(Clock::time_point since);
 
   int rank_;
   int size_;
@@ -85,6 +96,8 @@ class Engine {
   const std::atomic<bool>* abort_;
   std::vector<pollfd> pollfds_;
   int last_mover_ = -1;
+  telemetry::FlightRecorder* flight_ = nullptr;
+  uint64_t flight_id_ = 0;
 };
 
 }  // namespace railcc::core

@@ -265,11 +265,6 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
   // 4. TCP: higher ranks connect to lower ones; each socket opens with a hello frame. With
   // rails, socket s of a peer is rail s: from our rail-s address to the peer's.
   const bool use_rails = !my_rails.empty();
-  if (use_rails && config.checksum && p.rank == 0) {
-    RAILCC_WARN("net",
-                "RAILCC_CHECKSUM=1 covers shared-memory and single-rail tcp connections; chunks "
-                "striped over RAILCC_RAILS are not checksummed yet");
-  }
   const int k = use_rails ? static_cast<int>(my_rails.size()) : config.tcp_sockets_per_peer;
   std::map<int, std::vector<net::Fd>> sockets;
   std::map<int, std::vector<std::pair<std::string, int>>> peer_rails;
@@ -433,6 +428,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
       options.chunk_bytes = config.rail_chunk_bytes;
       options.rail_timeout = config.rail_timeout;
       options.max_unexpected_bytes = config.max_unexpected_bytes;
+      options.checksums = config.checksum;
       mesh.connections[r] = std::make_unique<transport::MultiRailConnection>(
           p.rank, r, p.comm_id, std::move(links), options);
       continue;

@@ -66,6 +66,16 @@ ChannelCounters* Metrics::channel(const std::string& name) {
   return &channels_.back();
 }
 
+std::vector<Metrics::ChannelTotal> Metrics::channel_totals() const {
+  std::lock_guard lock(channels_mutex_);
+  std::vector<ChannelTotal> out;
+  for (const auto& c : channels_) {
+    out.push_back({c.name, c.sent.load(std::memory_order_relaxed),
+                   c.received.load(std::memory_order_relaxed)});
+  }
+  return out;
+}
+
 void Metrics::sample_rates() {
   std::lock_guard lock(channels_mutex_);
   const uint64_t now = steady_now_ns();

@@ -40,6 +40,12 @@ class Metrics {
   // Sets the rank label written on every series (the world rank of this process).
   void set_rank(int rank) { rank_.store(rank, std::memory_order_relaxed); }
   int rank_label() const { return rank_.load(std::memory_order_relaxed); }
+  // Bytes so far on every channel (flight recorder dumps).
+  struct ChannelTotal {
+    std::string name;
+    uint64_t sent, received;
+  };
+  std::vector<ChannelTotal> channel_totals() const;
   // Updates the per-channel throughput gauges from the byte counters; call about once a second.
   void sample_rates();
   // Prometheus text exposition format, version 0.0.4.

@@ -1,95 +1,34 @@
 // railcc-report: tools for what railcc writes at run time.
+//   railcc-report DIR                   names the culprit of a hang or failure from the flight
+//                                       recorder dumps in DIR (RAILCC_FLIGHT_DIR)
 //   railcc-report merge DIR [-o FILE]   one Perfetto/Chrome trace of every rank in DIR
 //                                       (RAILCC_TRACE=DIR), aligned on the wall clock
-#include <fmt/format.h>
-
+//   railcc-report --plot OUT.png DIR    per-rail throughput over time and the op latency
+//                                       histogram, from the traces in DIR
 #include <CLI/CLI.hpp>
-#include <algorithm>
-#include <filesystem>
-#include <fstream>
-#include <iostream>
-#include <limits>
-#include <nlohmann/json.hpp>
 #include <string>
-#include <vector>
 
-namespace fs = std::filesystem;
-using nlohmann::json;
-
-namespace {
-
-int merge(const std::string& dir, std::string out) {
-  if (out.empty()) out = (fs::path(dir) / "railcc-trace-merged.json").string();
-  std::vector<fs::path> files;
-  std::error_code ec;
-  for (const auto& e : fs::directory_iterator(dir, ec)) {
-    const std::string name = e.path().filename().string();
-    if (name.rfind("railcc-trace-rank", 0) == 0 && e.path().extension() == ".json") {
-      files.push_back(e.path());
-    }
-  }
-  if (ec) {
-    std::cerr << fmt::format("railcc-report: cannot read {}: {}\n", dir, ec.message());
-    return 2;
-  }
-  if (files.empty()) {
-    std::cerr << fmt::format(
-        "railcc-report: no railcc-trace-rank*.json in {} (run with RAILCC_TRACE={})\n", dir, dir);
-    return 2;
-  }
-  std::sort(files.begin(), files.end());
-  json events = json::array();
-  double earliest = std::numeric_limits<double>::max();
-  std::vector<int> ranks;
-  for (const auto& path : files) {
-    json trace;
-    try {
-      std::ifstream in(path);
-      trace = json::parse(in);
-    } catch (const std::exception& e) {
-      std::cerr << fmt::format("railcc-report: {} is not a railcc trace: {}\n", path.string(),
-                               e.what());
-      return 2;
-    }
-    const json& other = trace.value("otherData", json::object());
-    // Steady-clock timestamps plus this rank's offset give wall-clock time, shared by all ranks.
-    const double offset = other.value("wall_offset_us", 0.0);
-    ranks.push_back(other.value("railcc_rank", -1));
-    for (json& ev : trace.value("traceEvents", json::array())) {
-      if (ev.contains("ts")) {
-        ev["ts"] = ev["ts"].get<double>() + offset;
-        earliest = std::min(earliest, ev["ts"].get<double>());
-      }
-      events.push_back(std::move(ev));
-    }
-  }
-  for (json& ev : events) {
-    if (ev.contains("ts")) ev["ts"] = ev["ts"].get<double>() - earliest;
-  }
-  std::sort(ranks.begin(), ranks.end());
-  ranks.erase(std::unique(ranks.begin(), ranks.end()), ranks.end());
-  json merged = {{"displayTimeUnit", "ns"},
-                 {"otherData",
-                  {{"railcc_ranks", ranks},
-                   {"files", files.size()},
-                   {"clock", "wall clock (each rank's steady clock + its recorded offset)"},
-                   {"start_wall_us", earliest}}},
-                 {"traceEvents", std::move(events)}};
-  std::ofstream(out) << merged.dump() << "\n";
-  std::cout << fmt::format("merged {} trace file(s) of {} rank(s) into {}\n", files.size(),
-                           ranks.size(), out);
-  return 0;
-}
-
-}  // namespace
+#include "src/tools/report/report.h"
 
 int main(int argc, char** argv) {
-  CLI::App app{"railcc-report: merge and inspect what railcc records (RAILCC_TRACE)"};
-  app.require_subcommand(1);
-  std::string dir, out;
+  CLI::App app{"railcc-report: inspect what railcc records (flight recorder dumps, traces)"};
+  app.require_subcommand(0, 1);
+  std::string dir, out, plot, script;
+  app.add_option("dir", dir,
+                 "flight recorder dump directory (RAILCC_FLIGHT_DIR), or with "
+                 "--plot the trace directory (RAILCC_TRACE)");
+  app.add_option("--plot", plot, "draw rail throughput and the latency histogram into this PNG");
+  app.add_option("--plot-script", script, "the plotting script (default: the installed one)");
   auto* m = app.add_subcommand("merge", "merge every rank's trace in DIR into one timeline");
-  m->add_option("dir", dir, "directory given as RAILCC_TRACE")->required();
+  std::string merge_dir;
+  m->add_option("dir", merge_dir, "directory given as RAILCC_TRACE")->required();
   m->add_option("-o,--output", out, "output file (default DIR/railcc-trace-merged.json)");
   CLI11_PARSE(app, argc, argv);
-  return merge(dir, out);
+  if (*m) return railcc::report::merge(merge_dir, out);
+  if (dir.empty()) {
+    std::cerr << app.help();
+    return 2;
+  }
+  if (!plot.empty()) return railcc::report::plot(dir, plot, script);
+  return railcc::report::flight(dir);
 }

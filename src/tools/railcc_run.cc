@@ -1,6 +1,7 @@
 // railcc-run: starts N local ranks of a program with the environment railcc reads, hosts the
 // rendezvous store, prefixes every output line with its rank, forwards SIGINT/SIGTERM, and when
-// one rank fails stops the others and exits non-zero naming the rank. The job gets a secret
+// one rank fails has the others dump their flight recorder (SIGUSR1), stops them and exits
+// non-zero naming the rank. The job gets a secret
 // (RAILCC_JOB_KEY: the caller's, else 256 random bits) that the store and every peer socket
 // require, so nothing outside the job can join or disturb it.
 //
@@ -94,10 +95,15 @@ int main(int argc, char** argv) {
   int np = 1;
   bool no_prefix = false;
   double grace_s = 2.0;
+  double dump_s = 1.0;
   app.add_option("-n,--np", np, "number of ranks to start")->check(CLI::Range(1, 1024));
   app.add_flag("--no-prefix", no_prefix, "do not prefix output lines with [rank]");
   app.add_option("--grace", grace_s,
                  "seconds between SIGTERM and SIGKILL when stopping the other ranks")
+      ->check(CLI::Range(0.0, 600.0));
+  app.add_option("--dump-wait", dump_s,
+                 "when a rank fails: seconds between SIGUSR1 (the others dump their flight "
+                 "recorder) and SIGTERM; 0 sends no SIGUSR1")
       ->check(CLI::Range(0.0, 600.0));
   // Our options come first; the program starts at the first bare word (or after "--"), and
   // everything from there on, its own flags included, belongs to it.
@@ -108,7 +114,7 @@ int main(int argc, char** argv) {
       split = i;
       break;
     }
-    if (a == "-n" || a == "--np" || a == "--grace") ++i;
+    if (a == "-n" || a == "--np" || a == "--grace" || a == "--dump-wait") ++i;
   }
   std::vector<std::string> command(
       argv + split + (split < argc && std::string(argv[split]) == "--"), argv + argc);
@@ -179,6 +185,9 @@ int main(int argc, char** argv) {
   int running = np;
   bool stopping = false;
   std::chrono::steady_clock::time_point kill_at{};
+  // When a rank fails, the others first get SIGUSR1 (railcc's flight recorder dumps what each
+  // was doing: the evidence `railcc-report` names the culprit from), SIGTERM after --dump-wait.
+  auto term_at = std::chrono::steady_clock::time_point::max();
   auto stop_all = [&](int sig) {
     for (auto& r : ranks) {
       if (r.running) kill(r.pid, sig);
@@ -235,11 +244,20 @@ int main(int argc, char** argv) {
                        r.index, static_cast<int>(r.pid), describe_status(status).c_str());
           exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
           stopping = true;
-          stop_all(SIGTERM);
-          kill_at = std::chrono::steady_clock::now() +
-                    std::chrono::milliseconds(static_cast<int>(grace_s * 1000));
+          const auto now = std::chrono::steady_clock::now();
+          if (dump_s > 0) {
+            stop_all(SIGUSR1);
+            term_at = now + std::chrono::milliseconds(static_cast<int>(dump_s * 1000));
+          } else {
+            term_at = now;
+          }
+          kill_at = term_at + std::chrono::milliseconds(static_cast<int>(grace_s * 1000));
         }
       }
+    }
+    if (stopping && running > 0 && std::chrono::steady_clock::now() >= term_at) {
+      stop_all(SIGTERM);
+      term_at = std::chrono::steady_clock::time_point::max();
     }
     if (stopping && running > 0 && std::chrono::steady_clock::now() >= kill_at) {
       stop_all(SIGKILL);

@@ -257,7 +257,7 @@ TEST(FaultMatrix, EveryCollectiveEveryFaultEndsCorrectOrInAClearError) {
   const std::map<std::string, std::vector<std::string>> faults = {
       {"shm", {"drop", "delay", "slow", "kill", "corrupt", "store"}},
       {"tcp", {"drop", "delay", "slow", "kill", "corrupt", "store"}},
-      {"rails", {"drop", "delay", "slow", "kill", "rail", "store"}},
+      {"rails", {"drop", "delay", "slow", "kill", "corrupt", "rail", "store"}},
       {"ucx", {"drop", "delay", "slow", "kill", "corrupt", "store"}},
   };
   struct Row {

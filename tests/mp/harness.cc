@@ -1,6 +1,7 @@
 #include "tests/mp/harness.h"
 
 #include <fcntl.h>
+#include <fmt/format.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
@@ -93,6 +94,10 @@ std::vector<RankOutcome> run_job(int world, const std::function<void(int)>& fn,
       setenv("RAILCC_LOCAL_RANK", std::to_string(r).c_str(), 1);
       setenv("RAILCC_LOCAL_WORLD_SIZE", std::to_string(world).c_str(), 1);
       setenv("RAILCC_STORE_ADDR", store_addr.c_str(), 1);
+      // Failing on purpose is what many of these tests do, and each failure dumps the flight
+      // recorder: into one directory per user (rewritten per rank and communicator), not one per
+      // job under /tmp.
+      setenv("RAILCC_FLIGHT_DIR", fmt::format("/tmp/railcc-mp-flight-{}", ::getuid()).c_str(), 0);
       // For tests that kill the store on purpose (tests/faults).
       setenv("RAILCC_TEST_STORE_PID", std::to_string(store_pid).c_str(), 1);
       std::string note_text;

@@ -5,7 +5,7 @@
 #
 #   rails_test.sh SCENARIO BIN_DIR
 #   SCENARIO: allreduce-1 | allreduce-2 | allreduce-4 | allreduce-np4 | failover | all-down |
-#             throttle | ucx-rails | ucx-kill
+#             throttle | ucx-rails | ucx-kill | stall
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # shellcheck source=netns_lib.sh
@@ -59,6 +59,8 @@ expect_ok() {
 }
 
 export RAILCC_TIMEOUT=60
+# Failures dump the flight recorder here (removed with the rest when the scenario passes).
+export RAILCC_FLIGHT_DIR="$work/flight"
 case "$scenario" in
   allreduce-1 | allreduce-2 | allreduce-4)
     n=${scenario#allreduce-}
@@ -151,6 +153,26 @@ case "$scenario" in
     grep "railcc error" "$work/rank0.log" | grep "rank 1" | grep -q "UCS_ERR_" ||
       fail "rank 0's error does not carry UCX's report naming rank 1"
     grep -h "railcc error" "$work/rank0.log" | head -n 1
+    ;;
+  stall)
+    # rail1 stops passing packets, its link staying up (a hung switch port): a shaper at 8 kbit/s
+    # whose bucket is smaller than a segment drops everything (no netem needed). The failover
+    # would move its chunks after RAILCC_RAIL_TIMEOUT; an hour keeps the job hung until
+    # RAILCC_TIMEOUT, when both ranks dump their flight recorder and railcc-report must name
+    # rail1 and the two ranks.
+    rails_setup 2
+    export RAILCC_TIMEOUT=5 RAILCC_RAIL_TIMEOUT=3600
+    job 2 -b 32M -e 32M -c 1 -n 200 -w 0
+    sleep 1
+    for ns in "$RAILS_NS_A" "$RAILS_NS_B"; do
+      ip netns exec "$ns" tc qdisc replace dev rail1 root tbf rate 8kbit burst 1000 latency 1ms
+    done
+    finish
+    [ "$rc0" != 0 ] && [ "$rc1" != 0 ] || fail "ranks exited with $rc0 and $rc1: the op must fail"
+    "$bin/railcc-report" "$work/flight" >"$work/report.log" 2>&1 || fail "railcc-report failed"
+    cat "$work/report.log"
+    grep -q "^rail1 between rank 0 and rank 1 stalled" "$work/report.log" ||
+      fail "railcc-report did not name rail1 between rank 0 and rank 1"
     ;;
   *)
     echo "unknown scenario $scenario" >&2

@@ -590,6 +590,22 @@ TEST(ConfigTest, ChecksumAndFaultInjection) {
     ExpectRejected("RAILCC_FAULT", v);
   }
   ExpectRejected("RAILCC_CHECKSUM", "2");
+  EXPECT_EQ(Config::from_map({{"RAILCC_FAULT", "stall:1:3"}}).fault.kind, FaultSpec::Kind::kStall);
+}
+
+TEST(ConfigTest, FlightRecorder) {
+  const Config defaults = Config::from_map({});
+  EXPECT_EQ(defaults.flight_recorder, 256u);
+  EXPECT_TRUE(defaults.flight_dir.empty());
+  const Config c =
+      Config::from_map({{"RAILCC_FLIGHT_RECORDER", "0"}, {"RAILCC_FLIGHT_DIR", "/tmp/fr"}});
+  EXPECT_EQ(c.flight_recorder, 0u);
+  EXPECT_EQ(c.flight_dir, "/tmp/fr");
+  EXPECT_EQ(Config::from_map({{"RAILCC_FLIGHT_RECORDER", "17"}}).flight_recorder, 17u);
+  for (const char* v : {"-1", "x", "2000000"}) {
+    SCOPED_TRACE(v);
+    ExpectRejected("RAILCC_FLIGHT_RECORDER", v);
+  }
 }
 
 }  // namespace

@@ -54,6 +54,7 @@ bool MultiRailConnection::progress() {
   schedule();
   bool moved = false;
   for (int i = 0; i < static_cast<int>(rails_.size()); ++i) {
+    if (i == stalled_rail_) continue;  // RAILCC_FAULT=stall
     moved |= progress_sends(i);
     moved |= progress_recvs(i);
   }
@@ -84,8 +85,9 @@ bool MultiRailConnection::has_pending_sends() const {
 }
 
 void MultiRailConnection::add_poll_fds(std::vector<pollfd>& fds) const {
-  for (const auto& s : rails_) {
-    const int fd = s.link.stream->poll_fd();
+  for (int i = 0; i < static_cast<int>(rails_.size()); ++i) {
+    const RailState& s = rails_[i];
+    const int fd = i == stalled_rail_ ? -1 : s.link.stream->poll_fd();
     if (fd < 0) continue;
     const bool writing = !s.sendq.empty() || !s.ctrlq.empty();
     fds.push_back({fd, static_cast<short>(POLLIN | (writing ? POLLOUT : 0)), 0});
@@ -142,6 +144,8 @@ void MultiRailConnection::abandon_requests() {
   resend_.clear();
   refused_.clear();
   peer_busy_ = false;
+  avoid_rail_.clear();
+  corrupt_resends_.clear();
   for (auto it = incoming_.begin(); it != incoming_.end();) {
     if (it->second.target) {
       const uint64_t id = it->first;
@@ -171,13 +175,17 @@ void MultiRailConnection::send_error(ErrorCode code, const std::string& message)
 void MultiRailConnection::inject_fault(Fault f) {
   switch (f) {
     case Fault::kCorrupt:
-      // Chunks carry no payload checksum yet, so a flipped byte would go unnoticed.
-      RAILCC_WARN("net", "RAILCC_FAULT=corrupt is not supported on multi-rail connections");
+      corrupt_next_ = true;  // the next chunk assigned leaves with a flipped byte
       return;
     case Fault::kRail:
       RAILCC_WARN("net", "RAILCC_FAULT: taking rail {} to rank {} down", rails_[0].link.local.name,
                   peer_);
       rails_[0].link.stream->inject_drop();
+      return;
+    case Fault::kStall:
+      RAILCC_WARN("net", "RAILCC_FAULT: rail {} to rank {} stops moving bytes",
+                  rails_[0].link.local.name, peer_);
+      stalled_rail_ = 0;
       return;
     case Fault::kDrop:
       for (auto& s : rails_) s.link.stream->inject_drop();

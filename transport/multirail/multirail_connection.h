@@ -32,7 +32,8 @@
 
 namespace railcc::telemetry {
 struct ChannelCounters;
-}
+class TraceRecorder;
+}  // namespace railcc::telemetry
 
 namespace railcc::transport {
 
@@ -54,6 +55,10 @@ class MultiRailConnection final : public Connection {
     // posted that this end buffers. A chunk of a further such message is refused (kAckBusy): the
     // sender keeps it, retries it after a growing pause and starts nothing new meanwhile.
     std::size_t max_unexpected_bytes = std::size_t{64} << 20;
+    // RAILCC_CHECKSUM: every chunk carries the CRC32C of its payload; a chunk that fails the
+    // check is not used, and the sender sends it again (on another rail where one is in
+    // service). Receivers check whatever arrives with a CRC, whatever their own setting.
+    bool checksums = false;
   };
   // Interface methods: see transport/connection.h.
   MultiRailConnection(int my_rank, int peer, uint64_t comm_id, std::vector<RailLink> rails,
@@ -75,6 +80,7 @@ class MultiRailConnection final : public Connection {
   bool needs_peer() const override;
   uint64_t max_seq_seen() const override { return max_seq_seen_; }
   std::string describe() const override;
+  Blocker blocking_rail() const override;
 
   // Takes a rail out of service as if its link had gone down (tests; the health check).
   void fail_rail(int rail, const std::string& why);
@@ -84,10 +90,15 @@ class MultiRailConnection final : public Connection {
   // Chunks the peer refused for lack of buffer space (sending side), and the bytes of early
   // messages buffered now (receiving side); tests and logs.
   uint64_t refused_chunks() const { return refused_chunks_; }
+  // Chunks the peer found corrupted and that were sent again (RAILCC_CHECKSUM).
+  uint64_t corrupt_chunks() const { return corrupt_chunks_; }
+
   std::size_t buffered_bytes() const { return buffered_bytes_; }
 
  private:
-  static constexpr std::size_t kMaxHead = sizeof(wire::FrameHeader) + sizeof(ChunkInfo);
+  // Header, ChunkInfo and (kChunkCrc) the payload's CRC32C padded to 8 bytes.
+  static constexpr std::size_t kCrcBytes = 8;
+  static constexpr std::size_t kMaxHead = sizeof(wire::FrameHeader) + sizeof(ChunkInfo) + kCrcBytes;
 
   // One frame queued on a rail.
   struct Frame {
@@ -98,6 +109,8 @@ class MultiRailConnection final : public Connection {
     std::size_t written = 0;
     bool started = false;
     bool is_chunk = false;  // a chunk of msg/index, written from the sender's memory
+    telemetry::TraceRecorder* trace = nullptr;  // RAILCC_TRACE: record a span per chunk
+    uint64_t trace_start_ns = 0;
     uint64_t msg = 0;
     uint32_t index = 0;
     std::shared_ptr<std::string> owned;  // bytes this frame owns (error text, a cut-off tail)
@@ -106,7 +119,8 @@ class MultiRailConnection final : public Connection {
   // stream); chunks not yet acknowledged then live on in `copy` until they are, so they can still
   // be resent.
   struct OutMsg {
-    SendRequest* request = nullptr;  // null once completed
+    SendRequest* request = nullptr;             // null once completed
+    telemetry::TraceRecorder* trace = nullptr;  // the request's, kept for resends
     wire::FrameHeader header{};
     const std::byte* data = nullptr;  // the request's buffer, then `copy`
     std::size_t length = 0;
@@ -127,6 +141,7 @@ class MultiRailConnection final : public Connection {
     std::vector<bool> done;
     RecvRequest* target = nullptr;
     bool buffered = false;  // chunks land in `buffer` (arrived before the receive was posted)
+    Clock::time_point first_rx{};  // its first chunk began arriving (blocking_rail)
     std::vector<std::byte> buffer;
   };
   enum class Sink { kNone, kDiscard, kDirect, kStage, kError };
@@ -150,6 +165,8 @@ class MultiRailConnection final : public Connection {
     std::vector<std::byte> stage;
     std::string error_text;
     bool refused = false;  // the chunk being read is dropped and answered with kAckBusy
+    bool has_crc = false;  // the chunk being read carries its CRC32C (kChunkCrc)
+    uint32_t crc = 0;
   };
 
   // Sending (multirail_send.cc).
@@ -161,6 +178,8 @@ class MultiRailConnection final : public Connection {
   void on_ack(int rail, const wire::FrameHeader& h);
   // The peer had no room for a chunk: take it back, to retry after a pause.
   void on_refused(const wire::FrameHeader& h);
+  // The peer found a chunk corrupted: send it again, avoiding the rail it came over.
+  void on_corrupt(int rail, const wire::FrameHeader& h);
   void maybe_complete_send(uint64_t msg, OutMsg& m);
   void detach_frames(uint64_t msg);
   void finish_send(uint64_t msg);
@@ -213,10 +232,18 @@ class MultiRailConnection final : public Connection {
   Clock::time_point retry_at_{};
   std::chrono::microseconds retry_pause_{500};
   uint64_t refused_chunks_ = 0;
+  // RAILCC_CHECKSUM (sending side), RAILCC_FAULT=corrupt (the next chunk leaves with a flipped
+  // byte), chunks to resend away from the rail that corrupted them, and how often each message
+  // had to be resent for corruption (a link that corrupts everything fails the op).
+  bool corrupt_next_ = false;
+  std::map<std::pair<uint64_t, uint32_t>, int> avoid_rail_;
+  std::map<uint64_t, int> corrupt_resends_;
+  uint64_t corrupt_chunks_ = 0;
   Clock::time_point next_health_{};
   Clock::time_point last_probe_{};
   Clock::time_point no_rails_since_{};  // when the last rail went out of service
   Clock::time_point last_weights_log_{};
+  int stalled_rail_ = -1;  // RAILCC_FAULT=stall: this rail moves nothing
 };
 
 }  // namespace railcc::transport

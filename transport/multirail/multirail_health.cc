@@ -202,3 +202,42 @@ void MultiRailConnection::throw_no_rails() const {
 }
 
 }  // namespace railcc::transport
+
+namespace railcc::transport {
+
+Connection::Blocker MultiRailConnection::blocking_rail() const {
+  // Of the rails that owe the peer something (chunks to write, or acknowledgements to get), the
+  // one quiet for longest: while the others drain, it is the one the wait hangs on.
+  Blocker b;
+  Clock::time_point oldest = Clock::time_point::max();
+  for (int i = 0; i < static_cast<int>(rails_.size()); ++i) {
+    const RailState& s = rails_[i];
+    if (!sched_.in_service(i)) continue;
+    const bool owes = sched_.outstanding(i) > 0 || !s.sendq.empty() || awaits_ack_on(i);
+    if (owes && s.last_progress < oldest) {
+      oldest = s.last_progress;
+      b.rail = i;
+      b.name = s.link.local.name.c_str();
+    }
+  }
+  if (b.rail >= 0) return b;
+  // Owing nothing, this end waits for a message the peer has begun to send: its missing chunks
+  // are on the rail that has been quiet longest, if another rail delivered since.
+  bool partial = false;
+  for (const auto& [msg, m] : incoming_) partial |= m.target && m.got < m.chunks;
+  if (!partial) return b;
+  Clock::time_point newest = Clock::time_point::min();
+  for (int i = 0; i < static_cast<int>(rails_.size()); ++i) {
+    if (!sched_.in_service(i)) continue;
+    newest = std::max(newest, rails_[i].last_rx);
+    if (rails_[i].last_rx < oldest) {
+      oldest = rails_[i].last_rx;
+      b.rail = i;
+      b.name = rails_[i].link.local.name.c_str();
+    }
+  }
+  if (b.rail >= 0 && !(oldest < newest)) b = {};  // every rail equally quiet: none to blame
+  return b;
+}
+
+}  // namespace railcc::transport

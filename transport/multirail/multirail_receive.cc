@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <cstring>
 
+#include "src/common/crc32c.h"
+#include "src/common/log.h"
 #include "src/telemetry/metrics.h"
 #include "transport/multirail/multirail_connection.h"
 
@@ -57,6 +59,7 @@ bool MultiRailConnection::progress_recvs(int rail) {
       std::size_t want = sizeof(FrameHeader);
       if (s.head_got >= sizeof(FrameHeader) && h->kind == static_cast<uint8_t>(FrameKind::kChunk)) {
         want += sizeof(ChunkInfo);
+        if (h->flags & wire::kChunkCrc) want += kCrcBytes;
       }
       const std::size_t n = s.link.stream->read_some(s.head.data() + s.head_got, want - s.head_got);
       if (n == 0) return moved;
@@ -110,6 +113,7 @@ void MultiRailConnection::on_frame(int rail) {
   s.payload_got = 0;
   s.sink = Sink::kDiscard;
   s.refused = false;
+  s.has_crc = false;
   const auto kind = static_cast<FrameKind>(h.kind);
   if (kind == FrameKind::kAck) {
     s.head_got = 0;
@@ -139,6 +143,12 @@ void MultiRailConnection::on_frame(int rail) {
     throw ProtocolError(
         fmt::format("garbage from rank {} on rail {}: {}", peer_, rail_name(rail), *bad));
   }
+  if (h.flags & wire::kChunkCrc) {
+    uint64_t crc = 0;
+    std::memcpy(&crc, s.head.data() + sizeof(FrameHeader) + sizeof(ChunkInfo), kCrcBytes);
+    s.has_crc = true;
+    s.crc = static_cast<uint32_t>(crc);
+  }
   on_chunk(rail, h, c);
   if (h.length == 0) finish_chunk(rail);
 }
@@ -157,6 +167,7 @@ void MultiRailConnection::on_chunk(int rail, const FrameHeader& h, const ChunkIn
     m.total = c.total;
     m.chunks = c.chunks;
     m.done.assign(c.chunks, false);
+    m.first_rx = Clock::now();
     auto p = posted_.find(h.msg_id);
     if (p != posted_.end()) {
       // On a mismatch this throws and the chunk's payload is read and dropped.
@@ -228,6 +239,18 @@ void MultiRailConnection::finish_chunk(int rail) {
     s.refused = false;
     queue_ctrl(ack_rail, ack_header(h.msg_id, c.index, wire::kAckBusy), nullptr);
     return;
+  }
+  if (s.has_crc && (sink == Sink::kDirect || sink == Sink::kStage)) {
+    // Checked where the bytes landed, so a late duplicate that overwrote them is caught too.
+    const std::byte* landed = sink == Sink::kStage ? s.stage.data() : s.direct;
+    if (crc32c(landed, h.length) != s.crc) {
+      RAILCC_WARN("net",
+                  "chunk {} of message {} from rank {} arrived corrupted on {} (CRC32C "
+                  "mismatch); asking for it again",
+                  c.index, h.msg_id, peer_, rail_name(rail));
+      queue_ctrl(ack_rail, ack_header(h.msg_id, c.index, wire::kAckCorrupt), nullptr);
+      return;
+    }
   }
   queue_ctrl(ack_rail, ack_header(h.msg_id, c.index, 0), nullptr);
   if (sink == Sink::kDiscard) return;

@@ -5,7 +5,10 @@
 #include <algorithm>
 #include <cstring>
 
+#include "src/common/crc32c.h"
+#include "src/common/log.h"
 #include "src/telemetry/metrics.h"
+#include "src/telemetry/trace.h"
 #include "transport/multirail/multirail_connection.h"
 
 namespace railcc::transport {
@@ -35,6 +38,7 @@ void MultiRailConnection::post_send(SendRequest* r) {
   r->done = false;
   OutMsg m;
   m.request = r;
+  m.trace = r->trace;
   m.header = h;
   m.data = r->data;
   m.length = r->length;
@@ -62,8 +66,15 @@ void MultiRailConnection::schedule() {
       resend_.pop_front();
       continue;
     }
-    const int rail = sched_.pick(chunk_length(it->second, index));
+    int rail = sched_.pick(chunk_length(it->second, index));
     if (rail < 0) return;
+    if (auto avoid = avoid_rail_.find({msg, index}); avoid != avoid_rail_.end()) {
+      if (rail == avoid->second) {
+        const int other = any_rail_in_service(rail);
+        if (other >= 0) rail = other;
+      }
+      avoid_rail_.erase(avoid);
+    }
     resend_.pop_front();
     ++resent_chunks_;
     assign(msg, it->second, index, rail);
@@ -87,6 +98,7 @@ void MultiRailConnection::assign(uint64_t msg, OutMsg& m, uint32_t index, int ra
   Frame f;
   FrameHeader h = m.header;
   h.length = length;
+  if (options_.checksums) h.flags |= wire::kChunkCrc;
   wire::seal(h);
   ChunkInfo c{};
   c.offset = index * options_.chunk_bytes;
@@ -100,7 +112,23 @@ void MultiRailConnection::assign(uint64_t msg, OutMsg& m, uint32_t index, int ra
   f.head_len = sizeof(h) + sizeof(c);
   f.payload = m.data + c.offset;
   f.payload_len = length;
+  if (options_.checksums) {
+    const uint64_t crc = crc32c(f.payload, length);  // padded to 8 bytes with zeros
+    std::memcpy(f.head.data() + f.head_len, &crc, kCrcBytes);
+    f.head_len += kCrcBytes;
+  }
+  if (corrupt_next_ && length > 0) {
+    corrupt_next_ = false;
+    auto bad = std::make_shared<std::string>(reinterpret_cast<const char*>(f.payload), length);
+    (*bad)[length / 2] ^= 0x5A;
+    f.payload = reinterpret_cast<const std::byte*>(bad->data());
+    f.owned = std::move(bad);
+    RAILCC_WARN("net",
+                "RAILCC_FAULT: corrupting byte {} of chunk {} of message {} to rank {} on {}",
+                c.offset + length / 2, index, msg, peer_, rail_name(rail));
+  }
   f.is_chunk = true;
+  f.trace = m.trace;
   f.msg = msg;
   f.index = index;
   rails_[rail].sendq.push_back(std::move(f));
@@ -180,12 +208,18 @@ bool MultiRailConnection::progress_sends(int rail) {
     moved = true;
     if (s.link.counters) s.link.counters->sent.fetch_add(n, std::memory_order_relaxed);
     s.last_progress = Clock::now();
+    // Traced: the chunk's span runs from its first byte on the wire to its last.
+    if (f->trace && !f->started) f->trace_start_ns = telemetry::steady_now_ns();
     f->started = true;
     f->written += n;
     if (f->written < total) break;
     const bool chunk = f->is_chunk;
     const uint64_t msg = f->msg;
     const uint32_t index = f->index;
+    if (f->trace && chunk) {
+      f->trace->rail(s.link.local.name.c_str(), rail, peer_, f->payload_len, f->trace_start_ns,
+                     telemetry::steady_now_ns());
+    }
     pop_frame(s);
     if (chunk) {
       auto it = out_.find(msg);
@@ -265,6 +299,10 @@ void MultiRailConnection::on_ack(int rail, const FrameHeader& h) {
     on_refused(h);
     return;
   }
+  if (h.flags == wire::kAckCorrupt) {
+    on_corrupt(rail, h);
+    return;
+  }
   auto it = out_.find(h.msg_id);
   if (it == out_.end()) return;  // a late duplicate of a finished message
   OutMsg& m = it->second;
@@ -307,6 +345,38 @@ void MultiRailConnection::on_refused(const FrameHeader& h) {
       std::min<std::chrono::microseconds>(retry_pause_ * 2, std::chrono::milliseconds(20));
 }
 
+void MultiRailConnection::on_corrupt(int rail, const FrameHeader& h) {
+  auto it = out_.find(h.msg_id);
+  if (it == out_.end()) return;
+  OutMsg& m = it->second;
+  if (h.count >= m.chunks) {
+    throw ProtocolError(fmt::format("rank {} reported chunk {} of message {} corrupted; it has {}",
+                                    peer_, h.count, h.msg_id, m.chunks));
+  }
+  const auto index = static_cast<uint32_t>(h.count);
+  if (m.done[index] || m.rail[index] < 0) return;
+  const int was = m.rail[index];
+  // A link that corrupts every copy would loop forever: after a few resends the op fails.
+  constexpr int kMaxCorruptResends = 8;
+  if (++corrupt_resends_[h.msg_id] > kMaxCorruptResends) {
+    throw ProtocolError(fmt::format(
+        "data corrupted in flight: chunks of message {} to rank {} failed their CRC32C check {} "
+        "times (last on {}); giving up",
+        h.msg_id, peer_, kMaxCorruptResends, rail_name(was)));
+  }
+  RAILCC_WARN("net",
+              "rank {} found chunk {} of message {} corrupted in flight on {} (CRC32C mismatch); "
+              "sending it again",
+              peer_, index, h.msg_id, rail_name(was));
+  sched_.on_refused(was, chunk_length(m, index));
+  m.rail[index] = -1;
+  m.written[index] = false;
+  avoid_rail_[{h.msg_id, index}] = was;
+  resend_.emplace_front(h.msg_id, index);
+  ++corrupt_chunks_;
+  (void)rail;
+}
+
 void MultiRailConnection::finish_send(uint64_t msg) {
   auto it = out_.find(msg);
   detach_frames(msg);
@@ -315,6 +385,7 @@ void MultiRailConnection::finish_send(uint64_t msg) {
     it->second.request->done = true;
   }
   out_.erase(it);
+  corrupt_resends_.erase(msg);
 }
 
 }  // namespace railcc::transport

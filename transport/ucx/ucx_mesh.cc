@@ -70,6 +70,7 @@ std::map<int, std::unique_ptr<Connection>> connect_ucx_peers(Store& store, const
                                                     fmt::format("rank {} (ucx)", r)));
       auto conn = std::make_unique<StreamConnection>(w.rank, r, w.comm_id, std::move(streams));
       if (config.checksum) conn->enable_checksums();
+      conn->set_unexpected_limit(config.max_unexpected_bytes);
       if (config.telemetry) conn->set_channel(telemetry::Metrics::global().channel("ucx"));
       out[r] = std::move(conn);
       continue;
@@ -89,6 +90,8 @@ std::map<int, std::unique_ptr<Connection>> connect_ucx_peers(Store& store, const
     MultiRailConnection::Options options;
     options.chunk_bytes = config.rail_chunk_bytes;
     options.rail_timeout = config.rail_timeout;
+    options.max_unexpected_bytes = config.max_unexpected_bytes;
+    options.checksums = config.checksum;
     out[r] = std::make_unique<MultiRailConnection>(w.rank, r, w.comm_id, std::move(links), options);
   }
   RAILCC_DEBUG("init", "rank {}: {} ucx peer(s) over {} worker(s) ({})", w.rank, w.peers.size(),

@@ -166,6 +166,7 @@ std::map<int, std::unique_ptr<Connection>> connect_verbs_peers(
     options.chunk_bytes = config.rail_chunk_bytes;
     options.rail_timeout = config.rail_timeout;
     options.max_unexpected_bytes = config.max_unexpected_bytes;
+    options.checksums = config.checksum;
     out[r] = std::make_unique<MultiRailConnection>(rank, r, comm_id, std::move(links), options);
   }
   return out;
