@@ -19,7 +19,7 @@ class AllGather final : public Collective {
   }
 
   void Run(Communicator& comm, const CallArgs& a, std::vector<Work>* works) const override {
-    works->push_back(comm.all_gather(a.send, a.recv, a.count, a.type));
+    works->push_back(comm.all_gather(a.send, a.recv, a.count, a.type, a.stream));
   }
 
   void InitData(const DataArgs& d) const override {

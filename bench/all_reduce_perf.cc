@@ -17,7 +17,7 @@ class AllReduce final : public Collective {
   }
 
   void Run(Communicator& comm, const CallArgs& a, std::vector<Work>* works) const override {
-    works->push_back(comm.all_reduce(a.send, a.recv, a.count, a.type, a.op));
+    works->push_back(comm.all_reduce(a.send, a.recv, a.count, a.type, a.op, a.stream));
   }
 
   void InitData(const DataArgs& d) const override {

@@ -21,7 +21,7 @@ class AllToAll final : public Collective {
   }
 
   void Run(Communicator& comm, const CallArgs& a, std::vector<Work>* works) const override {
-    works->push_back(comm.all_to_all(a.send, a.recv, a.count, a.type));
+    works->push_back(comm.all_to_all(a.send, a.recv, a.count, a.type, a.stream));
   }
 
   void InitData(const DataArgs& d) const override {

@@ -17,7 +17,7 @@ class Broadcast final : public Collective {
   }
 
   void Run(Communicator& comm, const CallArgs& a, std::vector<Work>* works) const override {
-    works->push_back(comm.broadcast(a.send, a.recv, a.count, a.type, a.root));
+    works->push_back(comm.broadcast(a.send, a.recv, a.count, a.type, a.root, a.stream));
   }
 
   void InitData(const DataArgs& d) const override {

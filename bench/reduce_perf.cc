@@ -19,7 +19,7 @@ class Reduce final : public Collective {
   }
 
   void Run(Communicator& comm, const CallArgs& a, std::vector<Work>* works) const override {
-    works->push_back(comm.reduce(a.send, a.recv, a.count, a.type, a.op, a.root));
+    works->push_back(comm.reduce(a.send, a.recv, a.count, a.type, a.op, a.root, a.stream));
   }
 
   void InitData(const DataArgs& d) const override {

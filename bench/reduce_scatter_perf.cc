@@ -20,7 +20,7 @@ class ReduceScatter final : public Collective {
   }
 
   void Run(Communicator& comm, const CallArgs& a, std::vector<Work>* works) const override {
-    works->push_back(comm.reduce_scatter(a.send, a.recv, a.count, a.type, a.op));
+    works->push_back(comm.reduce_scatter(a.send, a.recv, a.count, a.type, a.op, a.stream));
   }
 
   void InitData(const DataArgs& d) const override {

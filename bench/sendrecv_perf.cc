@@ -24,8 +24,10 @@ class SendRecv final : public Collective {
     const int n = comm.size();
     const int next = (comm.rank() + 1) % n;
     const int prev = (comm.rank() - 1 + n) % n;
-    works->push_back(comm.send(a.send, a.count, a.type, next));
-    works->push_back(comm.recv(a.recv, a.count, a.type, prev));
+    // On GPU buffers the receive goes on a second stream: on one stream it would wait for the
+    // send to complete, which waits for the next rank's receive (NCCL would need a group call).
+    works->push_back(comm.send(a.send, a.count, a.type, next, 0, a.stream));
+    works->push_back(comm.recv(a.recv, a.count, a.type, prev, 0, a.stream2));
   }
 
   void InitData(const DataArgs& d) const override {

@@ -36,6 +36,11 @@ else()
   set(railcc_pc_destination "\${CMAKE_INSTALL_PREFIX}/${CMAKE_INSTALL_LIBDIR}/pkgconfig")
 endif()
 set(RAILCC_PC_PREFIX "@RAILCC_INSTALL_PREFIX@")
+# Built with CUDA: static consumers also link the CUDA runtime the library was built with.
+set(RAILCC_PC_CUDA_LIBS "")
+if(RAILCC_HAVE_CUDA)
+  set(RAILCC_PC_CUDA_LIBS "-L${CUDAToolkit_LIBRARY_DIR} -lcudart_static -ldl -lrt")
+endif()
 configure_file(${PROJECT_SOURCE_DIR}/cmake/railcc.pc.in ${CMAKE_BINARY_DIR}/railcc.pc.template
   @ONLY)
 install(CODE "

@@ -12,7 +12,8 @@
  *    environment variable) of the last failing call on the calling thread.
  *  - Collectives are asynchronous: they validate their arguments (nothing is sent for a bad call),
  *    enqueue and hand back a railcc_work_t. Buffers must stay valid until that work completes.
- *    Pass NULL as the work pointer to block until the op finished instead; the call then returns
+ *    Pass NULL as the work pointer to block until the op finished instead (for an op on a CUDA
+ *    stream: until the stream passed it); the call then returns
  *    the op's own status. Passing the same pointer as send and receive buffer runs the op in place
  *    (see railcc/communicator.hpp for the in-place layouts of the gathering/scattering ops).
  *  - Ops of one communicator run and complete in the order they were called, and every rank must
@@ -186,6 +187,21 @@ RAILCC_API railcc_status railcc_recv(railcc_comm_t comm, void* buf, size_t count
                                      railcc_datatype_t dtype, int peer, uint32_t tag,
                                      railcc_work_t* work);
 RAILCC_API railcc_status railcc_barrier(railcc_comm_t comm, railcc_work_t* work);
+
+/* ---- CUDA ------------------------------------------------------------------------------- */
+
+/* In builds with CUDA (see README "CUDA") any buffer may be GPU memory; such ops are ordered on a
+ * CUDA stream like NCCL's (the call enqueues on the stream and returns; see
+ * railcc/communicator.hpp). Later collectives of comm, from any thread, are ordered on `stream`
+ * (a cudaStream_t). NULL (the initial setting): GPU buffers use the legacy default stream and host
+ * buffers are not ordered on any stream. */
+RAILCC_API railcc_status railcc_comm_set_cuda_stream(railcc_comm_t comm, void* stream);
+/* Blocks until the op finished and, for an op on a CUDA stream, until the stream passed it (the
+ * results are in the receive buffer); at most timeout_ms (< 0: forever). railcc_work_wait returns
+ * once railcc's own part of a CUDA op is done, as torch's NCCL Work.wait() does. */
+RAILCC_API railcc_status railcc_work_synchronize(railcc_work_t work, int64_t timeout_ms);
+/* Makes `stream` (a cudaStream_t) wait for a CUDA op without blocking; no effect for host ops. */
+RAILCC_API railcc_status railcc_work_wait_stream(railcc_work_t work, void* stream);
 
 /* ---- Works ------------------------------------------------------------------------------ */
 

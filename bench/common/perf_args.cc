@@ -188,6 +188,11 @@ std::variant<Options, int> ParseArgs(int argc, char** argv, const std::string& p
       ->capture_default_str();
   app.add_option("-J,--json,--output_file", opts.json_path,
                  "Also write every result as JSON to this file (rank 0)");
+  const char* device_env = std::getenv("RAILCC_BENCH_DEVICE");
+  std::string device = device_env && *device_env ? device_env : "host";
+  app.add_option("-D,--device", device,
+                 "Buffers in host or cuda (GPU) memory (default: RAILCC_BENCH_DEVICE, else host)")
+      ->capture_default_str();
 
   try {
     try {
@@ -232,6 +237,15 @@ std::variant<Options, int> ParseArgs(int argc, char** argv, const std::string& p
     opts.types = ParseTypes(opts.datatype_arg);
     opts.ops = ParseOps(opts.op_arg);
     opts.root = ParseRoot(root);
+    const std::string dev = Lower(device);
+    if (dev == "cuda" || dev == "gpu") {
+      opts.cuda = true;
+    } else if (dev != "host" && dev != "cpu") {
+      throw UsageError(
+          fmt::format("--device '{}' is unknown: expected host or cuda "
+                      "(also from RAILCC_BENCH_DEVICE)",
+                      device));
+    }
   } catch (const UsageError& e) {
     if (print) {
       std::cerr << program << ": " << e.what() << "\nRun with --help for more information.\n";

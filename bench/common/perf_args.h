@@ -32,6 +32,10 @@ struct Options {
   std::vector<ReduceOp> ops{ReduceOp::kSum};        // -o
   int root = 0;                                     // -r, -1 = every rank in turn
   std::string json_path;                            // --json / -J
+  // --device / RAILCC_BENCH_DEVICE: where the buffers live. cuda: GPU memory (rank r uses GPU
+  // local_rank % GPUs, like nccl-tests), calls ordered on a CUDA stream, results checked after
+  // copying them back.
+  bool cuda = false;
   // Flag values as given, echoed in the JSON config.
   std::string datatype_arg = "float";
   std::string op_arg = "sum";

@@ -24,6 +24,7 @@
 #include "railcc/config.hpp"
 #include "railcc/status.hpp"
 #include "railcc/version.hpp"
+#include "src/cuda/device_api.h"
 
 namespace railcc::bench {
 
@@ -152,7 +153,9 @@ class Runner {
         send_(opts.max_bytes),
         recv_(opts.max_bytes) {
     if (opts_.check > 0) expected_ = std::make_unique<Buffer>(opts.max_bytes);
+    if (opts_.cuda) OpenDevice();
   }
+  ~Runner() { CloseDevice(); }
 
   int Run();
 
@@ -161,9 +164,22 @@ class Runner {
     if (rank_ == 0) std::fwrite(text.data(), 1, text.size(), stdout);
   }
   void Barrier() { comm_.barrier().wait(); }
-  static void WaitAll(const std::vector<Work>& works, std::size_t first = 0) {
-    for (std::size_t i = first; i < works.size(); ++i) works[i].wait();
+  // GPU buffers: until the results are in GPU memory (the stream passed the op), as nccl-tests
+  // synchronizes its streams.
+  void WaitAll(const std::vector<Work>& works, std::size_t first = 0) const {
+    for (std::size_t i = first; i < works.size(); ++i) {
+      if (opts_.cuda) {
+        works[i].synchronize();
+      } else {
+        works[i].wait();
+      }
+    }
   }
+  // --device cuda: GPU buffers and streams; the host buffers then hold inputs and results.
+  void OpenDevice();
+  void CloseDevice();
+  void Upload(std::size_t send_bytes, std::size_t recv_bytes);
+  void Download(std::size_t offset, std::size_t bytes);
 
   void OpenJson();
   json PrintHeader();
@@ -194,7 +210,54 @@ class Runner {
   int64_t busbw_count_ = 0;
   std::ofstream json_file_;
   std::unique_ptr<JsonReport> json_;
+  cuda::DeviceApi* api_ = nullptr;
+  int gpu_ = -1;
+  std::byte* dsend_ = nullptr;
+  std::byte* drecv_ = nullptr;
+  cuda::StreamHandle stream_ = nullptr;
+  cuda::StreamHandle stream2_ = nullptr;
 };
+
+void Runner::OpenDevice() {
+  api_ = cuda::device_api();
+  if (!api_) {
+    throw UsageError(fmt::format("--device cuda: no GPU to use: {}", cuda::no_device_reason()));
+  }
+  const int local_rank = comm_.config().launch.local_rank;
+  const int gpus = api_->device_count();
+  if (gpus <= 0) throw UsageError("--device cuda: no GPU to use");
+  gpu_ = (local_rank >= 0 ? local_rank : rank_) % gpus;
+  api_->set_device(gpu_);
+  const std::size_t bytes = std::max<std::size_t>(opts_.max_bytes, 1);
+  dsend_ = static_cast<std::byte*>(api_->alloc_device(bytes));
+  drecv_ = static_cast<std::byte*>(api_->alloc_device(bytes));
+  stream_ = api_->create_stream();
+  stream2_ = api_->create_stream();
+}
+
+void Runner::CloseDevice() {
+  if (!api_) return;
+  try {
+    api_->synchronize(stream_);
+    api_->synchronize(stream2_);
+    api_->destroy_stream(stream_);
+    api_->destroy_stream(stream2_);
+    api_->free_device(dsend_);
+    api_->free_device(drecv_);
+  } catch (const std::exception&) {
+    // Exiting anyway.
+  }
+}
+
+void Runner::Upload(std::size_t send_bytes, std::size_t recv_bytes) {
+  if (!api_) return;
+  api_->copy(dsend_, send_.get(), send_bytes);
+  api_->copy(drecv_, recv_.get(), recv_bytes);
+}
+
+void Runner::Download(std::size_t offset, std::size_t bytes) {
+  if (api_) api_->copy(recv_.get() + offset, drecv_ + offset, bytes);
+}
 
 void Runner::OpenJson() {
   if (opts_.json_path.empty()) return;
@@ -216,7 +279,8 @@ void Runner::OpenJson() {
 
 json Runner::PrintHeader() {
   Print(fmt::format("# railcc {} {}: {} ranks\n", version_string(), program_, nranks_));
-  Print(fmt::format("# Collective test starting: {}\n", program_));
+  Print(fmt::format("# Collective test starting: {}{}\n", program_,
+                    opts_.cuda ? " (buffers in GPU memory)" : ""));
   const bool factor = opts_.step_factor > 1;
   Print(fmt::format(
       "# nThread 1 nGpus 1 minBytes {} maxBytes {} step: {}({}) warmup iters: {} iters: {} agg "
@@ -246,8 +310,9 @@ json Runner::PrintHeader() {
                {"group", 0},
                {"pid", static_cast<int64_t>(getpid())},
                {"host", HostName()},
-               {"device", local_rank >= 0 ? local_rank : rank_},
-               {"name", CpuModel()}};
+               {"device", gpu_ >= 0 ? gpu_ : (local_rank >= 0 ? local_rank : rank_)},
+               {"kind", api_ ? "cuda" : "cpu"},
+               {"name", api_ ? api_->device_uuid(gpu_) : CpuModel()}};
   std::string text = self.dump();
   if (text.size() >= kDeviceInfoBytes) {
     self["name"] = "cpu";
@@ -268,10 +333,10 @@ json Runner::PrintHeader() {
       devices.push_back({{"rank", r}});
       continue;
     }
-    Print(fmt::format("#  Rank {:>2} Group {:>2} Pid {:>6} on {:>10} device {:>2} [cpu] {}\n",
+    Print(fmt::format("#  Rank {:>2} Group {:>2} Pid {:>6} on {:>10} device {:>2} [{}] {}\n",
                       d.value("rank", -1), d.value("group", 0), d.value("pid", int64_t{-1}),
                       d.value("host", std::string("?")), d.value("device", -1),
-                      d.value("name", std::string("cpu"))));
+                      d.value("kind", std::string("cpu")), d.value("name", std::string("cpu"))));
     devices.push_back(std::move(d));
   }
   Print("#\n");
@@ -291,6 +356,7 @@ json Runner::PrintHeader() {
                  {"report_cputime", opts_.report_cputime},
                  {"datatype", opts_.datatype_arg},
                  {"op", opts_.op_arg},
+                 {"device", opts_.cuda ? "cuda" : "host"},
                  {"root", opts_.root}};
   return {
       {"benchmark", program_}, {"collective", coll_.name()},  {"railcc_version", version_string()},
@@ -301,10 +367,17 @@ void Runner::Start(const TestCase& tc, const Sizes& sizes, bool in_place,
                    std::vector<Work>* works) {
   const std::size_t element = data_type_size(tc.type);
   const std::size_t rank = static_cast<std::size_t>(rank_);
-  std::byte* recv = recv_.get() + (in_place ? sizes.recv_inplace_offset * rank * element : 0);
+  std::byte* recv_base = api_ ? drecv_ : recv_.get();
+  std::byte* send_base = api_ ? dsend_ : send_.get();
+  std::byte* recv = recv_base + (in_place ? sizes.recv_inplace_offset * rank * element : 0);
   const std::byte* send =
-      in_place ? recv_.get() + sizes.send_inplace_offset * rank * element : send_.get();
-  coll_.Run(comm_, CallArgs{send, recv, sizes.param_count, tc.type, tc.op, tc.root}, works);
+      in_place ? recv_base + sizes.send_inplace_offset * rank * element : send_base;
+  CallArgs args{send, recv, sizes.param_count, tc.type, tc.op, tc.root, std::nullopt, std::nullopt};
+  if (api_) {
+    args.stream = CudaStream{stream_};
+    args.stream2 = CudaStream{stream2_};
+  }
+  coll_.Run(comm_, args, works);
 }
 
 void Runner::InitData(const TestCase& tc, const Sizes& sizes, bool in_place, int seed) {
@@ -312,14 +385,16 @@ void Runner::InitData(const TestCase& tc, const Sizes& sizes, bool in_place, int
   std::memset(recv_.get(), 0, std::max(sizes.send_count, sizes.recv_count) * element);
   coll_.InitData(DataArgs{tc.type, tc.data_op, tc.root, rank_, nranks_, seed, in_place, sizes,
                           send_.get(), recv_.get(), expected_->get()});
+  Upload(sizes.send_count * element, std::max(sizes.send_count, sizes.recv_count) * element);
 }
 
 int64_t Runner::CountLocalWrong(const TestCase& tc, const Sizes& sizes, bool in_place) {
   if (!coll_.ChecksOutput(rank_, tc.root)) return 0;
   const std::size_t element = data_type_size(tc.type);
-  const std::byte* out =
-      recv_.get() +
-      (in_place ? sizes.recv_inplace_offset * static_cast<std::size_t>(rank_) * element : 0);
+  const std::size_t offset =
+      in_place ? sizes.recv_inplace_offset * static_cast<std::size_t>(rank_) * element : 0;
+  Download(offset, sizes.recv_count * element);  // GPU results back to the host buffer
+  const std::byte* out = recv_.get() + offset;
   return CountWrong(out, expected_->get(), sizes.recv_count, tc.type, tc.data_op, nranks_);
 }
 
@@ -488,6 +563,7 @@ int Runner::Run() {
 }  // namespace
 
 int PerfMain(int argc, char** argv, const Collective& collective) {
+  constexpr int kSkipped = 77;
   std::setvbuf(stdout, nullptr, _IOLBF, 0);
   const std::string program = ProgramName(argc > 0 ? argv[0] : nullptr);
   const int launch_rank = LaunchRank();
@@ -499,6 +575,14 @@ int PerfMain(int argc, char** argv, const Collective& collective) {
     return *status;
   }
   const Options& opts = std::get<Options>(parsed);
+  if (opts.cuda && cuda::device_api() == nullptr) {
+    // Nothing to measure: say so, and exit with the conventional "skipped" status.
+    if (launch_rank <= 0) {
+      std::printf("# %s: --device cuda: no CUDA device (%s): skipped\n", program.c_str(),
+                  cuda::no_device_reason().c_str());
+    }
+    return kSkipped;
+  }
 
   std::shared_ptr<Communicator> comm;
   try {

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "railcc/communicator.hpp"
+#include "railcc/cuda_stream.hpp"
 #include "railcc/data_type.hpp"
 #include "railcc/reduce_op.hpp"
 #include "railcc/work.hpp"
@@ -32,6 +33,10 @@ struct CallArgs {
   DataType type;
   ReduceOp op;  // kSum when the collective has no op
   int root;     // -1 when the collective has no root
+  // --device cuda: the stream to order the call on (a second one for a rank's own receive while
+  // its send is in flight, see sendrecv_perf); nullopt for host buffers.
+  std::optional<CudaStream> stream;
+  std::optional<CudaStream> stream2;
 };
 
 // What InitData() fills. The driver has zeroed the receive buffer already.
@@ -87,7 +92,7 @@ class Collective {
 std::size_t PerRankCount(std::size_t count, std::size_t element_size, int nranks);
 
 // The whole benchmark: returns the process exit status (0 ok, 1 railcc error or wrong results,
-// 2 bad flags).
+// 2 bad flags, 77 --device cuda without a GPU: skipped).
 int PerfMain(int argc, char** argv, const Collective& collective);
 
 }  // namespace railcc::bench

@@ -3,15 +3,27 @@
 // Every collective is asynchronous: it validates its arguments (throwing InvalidArgumentError
 // before anything is sent), enqueues, and returns a Work. Buffers must stay valid until the Work
 // completes. Passing the same pointer as send and receive buffer runs the op in place.
+//
+// CUDA buffers (builds with CUDA, see README "CUDA"): any buffer may be GPU memory. Such an op is
+// ordered on a CUDA stream like NCCL's: the last argument names it (CudaStream{s}; omitted: the
+// legacy default stream). The call enqueues the op on the stream and returns; the op starts once
+// the stream's earlier work is done and the stream's later work sees its results (see work.hpp
+// for wait / synchronize / wait_stream). Host buffers with a stream given are ordered on the
+// stream the same way. Rules as in NCCL: all CUDA buffers of a communicator are on one GPU (several
+// ranks may share a GPU), and on one host either every rank passes GPU buffers to a collective or
+// none does. Ranks of one host reduce straight from each other's GPU memory (CUDA IPC); ranks on
+// other hosts exchange through pinned host buffers over the network transports.
 #pragma once
 
 #include <chrono>
 #include <cstddef>
 #include <memory>
+#include <optional>
 #include <span>
 #include <vector>
 
 #include "railcc/config.hpp"
+#include "railcc/cuda_stream.hpp"
 #include "railcc/data_type.hpp"
 #include "railcc/reduce_op.hpp"
 #include "railcc/store.hpp"
@@ -43,33 +55,42 @@ class Communicator {
   void set_timeout(std::chrono::milliseconds timeout);
 
   // recv[i] = op over ranks of send[i], on every rank.
-  Work all_reduce(const void* send, void* recv, std::size_t count, DataType type, ReduceOp op);
+  Work all_reduce(const void* send, void* recv, std::size_t count, DataType type, ReduceOp op,
+                  std::optional<CudaStream> stream = std::nullopt);
   // send holds size()*recv_count elements; rank r gets the reduction of block r.
   Work reduce_scatter(const void* send, void* recv, std::size_t recv_count, DataType type,
-                      ReduceOp op);
+                      ReduceOp op, std::optional<CudaStream> stream = std::nullopt);
   // recv holds size()*send_count elements, block r from rank r. In place when
   // send == recv + rank()*send_count elements.
-  Work all_gather(const void* send, void* recv, std::size_t send_count, DataType type);
+  Work all_gather(const void* send, void* recv, std::size_t send_count, DataType type,
+                  std::optional<CudaStream> stream = std::nullopt);
   // root's send is copied into every rank's recv (root may pass send == recv).
-  Work broadcast(const void* send, void* recv, std::size_t count, DataType type, int root);
+  Work broadcast(const void* send, void* recv, std::size_t count, DataType type, int root,
+                 std::optional<CudaStream> stream = std::nullopt);
   // recv (significant on root only) = op over ranks of send.
-  Work reduce(const void* send, void* recv, std::size_t count, DataType type, ReduceOp op,
-              int root);
+  Work reduce(const void* send, void* recv, std::size_t count, DataType type, ReduceOp op, int root,
+              std::optional<CudaStream> stream = std::nullopt);
   // root's recv holds size()*send_count elements, block r from rank r.
-  Work gather(const void* send, void* recv, std::size_t send_count, DataType type, int root);
+  Work gather(const void* send, void* recv, std::size_t send_count, DataType type, int root,
+              std::optional<CudaStream> stream = std::nullopt);
   // root's send holds size()*recv_count elements; rank r gets block r.
-  Work scatter(const void* send, void* recv, std::size_t recv_count, DataType type, int root);
+  Work scatter(const void* send, void* recv, std::size_t recv_count, DataType type, int root,
+               std::optional<CudaStream> stream = std::nullopt);
   // Block j of send (count elements) goes to rank j; block i of recv comes from rank i.
-  Work all_to_all(const void* send, void* recv, std::size_t count, DataType type);
+  Work all_to_all(const void* send, void* recv, std::size_t count, DataType type,
+                  std::optional<CudaStream> stream = std::nullopt);
   // Counts and displacements in elements, one per rank.
   Work all_to_allv(const void* send, std::span<const std::size_t> send_counts,
                    std::span<const std::size_t> send_displs, void* recv,
                    std::span<const std::size_t> recv_counts,
-                   std::span<const std::size_t> recv_displs, DataType type);
+                   std::span<const std::size_t> recv_displs, DataType type,
+                   std::optional<CudaStream> stream = std::nullopt);
   // Point to point, ordered per pair of ranks; the tag must match the peer's.
-  Work send(const void* buf, std::size_t count, DataType type, int peer, uint32_t tag = 0);
-  Work recv(void* buf, std::size_t count, DataType type, int peer, uint32_t tag = 0);
-  Work barrier();
+  Work send(const void* buf, std::size_t count, DataType type, int peer, uint32_t tag = 0,
+            std::optional<CudaStream> stream = std::nullopt);
+  Work recv(void* buf, std::size_t count, DataType type, int peer, uint32_t tag = 0,
+            std::optional<CudaStream> stream = std::nullopt);
+  Work barrier(std::optional<CudaStream> stream = std::nullopt);
 
   // Collective over this communicator: ranks with the same color form a new communicator,
   // ordered by (key, rank). color < 0 returns nullptr for that rank.

@@ -170,6 +170,19 @@ struct Config {
   // arrive before their receive is posted; beyond it the peer is held back (flow control) instead
   // of memory growing with how far ahead it runs. Default 64M.
   std::size_t max_unexpected_bytes = std::size_t{64} << 20;
+  // RAILCC_CUDA: 0 = never look for CUDA buffers (every pointer is host memory; a CUDA stream
+  // argument is an error). Default 1: a pointer the CUDA driver knows as device memory runs the op
+  // on the GPU path (see communicator.hpp), in builds with CUDA (RAILCC_CUDA=auto|ON at build).
+  bool cuda = true;
+  // RAILCC_CUDA_IPC: 0 = CUDA buffers of ranks on one host go through pinned host staging and the
+  // host transports instead of being reduced straight from peer GPU memory. Default 1.
+  bool cuda_ipc = true;
+  // RAILCC_CUDA_IPC_CHUNK_BYTES: per-rank GPU scratch of the CUDA IPC path: two regions of this
+  // size; larger ops run in chunks of it. Default 32 MiB.
+  std::size_t cuda_ipc_chunk_bytes = 32 * 1024 * 1024;
+  // RAILCC_CUDA_WAIT: how a CUDA stream waits for railcc: auto (cuStreamWaitValue32 where the
+  // driver supports it, else a one-thread kernel) | memop | kernel. Default auto.
+  std::string cuda_wait = "auto";
   // RAILCC_FAULT: a fault to inject (testing only, see FaultSpec). Default none.
   FaultSpec fault;
   // Launch environment (torchrun, Open MPI, Slurm, railcc-run or explicit RAILCC_*).

@@ -3,6 +3,7 @@
 
 #include "railcc/communicator.hpp"
 #include "railcc/config.hpp"
+#include "railcc/cuda_stream.hpp"
 #include "railcc/data_type.hpp"
 #include "railcc/reduce_op.hpp"
 #include "railcc/status.hpp"

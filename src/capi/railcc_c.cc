@@ -4,12 +4,14 @@
 // noexcept and funnels its body through Guard().
 #include <fmt/format.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <exception>
 #include <initializer_list>
 #include <memory>
 #include <new>
+#include <optional>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -65,6 +67,8 @@ RAILCC_SAME_VALUE(RAILCC_NUM_REDOPS, railcc::kNumReduceOps);
 // The handles own C++ objects; C only ever sees pointers to these.
 struct railcc_comm {
   std::shared_ptr<railcc::Communicator> comm;
+  // railcc_comm_set_cuda_stream: the stream later collectives are ordered on (none: nullptr).
+  std::atomic<void*> cuda_stream{nullptr};
 };
 struct railcc_work {
   railcc::Work work;
@@ -168,14 +172,22 @@ void ClearHandle(Handle* out) {
 template <typename Start>
 railcc_status Launch(railcc_work_t* out, Start&& start) {
   if (out == nullptr) {
-    // Blocking form: the op's own status (e.g. a peer failure) is the call's status.
-    start().wait();
+    // Blocking form: the op's own status (e.g. a peer failure) is the call's status; an op on
+    // a CUDA stream has also finished on the GPU.
+    start().synchronize();
     return RAILCC_OK;
   }
   auto handle = std::make_unique<railcc_work>();
   handle->work = start();
   *out = handle.release();
   return RAILCC_OK;
+}
+
+// The stream set with railcc_comm_set_cuda_stream, if any.
+std::optional<railcc::CudaStream> Stream(railcc_comm_t comm) {
+  void* s = comm->cuda_stream.load(std::memory_order_acquire);
+  if (s == nullptr) return std::nullopt;
+  return railcc::CudaStream{s};
 }
 
 std::span<const std::size_t> Counts(const size_t* p, std::size_t n) {
@@ -321,7 +333,7 @@ railcc_status railcc_all_reduce(railcc_comm_t comm, const void* send, void* recv
     railcc::Communicator& c = Comm(kFn, comm);
     const railcc::DataType t = ToDataType(kFn, dtype);
     const railcc::ReduceOp o = ToReduceOp(kFn, op);
-    return Launch(work, [&] { return c.all_reduce(send, recv, count, t, o); });
+    return Launch(work, [&] { return c.all_reduce(send, recv, count, t, o, Stream(comm)); });
   });
 }
 
@@ -334,7 +346,8 @@ railcc_status railcc_reduce_scatter(railcc_comm_t comm, const void* send, void* 
     railcc::Communicator& c = Comm(kFn, comm);
     const railcc::DataType t = ToDataType(kFn, dtype);
     const railcc::ReduceOp o = ToReduceOp(kFn, op);
-    return Launch(work, [&] { return c.reduce_scatter(send, recv, recv_count, t, o); });
+    return Launch(work,
+                  [&] { return c.reduce_scatter(send, recv, recv_count, t, o, Stream(comm)); });
   });
 }
 
@@ -345,7 +358,7 @@ railcc_status railcc_all_gather(railcc_comm_t comm, const void* send, void* recv
     ClearHandle(work);
     railcc::Communicator& c = Comm(kFn, comm);
     const railcc::DataType t = ToDataType(kFn, dtype);
-    return Launch(work, [&] { return c.all_gather(send, recv, send_count, t); });
+    return Launch(work, [&] { return c.all_gather(send, recv, send_count, t, Stream(comm)); });
   });
 }
 
@@ -356,7 +369,7 @@ railcc_status railcc_broadcast(railcc_comm_t comm, const void* send, void* recv,
     ClearHandle(work);
     railcc::Communicator& c = Comm(kFn, comm);
     const railcc::DataType t = ToDataType(kFn, dtype);
-    return Launch(work, [&] { return c.broadcast(send, recv, count, t, root); });
+    return Launch(work, [&] { return c.broadcast(send, recv, count, t, root, Stream(comm)); });
   });
 }
 
@@ -369,7 +382,7 @@ railcc_status railcc_reduce(railcc_comm_t comm, const void* send, void* recv, si
     railcc::Communicator& c = Comm(kFn, comm);
     const railcc::DataType t = ToDataType(kFn, dtype);
     const railcc::ReduceOp o = ToReduceOp(kFn, op);
-    return Launch(work, [&] { return c.reduce(send, recv, count, t, o, root); });
+    return Launch(work, [&] { return c.reduce(send, recv, count, t, o, root, Stream(comm)); });
   });
 }
 
@@ -380,7 +393,7 @@ railcc_status railcc_gather(railcc_comm_t comm, const void* send, void* recv, si
     ClearHandle(work);
     railcc::Communicator& c = Comm(kFn, comm);
     const railcc::DataType t = ToDataType(kFn, dtype);
-    return Launch(work, [&] { return c.gather(send, recv, send_count, t, root); });
+    return Launch(work, [&] { return c.gather(send, recv, send_count, t, root, Stream(comm)); });
   });
 }
 
@@ -391,7 +404,7 @@ railcc_status railcc_scatter(railcc_comm_t comm, const void* send, void* recv, s
     ClearHandle(work);
     railcc::Communicator& c = Comm(kFn, comm);
     const railcc::DataType t = ToDataType(kFn, dtype);
-    return Launch(work, [&] { return c.scatter(send, recv, recv_count, t, root); });
+    return Launch(work, [&] { return c.scatter(send, recv, recv_count, t, root, Stream(comm)); });
   });
 }
 
@@ -402,7 +415,7 @@ railcc_status railcc_all_to_all(railcc_comm_t comm, const void* send, void* recv
     ClearHandle(work);
     railcc::Communicator& c = Comm(kFn, comm);
     const railcc::DataType t = ToDataType(kFn, dtype);
-    return Launch(work, [&] { return c.all_to_all(send, recv, count, t); });
+    return Launch(work, [&] { return c.all_to_all(send, recv, count, t, Stream(comm)); });
   });
 }
 
@@ -424,7 +437,7 @@ railcc_status railcc_all_to_allv(railcc_comm_t comm, const void* send, const siz
     const std::size_t n = static_cast<std::size_t>(c.size());
     return Launch(work, [&] {
       return c.all_to_allv(send, Counts(send_counts, n), Counts(send_displs, n), recv,
-                           Counts(recv_counts, n), Counts(recv_displs, n), t);
+                           Counts(recv_counts, n), Counts(recv_displs, n), t, Stream(comm));
     });
   });
 }
@@ -436,7 +449,7 @@ railcc_status railcc_send(railcc_comm_t comm, const void* buf, size_t count,
     ClearHandle(work);
     railcc::Communicator& c = Comm(kFn, comm);
     const railcc::DataType t = ToDataType(kFn, dtype);
-    return Launch(work, [&] { return c.send(buf, count, t, peer, tag); });
+    return Launch(work, [&] { return c.send(buf, count, t, peer, tag, Stream(comm)); });
   });
 }
 
@@ -447,7 +460,7 @@ railcc_status railcc_recv(railcc_comm_t comm, void* buf, size_t count, railcc_da
     ClearHandle(work);
     railcc::Communicator& c = Comm(kFn, comm);
     const railcc::DataType t = ToDataType(kFn, dtype);
-    return Launch(work, [&] { return c.recv(buf, count, t, peer, tag); });
+    return Launch(work, [&] { return c.recv(buf, count, t, peer, tag, Stream(comm)); });
   });
 }
 
@@ -456,7 +469,7 @@ railcc_status railcc_barrier(railcc_comm_t comm, railcc_work_t* work) {
   return Guard(kFn, [&] {
     ClearHandle(work);
     railcc::Communicator& c = Comm(kFn, comm);
-    return Launch(work, [&] { return c.barrier(); });
+    return Launch(work, [&] { return c.barrier(Stream(comm)); });
   });
 }
 
@@ -483,6 +496,34 @@ railcc_status railcc_work_test(railcc_work_t work, int* done) {
     }
     *done = 1;
     if (std::exception_ptr e = work->work.exception()) std::rethrow_exception(e);
+    return RAILCC_OK;
+  });
+}
+
+railcc_status railcc_work_synchronize(railcc_work_t work, int64_t timeout_ms) {
+  static constexpr const char* kFn = "railcc_work_synchronize";
+  return Guard(kFn, [&] {
+    NotNull(kFn, work, "work");
+    work->work.synchronize(timeout_ms < 0 ? std::chrono::milliseconds::max()
+                                          : std::chrono::milliseconds(timeout_ms));
+    return RAILCC_OK;
+  });
+}
+
+railcc_status railcc_work_wait_stream(railcc_work_t work, void* stream) {
+  static constexpr const char* kFn = "railcc_work_wait_stream";
+  return Guard(kFn, [&] {
+    NotNull(kFn, work, "work");
+    work->work.wait_stream(stream);
+    return RAILCC_OK;
+  });
+}
+
+railcc_status railcc_comm_set_cuda_stream(railcc_comm_t comm, void* stream) {
+  static constexpr const char* kFn = "railcc_comm_set_cuda_stream";
+  return Guard(kFn, [&] {
+    Comm(kFn, comm);
+    comm->cuda_stream.store(stream, std::memory_order_release);
     return RAILCC_OK;
   });
 }

@@ -257,15 +257,16 @@ Config Config::from_map(const EnvMap& env) {
     if (!ok) bad("RAILCC_LOG_LEVEL", *v, "error, warn, info, debug or trace");
   }
   if (const std::string* v = find(env, "RAILCC_DEBUG")) {
-    static constexpr std::string_view kSubsystems[] = {"config", "init", "coll", "net",
-                                                       "store",  "shm",  "algo", "all"};
+    static constexpr std::string_view kSubsystems[] = {"config", "init", "coll", "net", "store",
+                                                       "shm",    "algo", "cuda", "all"};
     std::string_view rest = *v;
     while (!rest.empty()) {
       const auto comma = rest.find(',');
       const std::string_view item = rest.substr(0, comma);
       bool ok = false;
       for (auto s : kSubsystems) ok = ok || item == s;
-      if (!ok) bad("RAILCC_DEBUG", *v, "a comma list of config,init,coll,net,store,shm,algo,all");
+      if (!ok)
+        bad("RAILCC_DEBUG", *v, "a comma list of config,init,coll,net,store,shm,algo,cuda,all");
       rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
     }
     c.debug_subsystems = *v;
@@ -312,6 +313,20 @@ Config Config::from_map(const EnvMap& env) {
     c.tcp_sockets_per_peer = static_cast<int>(parse_int("RAILCC_TCP_SOCKETS", *v, 1, 16));
   }
   if (const std::string* v = find(env, "RAILCC_SOCKET_ADDR")) c.socket_addr = *v;
+  if (const std::string* v = find(env, "RAILCC_CUDA"))
+    c.cuda = parse_int("RAILCC_CUDA", *v, 0, 1) != 0;
+  if (const std::string* v = find(env, "RAILCC_CUDA_IPC")) {
+    c.cuda_ipc = parse_int("RAILCC_CUDA_IPC", *v, 0, 1) != 0;
+  }
+  if (const std::string* v = find(env, "RAILCC_CUDA_IPC_CHUNK_BYTES")) {
+    c.cuda_ipc_chunk_bytes = parse_bytes("RAILCC_CUDA_IPC_CHUNK_BYTES", *v, 4096, 1ull << 34);
+  }
+  if (const std::string* v = find(env, "RAILCC_CUDA_WAIT")) {
+    if (*v != "auto" && *v != "memop" && *v != "kernel") {
+      bad("RAILCC_CUDA_WAIT", *v, "auto, memop or kernel");
+    }
+    c.cuda_wait = *v;
+  }
   if (const std::string* v = find(env, "RAILCC_INLINE_BYTES")) {
     c.inline_bytes = parse_bytes("RAILCC_INLINE_BYTES", *v, 0, 1ull << 40);
   }
@@ -471,6 +486,10 @@ std::string Config::to_string() const {
   row("RAILCC_SPIN_US", std::to_string(spin_us));
   row("RAILCC_TELEMETRY", telemetry ? "1" : "0 (off)");
   row("RAILCC_TRACE", trace_dir.empty() ? "(off)" : trace_dir);
+  row("RAILCC_CUDA", cuda ? "1 (CUDA buffers detected)" : "0 (host buffers only)");
+  row("RAILCC_CUDA_IPC", cuda_ipc ? "1" : "0 (host staging)");
+  row("RAILCC_CUDA_IPC_CHUNK_BYTES", std::to_string(cuda_ipc_chunk_bytes));
+  row("RAILCC_CUDA_WAIT", cuda_wait);
   row("RAILCC_CHECKSUM", checksum ? "1 (CRC32C on every message)" : "0");
   row("RAILCC_MAX_UNEXPECTED_BYTES", std::to_string(max_unexpected_bytes));
   if (fault.enabled()) {

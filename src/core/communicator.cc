@@ -210,18 +210,18 @@ std::shared_ptr<Communicator> Communicator::init(std::shared_ptr<Store> store, i
 }
 
 Work Communicator::all_reduce(const void* send, void* recv, std::size_t count, DataType type,
-                              ReduceOp op) {
+                              ReduceOp op, std::optional<CudaStream> stream) {
   const int r = rank();
   const std::size_t bytes = checked_bytes("all_reduce", r, count, type);
   check_op("all_reduce", r, op);
   check_ptr("all_reduce", r, send, bytes, "send buffer");
   check_ptr("all_reduce", r, recv, bytes, "receive buffer");
   check_overlap("all_reduce", r, send, bytes, recv, bytes, recv);
-  return impl_->enqueue(make_args(OpKind::kAllReduce, send, recv, count, type, op));
+  return impl_->enqueue(make_args(OpKind::kAllReduce, send, recv, count, type, op), stream);
 }
 
 Work Communicator::reduce_scatter(const void* send, void* recv, std::size_t recv_count,
-                                  DataType type, ReduceOp op) {
+                                  DataType type, ReduceOp op, std::optional<CudaStream> stream) {
   const int r = rank();
   const std::size_t bytes = checked_bytes("reduce_scatter", r, recv_count, type);
   const std::size_t total = checked_bytes("reduce_scatter", r, recv_count, type, size());
@@ -230,10 +230,12 @@ Work Communicator::reduce_scatter(const void* send, void* recv, std::size_t recv
   check_ptr("reduce_scatter", r, recv, bytes, "receive buffer");
   check_overlap("reduce_scatter", r, recv, bytes, send, total,
                 static_cast<const std::byte*>(send) + bytes * r);
-  return impl_->enqueue(make_args(OpKind::kReduceScatter, send, recv, recv_count, type, op));
+  return impl_->enqueue(make_args(OpKind::kReduceScatter, send, recv, recv_count, type, op),
+                        stream);
 }
 
-Work Communicator::all_gather(const void* send, void* recv, std::size_t send_count, DataType type) {
+Work Communicator::all_gather(const void* send, void* recv, std::size_t send_count, DataType type,
+                              std::optional<CudaStream> stream) {
   const int r = rank();
   const std::size_t bytes = checked_bytes("all_gather", r, send_count, type);
   const std::size_t total = checked_bytes("all_gather", r, send_count, type, size());
@@ -241,11 +243,11 @@ Work Communicator::all_gather(const void* send, void* recv, std::size_t send_cou
   check_ptr("all_gather", r, recv, total, "receive buffer");
   check_overlap("all_gather", r, send, bytes, recv, total,
                 static_cast<const std::byte*>(recv) + bytes * r);
-  return impl_->enqueue(make_args(OpKind::kAllGather, send, recv, send_count, type));
+  return impl_->enqueue(make_args(OpKind::kAllGather, send, recv, send_count, type), stream);
 }
 
 Work Communicator::broadcast(const void* send, void* recv, std::size_t count, DataType type,
-                             int root) {
+                             int root, std::optional<CudaStream> stream) {
   const int r = rank();
   const std::size_t bytes = checked_bytes("broadcast", r, count, type);
   check_rank("broadcast", r, root, size(), "root");
@@ -253,11 +255,11 @@ Work Communicator::broadcast(const void* send, void* recv, std::size_t count, Da
   check_ptr("broadcast", r, recv, bytes, "receive buffer");
   if (r == root) check_overlap("broadcast", r, send, bytes, recv, bytes, recv);
   return impl_->enqueue(
-      make_args(OpKind::kBroadcast, send, recv, count, type, ReduceOp::kSum, root));
+      make_args(OpKind::kBroadcast, send, recv, count, type, ReduceOp::kSum, root), stream);
 }
 
 Work Communicator::reduce(const void* send, void* recv, std::size_t count, DataType type,
-                          ReduceOp op, int root) {
+                          ReduceOp op, int root, std::optional<CudaStream> stream) {
   const int r = rank();
   const std::size_t bytes = checked_bytes("reduce", r, count, type);
   check_op("reduce", r, op);
@@ -267,11 +269,11 @@ Work Communicator::reduce(const void* send, void* recv, std::size_t count, DataT
     check_ptr("reduce", r, recv, bytes, "receive buffer");
     check_overlap("reduce", r, send, bytes, recv, bytes, recv);
   }
-  return impl_->enqueue(make_args(OpKind::kReduce, send, recv, count, type, op, root));
+  return impl_->enqueue(make_args(OpKind::kReduce, send, recv, count, type, op, root), stream);
 }
 
 Work Communicator::gather(const void* send, void* recv, std::size_t send_count, DataType type,
-                          int root) {
+                          int root, std::optional<CudaStream> stream) {
   const int r = rank();
   const std::size_t bytes = checked_bytes("gather", r, send_count, type);
   const std::size_t total = checked_bytes("gather", r, send_count, type, size());
@@ -283,11 +285,11 @@ Work Communicator::gather(const void* send, void* recv, std::size_t send_count, 
                   static_cast<const std::byte*>(recv) + bytes * r);
   }
   return impl_->enqueue(
-      make_args(OpKind::kGather, send, recv, send_count, type, ReduceOp::kSum, root));
+      make_args(OpKind::kGather, send, recv, send_count, type, ReduceOp::kSum, root), stream);
 }
 
 Work Communicator::scatter(const void* send, void* recv, std::size_t recv_count, DataType type,
-                           int root) {
+                           int root, std::optional<CudaStream> stream) {
   const int r = rank();
   const std::size_t bytes = checked_bytes("scatter", r, recv_count, type);
   const std::size_t total = checked_bytes("scatter", r, recv_count, type, size());
@@ -299,22 +301,24 @@ Work Communicator::scatter(const void* send, void* recv, std::size_t recv_count,
                   static_cast<const std::byte*>(send) + bytes * r);
   }
   return impl_->enqueue(
-      make_args(OpKind::kScatter, send, recv, recv_count, type, ReduceOp::kSum, root));
+      make_args(OpKind::kScatter, send, recv, recv_count, type, ReduceOp::kSum, root), stream);
 }
 
-Work Communicator::all_to_all(const void* send, void* recv, std::size_t count, DataType type) {
+Work Communicator::all_to_all(const void* send, void* recv, std::size_t count, DataType type,
+                              std::optional<CudaStream> stream) {
   const int r = rank();
   const std::size_t total = checked_bytes("all_to_all", r, count, type, size());
   check_ptr("all_to_all", r, send, total, "send buffer");
   check_ptr("all_to_all", r, recv, total, "receive buffer");
   check_overlap("all_to_all", r, send, total, recv, total, recv);
-  return impl_->enqueue(make_args(OpKind::kAllToAll, send, recv, count, type));
+  return impl_->enqueue(make_args(OpKind::kAllToAll, send, recv, count, type), stream);
 }
 
 Work Communicator::all_to_allv(const void* send, std::span<const std::size_t> send_counts,
                                std::span<const std::size_t> send_displs, void* recv,
                                std::span<const std::size_t> recv_counts,
-                               std::span<const std::size_t> recv_displs, DataType type) {
+                               std::span<const std::size_t> recv_displs, DataType type,
+                               std::optional<CudaStream> stream) {
   const int r = rank();
   const std::size_t n = static_cast<std::size_t>(size());
   checked_bytes("all_to_allv", r, 1, type);
@@ -348,10 +352,11 @@ Work Communicator::all_to_allv(const void* send, std::span<const std::size_t> se
   a.send_displs.assign(send_displs.begin(), send_displs.end());
   a.recv_counts.assign(recv_counts.begin(), recv_counts.end());
   a.recv_displs.assign(recv_displs.begin(), recv_displs.end());
-  return impl_->enqueue(std::move(a));
+  return impl_->enqueue(std::move(a), stream);
 }
 
-Work Communicator::send(const void* buf, std::size_t count, DataType type, int peer, uint32_t tag) {
+Work Communicator::send(const void* buf, std::size_t count, DataType type, int peer, uint32_t tag,
+                        std::optional<CudaStream> stream) {
   const int r = rank();
   const std::size_t bytes = checked_bytes("send", r, count, type);
   check_rank("send", r, peer, size(), "peer");
@@ -364,10 +369,11 @@ Work Communicator::send(const void* buf, std::size_t count, DataType type, int p
   a.peer = peer;
   a.tag = tag;
   a.is_send = true;
-  return impl_->enqueue(std::move(a));
+  return impl_->enqueue(std::move(a), stream);
 }
 
-Work Communicator::recv(void* buf, std::size_t count, DataType type, int peer, uint32_t tag) {
+Work Communicator::recv(void* buf, std::size_t count, DataType type, int peer, uint32_t tag,
+                        std::optional<CudaStream> stream) {
   const int r = rank();
   const std::size_t bytes = checked_bytes("recv", r, count, type);
   check_rank("recv", r, peer, size(), "peer");
@@ -379,13 +385,13 @@ Work Communicator::recv(void* buf, std::size_t count, DataType type, int peer, u
   a.dtype = type;
   a.peer = peer;
   a.tag = tag;
-  return impl_->enqueue(std::move(a));
+  return impl_->enqueue(std::move(a), stream);
 }
 
-Work Communicator::barrier() {
+Work Communicator::barrier(std::optional<CudaStream> stream) {
   OpArgs a;
   a.op = OpKind::kBarrier;
-  return impl_->enqueue(std::move(a));
+  return impl_->enqueue(std::move(a), stream);
 }
 
 std::shared_ptr<Communicator> Communicator::split(int color, int key) {

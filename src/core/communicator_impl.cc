@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <optional>
 #include <thread>
@@ -37,6 +38,12 @@ CommunicatorImpl::CommunicatorImpl(CommParams params)
     mesh.connections.resize(1);
   }
   engine_ = std::make_unique<core::Engine>(p_.rank, p_.size, p_.config, std::move(mesh), &abort_);
+  {
+    const auto& hosts = engine_->host_of();
+    const bool one_host = hosts.empty() || std::all_of(hosts.begin(), hosts.end(),
+                                                       [&](int h) { return h == hosts[0]; });
+    cuda_ = std::make_unique<cuda::StreamOps>(p_.config, p_.rank, p_.size, store_, one_host);
+  }
   if (!p_.config.trace_dir.empty()) {
     trace_ = std::make_unique<telemetry::TraceRecorder>(p_.config.trace_dir, p_.rank, p_.size,
                                                         p_.comm_id);
@@ -95,12 +102,18 @@ CommunicatorImpl::~CommunicatorImpl() {
   telemetry::flush_metrics();
 }
 
-Work CommunicatorImpl::enqueue(OpArgs args) {
+Work CommunicatorImpl::enqueue(OpArgs args, const std::optional<CudaStream>& stream) {
   auto work = std::make_shared<WorkState>();
   work->spin_us = p_.config.spin_us;
+  // CUDA buffers or a stream: enqueue the op's events and gate on the stream now (throws for a
+  // bad call before anything is queued).
+  std::unique_ptr<cuda::DeviceOp> device =
+      cuda_->prepare(args, stream, wire::op_kind_name(args.op));
+  if (device) work->gpu = device->completion();
   // Small collectives may run on the thread that waits for them, so the worker is not woken
   // for them; it starts them within 2 x kStartLatency if nobody waits (see worker_loop()).
-  const bool inline_ok = args.op != OpKind::kSendRecv &&
+  // Not ops on the GPU: waiting for their stream is the worker's job.
+  const bool inline_ok = !device && args.op != OpKind::kSendRecv &&
                          args.count * data_type_size(args.dtype) <= p_.config.inline_bytes;
   if (inline_ok) work->hook = hook_;
   bool wake;
@@ -110,6 +123,7 @@ Work CommunicatorImpl::enqueue(OpArgs args) {
     op.args = std::move(args);
     op.seq = op.args.op == OpKind::kSendRecv ? 0 : next_seq_++;
     op.work = work;
+    op.device = std::move(device);
     const OpArgs& a = op.args;
     work->op = {a.op, op.seq, a.count, a.dtype, a.redop, a.root, a.peer, a.tag, a.is_send};
     if (flight_) {
@@ -296,7 +310,12 @@ void CommunicatorImpl::run(Op& op) {
   try {
     if (abort_) throw AbortedError("communicator aborted");
     RAILCC_DEBUG("coll", "{} starts", where());
-    dispatch(ctx);
+    if (op.device) {
+      cuda_->run_collective(*op.device, op.args, ctx, deadline, cuda_hooks(),
+                            [&] { dispatch(ctx); });
+    } else {
+      dispatch(ctx);
+    }
     ok = true;
     flight_end();
     record();
@@ -346,6 +365,16 @@ void CommunicatorImpl::note_straggler(const algo::Context& ctx, uint64_t op_ns) 
                 p_.rank, peer, times, late_history_.size(), ctx.slowest_peer_wait_ns() / 1e6,
                 op_ns / 1e6);
   }
+}
+
+cuda::StreamOps::Hooks CommunicatorImpl::cuda_hooks() {
+  cuda::StreamOps::Hooks h;
+  h.abort = &abort_;
+  h.idle = [this] {
+    engine_->progress();
+    if (!reaping_) reap_p2p();
+  };
+  return h;
 }
 
 void CommunicatorImpl::dispatch(algo::Context& ctx) {
@@ -401,6 +430,19 @@ void CommunicatorImpl::post_p2p(Op op) {
   }
   if (flight_) flight_->started(p.op.flight_id, telemetry::steady_now_ns());
   p.deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
+  if (p.op.device) {
+    // Wait for the stream's earlier work and stage a device send before posting. The hooks may
+    // finish other p2p ops meanwhile: this one joins p2p_ only afterwards.
+    try {
+      cuda_->start_p2p(*p.op.device, p.op.args, p.deadline, cuda_hooks());
+    } catch (const Error& e) {
+      const std::string msg =
+          fmt::format("rank {}: {} failed: {}", p_.rank, p.op.work->description(), e.what());
+      fail(e.code(), msg);
+      p.op.work->finish(make_error(e.code(), msg));
+      return;
+    }
+  }
   const std::size_t bytes = a.count * data_type_size(a.dtype);
   transport::Expectation what;
   what.op = OpKind::kSendRecv;
@@ -451,9 +493,26 @@ void CommunicatorImpl::match_self_p2p() {
 }
 
 void CommunicatorImpl::reap_p2p() {
+  if (reaping_) return;
+  reaping_ = true;
+  struct Reset {
+    bool& flag;
+    ~Reset() { flag = false; }
+  } reset{reaping_};
   for (auto it = p2p_.begin(); it != p2p_.end();) {
     PendingP2P& p = **it;
     WorkError error;
+    if (p.done() && p.op.device) {
+      // Copy a device receive back and let the stream go on.
+      try {
+        cuda_->finish_p2p(*p.op.device, p.deadline, cuda_hooks());
+      } catch (const Error& e) {
+        const std::string msg =
+            fmt::format("rank {}: {} failed: {}", p_.rank, p.op.work->description(), e.what());
+        fail(e.code(), msg);
+        error = make_error(e.code(), msg);
+      }
+    }
     if (!p.done()) {
       error = failure_error(p.op.work->description());
       if (!error && !abort_ && !p.deadline.expired()) {

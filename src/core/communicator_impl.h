@@ -17,6 +17,7 @@
 #include "src/algorithms/context.h"
 #include "src/core/engine.h"
 #include "src/core/work_state.h"
+#include "src/cuda/stream_ops.h"
 
 namespace railcc::telemetry {
 class TraceRecorder;
@@ -46,8 +47,9 @@ class CommunicatorImpl final : public OpRunner {
   const Config& config() const { return p_.config; }
   void set_timeout(std::chrono::milliseconds t) { timeout_ms_ = t.count(); }
 
-  // Queues an op; collectives take the next sequence number (p2p ops do not).
-  Work enqueue(algo::OpArgs args);
+  // Queues an op; collectives take the next sequence number (p2p ops do not). With CUDA buffers
+  // or a stream, the op is first enqueued on that stream (src/cuda/stream_ops.h).
+  Work enqueue(algo::OpArgs args, const std::optional<CudaStream>& stream = std::nullopt);
   std::shared_ptr<Communicator> split(int color, int key, uint64_t group_hash);
   void abort() noexcept;
   void help(const WorkState* until) override;
@@ -58,6 +60,7 @@ class CommunicatorImpl final : public OpRunner {
     uint64_t seq = 0;
     uint64_t flight_id = 0;  // its flight recorder entry (0: not recorded)
     std::shared_ptr<WorkState> work;
+    std::unique_ptr<cuda::DeviceOp> device;  // CUDA buffers or stream; null for host ops
   };
 
   // A point-to-point op posted by the worker; it completes while later ops run, so a rank can
@@ -91,10 +94,14 @@ class CommunicatorImpl final : public OpRunner {
   std::string timeout_message(const Op& op, const std::string& detail);
   void fail(ErrorCode code, const std::string& message);
   void note_straggler(const algo::Context& ctx, uint64_t op_ns);
+  // What the CUDA path's waits run meanwhile: connections progress, p2p ops finish.
+  cuda::StreamOps::Hooks cuda_hooks();
 
   CommParams p_;
   std::shared_ptr<Store> store_;  // prefixed with this communicator's id
   std::unique_ptr<core::Engine> engine_;
+  // CUDA buffers and streams. Declared before queue_ and p2p_, so destroyed after their ops.
+  std::unique_ptr<cuda::StreamOps> cuda_;
   std::atomic<bool> abort_{false};
   bool abort_announced_ = false;  // worker only
   std::atomic<long long> timeout_ms_;
@@ -116,6 +123,7 @@ class CommunicatorImpl final : public OpRunner {
   algo::Scratch scratch_;       // reused by every op: no page faults per call
   std::deque<std::unique_ptr<PendingP2P>> p2p_;  // worker thread only
   std::deque<PendingP2P*> self_sends_, self_recvs_;
+  bool reaping_ = false;  // inside reap_p2p() (the CUDA waits it runs must not re-enter it)
   // Set once an op failed: the ranks are out of step and every later op fails the same way.
   std::mutex failure_mutex_;
   ErrorCode failure_code_ = ErrorCode::kOk;

@@ -53,6 +53,8 @@ class Engine {
         const_cast<void*>(static_cast<const void*>(&done)),
         [](void* d) { return static_cast<bool>((*static_cast<D*>(d))()); }, deadline);
   }
+  // One pass over every connection without waiting; true if bytes moved.
+  bool progress() { return progress_all(); }
   // Drops every posted request (after a failure, before their owners go away).
   void abandon_all();
   // Sends an error frame to every peer and flushes for a short while (best effort).

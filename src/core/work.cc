@@ -49,17 +49,56 @@ void Work::wait(std::chrono::milliseconds timeout) const {
 
 bool Work::test() const {
   if (!state_) throw InvalidArgumentError("Work::test on an empty Work");
-  std::lock_guard lock(state_->mutex);
-  if (!state_->done) return false;
-  if (state_->error) throw_error(state_->error.code, state_->error.message);
-  return true;
+  {
+    std::lock_guard lock(state_->mutex);
+    if (!state_->done) return false;
+    if (state_->error) throw_error(state_->error.code, state_->error.message);
+  }
+  return !state_->gpu || state_->gpu->query();
 }
 
 bool Work::is_completed() const noexcept {
   if (!state_) return false;
-  std::lock_guard lock(state_->mutex);
-  return state_->done;
+  {
+    std::lock_guard lock(state_->mutex);
+    if (!state_->done) return false;
+  }
+  if (!state_->gpu) return true;
+  try {
+    return state_->gpu->query();
+  } catch (...) {
+    return true;  // the stream failed: nothing more will happen
+  }
 }
+
+void Work::synchronize(std::chrono::milliseconds timeout) const {
+  if (!state_) throw InvalidArgumentError("Work::synchronize on an empty Work");
+  const auto start = std::chrono::steady_clock::now();
+  wait(timeout);
+  if (!state_->gpu) return;
+  const bool forever = timeout >= std::chrono::hours(24 * 365);
+  int polls = 0;
+  while (!state_->gpu->query()) {
+    if (!forever && std::chrono::steady_clock::now() - start >= timeout) {
+      throw TimeoutError(fmt::format(
+          "{} did not complete on its CUDA stream within the {} ms given to Work::synchronize "
+          "(the stream still runs)",
+          state_->description(), timeout.count()));
+    }
+    if (++polls < 64) {
+      std::this_thread::yield();
+    } else {
+      std::this_thread::sleep_for(std::chrono::microseconds(50));
+    }
+  }
+}
+
+void Work::wait_stream(void* cuda_stream) const {
+  if (!state_) throw InvalidArgumentError("Work::wait_stream on an empty Work");
+  if (state_->gpu) state_->gpu->api().stream_wait_event(cuda_stream, state_->gpu->event());
+}
+
+bool Work::is_cuda() const noexcept { return state_ && state_->gpu; }
 
 std::exception_ptr Work::exception() const noexcept {
   if (!state_) return nullptr;

@@ -10,6 +10,7 @@
 #include "railcc/data_type.hpp"
 #include "railcc/reduce_op.hpp"
 #include "railcc/status.hpp"
+#include "src/cuda/gpu_completion.h"
 #include "transport/wire_format.h"
 
 namespace railcc::detail {
@@ -66,6 +67,8 @@ struct WorkState {
   int spin_us = 0;                    // how long a waiter polls before it sleeps (RAILCC_SPIN_US)
   // Set for ops a waiting thread may run itself (small collectives): saves waking the worker.
   std::shared_ptr<HelpHook> hook;
+  // Ops on a CUDA stream: the op's end on that stream (null for host ops).
+  std::shared_ptr<cuda::GpuCompletion> gpu;
 
   void finish(WorkError e) {
     {

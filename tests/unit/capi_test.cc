@@ -513,3 +513,34 @@ TEST(CapiErrorTest, LastErrorIsPerThreadAndKeptUntilTheNextFailure) {
 }
 
 }  // namespace
+
+namespace {
+
+// Without a GPU a CUDA stream cannot be honored: the collective says so (UNSUPPORTED) instead of
+// running unordered; clearing the stream gives plain host collectives again.
+TEST_F(CapiTest, CudaStreamWithoutAGpu) {
+  EXPECT_EQ(railcc_comm_set_cuda_stream(nullptr, nullptr), RAILCC_ERR_INVALID_ARGUMENT);
+  std::vector<float> v = Iota(8);
+  railcc_work_t work = nullptr;
+  ASSERT_EQ(
+      railcc_all_reduce(comm_, v.data(), v.data(), v.size(), RAILCC_FLOAT32, RAILCC_SUM, &work),
+      RAILCC_OK);
+  EXPECT_EQ(railcc_work_wait_stream(work, nullptr), RAILCC_OK);  // a host op: no effect
+  EXPECT_EQ(railcc_work_synchronize(work, -1), RAILCC_OK);
+  EXPECT_EQ(railcc_work_free(work), RAILCC_OK);
+  EXPECT_EQ(railcc_work_synchronize(nullptr, -1), RAILCC_ERR_INVALID_ARGUMENT);
+  if (railcc::cuda_available()) GTEST_SKIP() << "this machine has a GPU";
+  int dummy = 0;
+  ASSERT_EQ(railcc_comm_set_cuda_stream(comm_, &dummy), RAILCC_OK);
+  EXPECT_EQ(
+      railcc_all_reduce(comm_, v.data(), v.data(), v.size(), RAILCC_FLOAT32, RAILCC_SUM, nullptr),
+      RAILCC_ERR_UNSUPPORTED);
+  EXPECT_NE(std::string(railcc_last_error()).find("CUDA stream"), std::string::npos)
+      << railcc_last_error();
+  ASSERT_EQ(railcc_comm_set_cuda_stream(comm_, nullptr), RAILCC_OK);
+  EXPECT_EQ(
+      railcc_all_reduce(comm_, v.data(), v.data(), v.size(), RAILCC_FLOAT32, RAILCC_SUM, nullptr),
+      RAILCC_OK);
+}
+
+}  // namespace
