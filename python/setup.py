@@ -21,6 +21,18 @@ if not STATIC_LIB.exists():
         "(cmake -S . -B build && cmake --build build --target railcc_static)"
     )
 
+# A CUDA build of railcc (RAILCC_CUDA, see cmake/cuda.cmake) puts device code and calls into the
+# CUDA runtime in librailcc.a: link the same static runtime CMake found, and keep its symbols
+# private to this module so they never interpose on torch's own libcudart.
+CUDA_RUNTIME = []
+_cache = BUILD / "CMakeCache.txt"
+if _cache.exists():
+    for line in _cache.read_text().splitlines():
+        if line.startswith("CUDA_cudart_static_LIBRARY:FILEPATH="):
+            _path = line.split("=", 1)[1]
+            if _path and pathlib.Path(_path).exists():
+                CUDA_RUNTIME = [_path]
+
 SOURCES = [
     f"railcc/csrc/{name}.cpp"
     for name in ("backend", "completion_queue", "module", "store_adapter", "types", "work")
@@ -35,9 +47,10 @@ extension = CppExtension(
     "railcc._C",
     SOURCES,
     include_dirs=[str(ROOT / "include")],
-    extra_objects=[str(STATIC_LIB)],
+    extra_objects=[str(STATIC_LIB), *CUDA_RUNTIME],
     # What librailcc.a itself links against (see the root CMakeLists.txt).
-    libraries=["hwy", "fmt", "hwloc", "crypto"],
+    libraries=["hwy", "fmt", "hwloc", "crypto", *(["dl", "rt"] if CUDA_RUNTIME else [])],
+    extra_link_args=["-Wl,--exclude-libs,libcudart_static.a"] if CUDA_RUNTIME else [],
     # -g0: Python's default flags add -g, which doubles the compile time of these torch-heavy
     # files and makes the module 10x larger.
     extra_compile_args=["-O2", "-g0", "-Wall", "-Wextra", *system_includes],
