@@ -80,9 +80,12 @@ TEST_P(FlowControl, FloodWhileBusyKeepsBoundedMemoryAndLosesNothing) {
           }
         }
         std::fprintf(stderr, "receiver peak RSS grew by %ld MiB while busy\n", grown_mib);
-        // Unbounded buffering holds most of the 48 MiB flood at this point.
+        // Unbounded buffering holds most of the 48 MiB flood at this point. Under ThreadSanitizer
+        // the shadow memory of everything touched inflates RSS, so there only the data is checked.
+#ifndef __SANITIZE_THREAD__
         CHECK(before < 0 || grown_mib < 20, "peak RSS grew by {} MiB with a 4 MiB limit",
               grown_mib);
+#endif
       },
       o);
   for (const auto& r : out) ASSERT_TRUE(r.ok()) << summary(out);
