@@ -17,6 +17,7 @@
 #include "src/bootstrap/auth.h"
 #include "src/common/log.h"
 #include "src/telemetry/metrics.h"
+#include "transport/connection_config.h"
 #include "transport/multirail/multirail_connection.h"
 #include "transport/multirail/rail_spec.h"
 #include "transport/shm/cross_memory.h"
@@ -253,8 +254,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
           std::make_unique<transport::StreamConnection>(p.rank, r, p.comm_id, std::move(streams));
       if (config.telemetry) conn->set_channel(telemetry::Metrics::global().channel("shm"));
       if (single_copy[r]) conn->enable_single_copy(peers[r].pid, config.shm_single_copy_bytes);
-      if (config.checksum) conn->enable_checksums();
-      conn->set_unexpected_limit(config.max_unexpected_bytes);
+      transport::apply_config(*conn, config);
       mesh.connections[r] = std::move(conn);
       RAILCC_DEBUG("shm", "rank {} -> rank {}: single copy (cross-memory attach) {}", p.rank, r,
                    single_copy[r] ? fmt::format("from {} bytes", config.shm_single_copy_bytes)
@@ -424,11 +424,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
                                            peer_rails[r][s].first));
         links.push_back(std::move(link));
       }
-      transport::MultiRailConnection::Options options;
-      options.chunk_bytes = config.rail_chunk_bytes;
-      options.rail_timeout = config.rail_timeout;
-      options.max_unexpected_bytes = config.max_unexpected_bytes;
-      options.checksums = config.checksum;
+      const auto options = transport::multirail_options(config);
       mesh.connections[r] = std::make_unique<transport::MultiRailConnection>(
           p.rank, r, p.comm_id, std::move(links), options);
       continue;
@@ -441,8 +437,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
     }
     auto conn =
         std::make_unique<transport::StreamConnection>(p.rank, r, p.comm_id, std::move(streams));
-    if (config.checksum) conn->enable_checksums();
-    conn->set_unexpected_limit(config.max_unexpected_bytes);
+    transport::apply_config(*conn, config);
     mesh.connections[r] = std::move(conn);
     if (config.telemetry) {
       mesh.connections[r]->set_channel(telemetry::Metrics::global().channel("tcp"));

@@ -4,6 +4,7 @@
 
 #include "src/common/log.h"
 #include "src/telemetry/metrics.h"
+#include "transport/connection_config.h"
 #include "transport/multirail/multirail_connection.h"
 #include "transport/multirail/rail_spec.h"
 #include "transport/stream_connection.h"
@@ -69,8 +70,7 @@ std::map<int, std::unique_ptr<Connection>> connect_ucx_peers(Store& store, const
       streams.push_back(std::make_unique<UcxStream>(workers[0], r, addr, pid, kStageBytes,
                                                     fmt::format("rank {} (ucx)", r)));
       auto conn = std::make_unique<StreamConnection>(w.rank, r, w.comm_id, std::move(streams));
-      if (config.checksum) conn->enable_checksums();
-      conn->set_unexpected_limit(config.max_unexpected_bytes);
+      transport::apply_config(*conn, config);
       if (config.telemetry) conn->set_channel(telemetry::Metrics::global().channel("ucx"));
       out[r] = std::move(conn);
       continue;
@@ -87,11 +87,7 @@ std::map<int, std::unique_ptr<Connection>> connect_ucx_peers(Store& store, const
                                       fmt::format("rank {} (ucx rail {})", r, rails[k].describe()));
       links.push_back(std::move(link));
     }
-    MultiRailConnection::Options options;
-    options.chunk_bytes = config.rail_chunk_bytes;
-    options.rail_timeout = config.rail_timeout;
-    options.max_unexpected_bytes = config.max_unexpected_bytes;
-    options.checksums = config.checksum;
+    const auto options = transport::multirail_options(config);
     out[r] = std::make_unique<MultiRailConnection>(w.rank, r, w.comm_id, std::move(links), options);
   }
   RAILCC_DEBUG("init", "rank {}: {} ucx peer(s) over {} worker(s) ({})", w.rank, w.peers.size(),

@@ -8,6 +8,7 @@
 
 #include "src/common/log.h"
 #include "src/telemetry/metrics.h"
+#include "transport/connection_config.h"
 #include "transport/multirail/multirail_connection.h"
 #include "transport/stream_connection.h"
 #include "transport/verbs/verbs_port.h"
@@ -145,8 +146,7 @@ std::map<int, std::unique_ptr<Connection>> connect_verbs_peers(
       for (auto& q : v) s.push_back(std::move(q));
       auto conn = std::make_unique<StreamConnection>(rank, r, comm_id, std::move(s));
       if (config.telemetry) conn->set_channel(telemetry::Metrics::global().channel("verbs"));
-      if (config.checksum) conn->enable_checksums();
-      conn->set_unexpected_limit(config.max_unexpected_bytes);
+      transport::apply_config(*conn, config);
       out[r] = std::move(conn);
       continue;
     }
@@ -162,11 +162,7 @@ std::map<int, std::unique_ptr<Connection>> connect_verbs_peers(
       link.stream = std::move(v[k]);
       links.push_back(std::move(link));
     }
-    MultiRailConnection::Options options;
-    options.chunk_bytes = config.rail_chunk_bytes;
-    options.rail_timeout = config.rail_timeout;
-    options.max_unexpected_bytes = config.max_unexpected_bytes;
-    options.checksums = config.checksum;
+    const auto options = transport::multirail_options(config);
     out[r] = std::make_unique<MultiRailConnection>(rank, r, comm_id, std::move(links), options);
   }
   return out;
