@@ -68,6 +68,14 @@ if [ $run_sanitize -eq 1 ]; then
 fi
 
 if [ $status -ne 0 ]; then
+  # CI keeps only the tail of the log: repeat what each failing test said, last, so it survives.
+  for dir in build build-asan build-tsan; do
+    log=$dir/Testing/Temporary/LastTest.log
+    [ -s "$dir/Testing/Temporary/LastTestsFailed.log" ] || continue
+    echo "== $dir: failed tests" >&2
+    cat "$dir/Testing/Temporary/LastTestsFailed.log" >&2
+    grep -E 'PROBLEM|Failure|FAILED|Expected|Which is|ERROR|error:|hung' "$log" | tail -n 40 >&2 || true
+  done
   echo "railcc: some tests FAILED" >&2
 fi
 exit $status

@@ -157,7 +157,7 @@ JobOptions options_for(const Case& c) {
   JobOptions o;
   o.env["RAILCC_TIMEOUT"] = std::to_string(kTimeoutS);
   o.env["RAILCC_LOG_LEVEL"] = "error";
-  o.limit = std::chrono::seconds(3 * kTimeoutS);
+  o.limit = std::chrono::seconds(5 * kTimeoutS);                // past this a rank counts as hung
   if (const char* debug = std::getenv("FAULT_MATRIX_DEBUG")) {  // e.g. "net": logs in PROBLEM lines
     o.env["RAILCC_DEBUG"] = debug;
     o.env["RAILCC_LOG_LEVEL"] = "debug";
@@ -231,8 +231,9 @@ Verdict run_case(const Case& c, std::string* detail) {
       *detail += fmt::format("rank {}: {}; ", r, line);
     } else if (line.starts_with("OUTCOME error") && o.ok() &&
                (line.find("rank ") != std::string::npos ||
-                line.find("store") != std::string::npos) &&
-               o.seconds < kTimeoutS + 5) {
+                line.find("store") != std::string::npos)) {
+      // No bound on how long the error took beyond the harness's own limit (a rank past it is a
+      // hang, above): on a loaded CI machine a timeout plus the cascade behind it can run late.
       if (benign(c.fault)) {
         unclear = true;  // a benign fault must not fail the job
         *detail += fmt::format("rank {}: {}; ", r, line);
