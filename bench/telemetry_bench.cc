@@ -16,15 +16,37 @@ void BM_ClockRead(benchmark::State& state) {
 }
 BENCHMARK(BM_ClockRead);
 
-// Metrics per op: two clock reads (start, end) and record_op.
+// What an op reads instead (telemetry/clock.h): the tick counter for durations...
+void BM_TickRead(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(ticks());
+}
+BENCHMARK(BM_TickRead);
+
+// ...and the coarse clock for the flight recorder's absolute times.
+void BM_CoarseClockRead(benchmark::State& state) {
+  for (auto _ : state) benchmark::DoNotOptimize(coarse_now_ns());
+}
+BENCHMARK(BM_CoarseClockRead);
+
+// Metrics per op as CommunicatorImpl::run does it: two tick reads (start, end) and record_op.
 void BM_MetricsPerOp(benchmark::State& state) {
+  Metrics& m = Metrics::global();
+  for (auto _ : state) {
+    const uint64_t start = ticks();
+    m.record_op(wire::OpKind::kAllReduce, "direct", ticks_between_ns(start, ticks()), 8, true);
+  }
+}
+BENCHMARK(BM_MetricsPerOp);
+
+// The same with the kernel's clock, as before: what the tick counter saves.
+void BM_MetricsPerOpKernelClock(benchmark::State& state) {
   Metrics& m = Metrics::global();
   for (auto _ : state) {
     const uint64_t start = steady_now_ns();
     m.record_op(wire::OpKind::kAllReduce, "direct", steady_now_ns() - start, 8, true);
   }
 }
-BENCHMARK(BM_MetricsPerOp);
+BENCHMARK(BM_MetricsPerOpKernelClock);
 
 // Flight recorder per op: enqueued, started, finished (the times come from the metrics' reads).
 void BM_FlightRecorderPerOp(benchmark::State& state) {

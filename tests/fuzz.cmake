@@ -23,7 +23,7 @@ if(RAILCC_BUILD_FUZZ)
   railcc_add_fuzzer(connection_fuzz ${s}/transport/stream_connection.cc
     ${s}/transport/connection.cc ${s}/transport/stream.cc ${s}/transport/wire_format.cc
     ${s}/transport/shm/cross_memory.cc ${s}/kernels/cpu/reduce.cc
-    ${s}/kernels/cpu/reduce_scalar.cc ${s}/src/telemetry/metrics.cc ${s}/src/telemetry/trace.cc
+    ${s}/kernels/cpu/reduce_scalar.cc ${s}/src/telemetry/clock.cc ${s}/src/telemetry/metrics.cc ${s}/src/telemetry/trace.cc
     ${s}/src/common/data_type.cc ${s}/src/common/errors.cc ${s}/src/common/log.cc
     ${s}/src/common/crc32c.cc)
   target_link_libraries(connection_fuzz PRIVATE hwy::hwy Threads::Threads)

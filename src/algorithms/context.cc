@@ -65,14 +65,19 @@ RecvRequest* Context::recv_reduce(int peer, void* dst, const void* local, std::s
   return &r;
 }
 
-void Context::account_wait(int peer, uint64_t start_ns) {
-  const uint64_t end = telemetry::steady_now_ns();
-  telemetry::Metrics::global().add_peer_wait(peer, end - start_ns);
-  if (end - start_ns > slowest_wait_ns_) {
-    slowest_wait_ns_ = end - start_ns;
+void Context::account_wait(int peer, uint64_t start_ticks) {
+  const uint64_t end_ticks = telemetry::ticks();
+  const uint64_t waited_ns = telemetry::ticks_between_ns(start_ticks, end_ticks);
+  telemetry::Metrics::global().add_peer_wait(peer, waited_ns);
+  if (waited_ns > slowest_wait_ns_) {
+    slowest_wait_ns_ = waited_ns;
     slowest_peer_ = peer;
   }
-  if (trace_) trace_->wait(peer, start_ns, end);
+  if (trace_) {
+    const uint64_t start_ns =
+        op_start_ns_ + telemetry::ticks_between_ns(op_start_ticks_, start_ticks);
+    trace_->wait(peer, start_ns, start_ns + waited_ns);
+  }
 }
 
 void Context::stamp_done() {
@@ -103,11 +108,11 @@ void Context::record_steps() {
 uint64_t Context::wait_start() {
   // Before an op's first wait it has only posted requests (and copied a little): the op's start,
   // read already for its duration, stands in for the wait's and saves a clock read per op.
-  if (const uint64_t t = wait_from_ns_) {
-    wait_from_ns_ = 0;
+  if (const uint64_t t = wait_from_ticks_) {
+    wait_from_ticks_ = 0;
     return t;
   }
-  return telemetry::steady_now_ns();
+  return telemetry::ticks();
 }
 
 uint64_t Context::trace_start() const { return trace_ ? telemetry::steady_now_ns() : 0; }

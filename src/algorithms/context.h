@@ -79,8 +79,12 @@ class Context {
   const char* algorithm() const { return algorithm_; }
   // Where waits are recorded (null = not traced).
   void set_trace(telemetry::TraceRecorder* t) { trace_ = t; }
-  // When the op started (steady_now_ns; 0 = unknown): the start of its first wait.
-  void set_op_start(uint64_t ns) { wait_from_ns_ = ns; }
+  // When the op started, in telemetry::ticks() (the start of its first wait; 0 = unknown) and,
+  // when traced, in steady_now_ns() (to place tick-timed waits on the trace's clock).
+  void set_op_start(uint64_t ticks, uint64_t ns) {
+    wait_from_ticks_ = op_start_ticks_ = ticks;
+    op_start_ns_ = ns;
+  }
   // The peer this op waited on longest, and for how long (straggler detection).
   int slowest_peer() const { return slowest_peer_; }
   uint64_t slowest_peer_wait_ns() const { return slowest_wait_ns_; }
@@ -111,9 +115,9 @@ class Context {
   Expectation expect_;
   Deadline deadline_;
   std::size_t elem_;
-  // Books a wait of [start_ns, now) on `peer`; returns now.
-  void account_wait(int peer, uint64_t start_ns);
-  // When a wait starts: the op's start for its first wait, else now.
+  // Books a wait from `start_ticks` (telemetry::ticks()) to now on `peer`.
+  void account_wait(int peer, uint64_t start_ticks);
+  // When a wait starts, in ticks: the op's start for its first wait, else now.
   uint64_t wait_start();
   // Tracing: notes when each request was first seen done (called after every progress round),
   // and records a step span per request before they are cleared.
@@ -122,7 +126,8 @@ class Context {
 
   const char* algorithm_ = "direct";
   telemetry::TraceRecorder* trace_ = nullptr;
-  uint64_t wait_from_ns_ = 0;
+  uint64_t wait_from_ticks_ = 0;
+  uint64_t op_start_ticks_ = 0, op_start_ns_ = 0;
   int slowest_peer_ = -1;
   uint64_t slowest_wait_ns_ = 0;
   Scratch& scratch_;

@@ -274,24 +274,29 @@ void CommunicatorImpl::run(Op& op) {
   }
   if (p_.config.fault.enabled()) inject_fault(op);
   auto where = [&] { return fmt::format("rank {}: {}", p_.rank, op.work->description()); };
-  // One clock read at each end of the op, shared by the metrics and the flight recorder.
+  // The op's duration comes from two tick reads (a few ns each, see telemetry/clock.h). Its
+  // absolute start, for the flight recorder, from the coarse clock; the trace (opt-in) pays for
+  // the precise one.
   const bool timed = p_.config.telemetry || flight_;
-  const uint64_t start_ns = timed ? telemetry::steady_now_ns() : 0;
+  const uint64_t start_ticks = timed ? telemetry::ticks() : 0;
+  const uint64_t start_ns =
+      trace_ ? telemetry::steady_now_ns() : (flight_ ? telemetry::coarse_now_ns() : 0);
   const Deadline deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
   // Outlives the try block: on failure the connections still point at its requests until
   // fail() abandons them.
   algo::Context ctx(p_.rank, p_.size, p_.config, *engine_, op.args, op.seq, deadline, scratch_);
   ctx.set_trace(trace_.get());
-  ctx.set_op_start(start_ns);
+  ctx.set_op_start(start_ticks, start_ns);
   if (flight_) {
     flight_->started(op.flight_id, start_ns);
     engine_->set_flight(flight_.get(), op.flight_id);
   }
   bool ok = false;
-  uint64_t end_ns = 0;
+  uint64_t end_ns = 0, duration_ns = 0;
   // Before fail(), which dumps the flight recorder: the dump shows this op as failed.
   auto flight_end = [&] {
-    end_ns = timed ? telemetry::steady_now_ns() : 0;
+    duration_ns = timed ? telemetry::ticks_between_ns(start_ticks, telemetry::ticks()) : 0;
+    end_ns = start_ns + duration_ns;
     if (!flight_) return;
     engine_->set_flight(nullptr, 0);
     flight_->finished(op.flight_id, ok, ctx.algorithm(), end_ns);
@@ -299,13 +304,12 @@ void CommunicatorImpl::run(Op& op) {
   auto record = [&] {
     if (!p_.config.telemetry) return;
     const std::size_t bytes = op.args.count * data_type_size(op.args.dtype);
-    telemetry::Metrics::global().record_op(op.args.op, ctx.algorithm(), end_ns - start_ns, bytes,
-                                           ok);
+    telemetry::Metrics::global().record_op(op.args.op, ctx.algorithm(), duration_ns, bytes, ok);
     if (trace_) {
       trace_->op(wire::op_kind_name(op.args.op), ctx.algorithm(), op.seq, bytes, start_ns, end_ns,
                  ok);
     }
-    if (ok) note_straggler(ctx, end_ns - start_ns);
+    if (ok) note_straggler(ctx, duration_ns);
   };
   try {
     if (abort_) throw AbortedError("communicator aborted");

@@ -56,12 +56,6 @@ void dump_thread() {
   }
 }
 
-uint64_t coarse_now_ns() {
-  timespec ts{};
-  ::clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-  return static_cast<uint64_t>(ts.tv_sec) * 1'000'000'000u + static_cast<uint64_t>(ts.tv_nsec);
-}
-
 double wall_offset_us() {
   const auto wall = std::chrono::system_clock::now().time_since_epoch();
   return std::chrono::duration<double, std::micro>(wall).count() - steady_now_ns() / 1000.0;

@@ -2,16 +2,9 @@
 
 #include <fmt/format.h>
 
-#include <chrono>
 #include <cstring>
 
 namespace railcc::telemetry {
-
-uint64_t steady_now_ns() {
-  return static_cast<uint64_t>(std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                   std::chrono::steady_clock::now().time_since_epoch())
-                                   .count());
-}
 
 Metrics& Metrics::global() {
   static Metrics* m = new Metrics();  // never destroyed: threads may record until exit

@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "src/telemetry/clock.h"
 #include "src/telemetry/histogram.h"
 #include "transport/wire_format.h"
 
@@ -76,7 +77,5 @@ class Metrics {
   std::vector<std::pair<uint64_t, uint64_t>> last_bytes_;
   uint64_t last_sample_ns_ = 0;
 };
-
-uint64_t steady_now_ns();
 
 }  // namespace railcc::telemetry

@@ -9,9 +9,11 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 #include <string>
+#include <thread>
 
 #include "railcc/config.hpp"
 #include "railcc/status.hpp"
+#include "src/telemetry/clock.h"
 #include "src/telemetry/histogram.h"
 #include "src/telemetry/metrics.h"
 #include "src/telemetry/trace.h"
@@ -32,6 +34,23 @@ TEST(TelemetryTest, HistogramBucketsAreUpperBoundsInclusive) {
   EXPECT_EQ(h.bucket(LatencyHistogram::kBoundsNs.size()), 1u);
   EXPECT_EQ(h.count(), 5u);
   EXPECT_NEAR(h.sum_seconds(), 503.0000025, 1e-6);
+}
+
+// The tick clock measures durations on the kernel's scale, and a duration going backwards reads 0.
+TEST(TelemetryTest, TickClockDurationsAreNanoseconds) {
+  (void)ticks();  // calibrates (1 ms) outside the measured span
+  // The tick span encloses the kernel's span, so it can only read longer (by the reads between).
+  const uint64_t t0 = ticks();
+  const uint64_t ns0 = steady_now_ns();
+  std::this_thread::sleep_for(std::chrono::milliseconds(30));
+  const uint64_t kernel_ns = steady_now_ns() - ns0;
+  const uint64_t tick_ns = ticks_between_ns(t0, ticks());
+  EXPECT_GE(kernel_ns, 30'000'000u);
+  // Calibration is good to ~1e-4; 1e-3 leaves room, and a loaded machine only adds to tick_ns.
+  EXPECT_GE(tick_ns, kernel_ns - kernel_ns / 1000) << "TSC: " << TickClock::get().uses_tsc();
+  EXPECT_LT(tick_ns, kernel_ns + 1'000'000'000u);
+  EXPECT_EQ(ticks_between_ns(t0 + 1, t0), 0u);
+  EXPECT_LE(coarse_now_ns(), steady_now_ns());
 }
 
 // Every line is a comment or `name{labels} value`, and each histogram's buckets are cumulative
