@@ -32,9 +32,10 @@ Shape shape(const Context& ctx, std::size_t count) {
   return sh;
 }
 
-void run(Context& ctx, const Schedule& s) {
+void run(Context& ctx, Schedule s) {
   const OpArgs& a = ctx.args();
-  execute(ctx, s, {a.send, a.recv, ctx.scratch(s.scratch_bytes)});
+  std::byte* scratch = ctx.scratch(s.scratch_bytes);
+  execute(ctx, std::move(s), {a.send, a.recv, scratch});
 }
 
 // All-pairs single copy, unless RAILCC_ALGO forces an algorithm.
@@ -52,10 +53,6 @@ bool small(const Context& ctx, std::size_t bytes) {
 void all_reduce(Context& ctx) {
   const OpArgs& a = ctx.args();
   const Config& cfg = ctx.config();
-  std::vector<int> hosts = Layout::host_of(ctx.host_of(), cfg.ranks_per_host);
-  hosts.resize(ctx.size(), 0);
-  Shape sh = shape(ctx, a.count);
-  sh.host_of = &hosts;
   const std::size_t bytes = a.count * ctx.elem_size();
   if (ctx.size() > 1 && a.count >= static_cast<std::size_t>(ctx.size()) &&
       use_all_pairs(ctx, bytes)) {
@@ -74,12 +71,27 @@ void all_reduce(Context& ctx) {
     ctx.wait_all();
     return;
   }
-  const Decision d = choose(CostModel::from_config(cfg), Layout::of(hosts), bytes, cfg.chunk_bytes,
-                            parse_algo(cfg.algo));
-  RAILCC_DEBUG("algo", "{}", d.describe(bytes, ctx.size()));
-  sh.chunk_bytes = d.chosen.chunk_bytes;
-  ctx.set_algorithm(algo_name(d.chosen.algo));
-  run(ctx, build_all_reduce(d.chosen.algo, sh, d.chosen.inter));
+  const ScheduleCache::Key key{a.count, ctx.elem_size(), a.redop == ReduceOp::kAvg};
+  const ScheduleCache::Entry* e = ctx.schedule_cache().find(key);
+  if (e) {
+    RAILCC_DEBUG("algo", "all_reduce {} bytes x {} ranks -> {} (as last time for this size)", bytes,
+                 ctx.size(), e->algorithm);
+  } else {
+    std::vector<int> hosts = Layout::host_of(ctx.host_of(), cfg.ranks_per_host);
+    hosts.resize(ctx.size(), 0);
+    Shape sh = shape(ctx, a.count);
+    sh.host_of = &hosts;
+    const Decision d = choose(CostModel::from_config(cfg), Layout::of(hosts), bytes,
+                              cfg.chunk_bytes, parse_algo(cfg.algo));
+    RAILCC_DEBUG("algo", "{}", d.describe(bytes, ctx.size()));
+    sh.chunk_bytes = d.chosen.chunk_bytes;
+    e = &ctx.schedule_cache().insert(
+        key, algo_name(d.chosen.algo),
+        prepare(build_all_reduce(d.chosen.algo, sh, d.chosen.inter), ctx.size()));
+  }
+  ctx.set_algorithm(e->algorithm);
+  const PreparedSchedule& p = e->prepared;
+  execute(ctx, p, {a.send, a.recv, ctx.scratch(p.schedule.scratch_bytes)});
 }
 
 void reduce_scatter(Context& ctx) {

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "railcc/config.hpp"
+#include "src/algorithms/scratch.h"
 #include "src/common/deadline.h"
 #include "src/core/engine.h"
 #include "transport/connection.h"
@@ -39,28 +40,6 @@ struct OpArgs {
   uint32_t tag = 0;
   bool is_send = false;  // point-to-point direction
   std::vector<std::size_t> send_counts, send_displs, recv_counts, recv_displs;  // all_to_allv
-};
-
-// Memory an op may use for intermediate data; owned by the communicator and reused across ops,
-// so large ops do not pay for fresh pages every call. Not zeroed.
-class Scratch {
- public:
-  // Requests of the op being run: kept here so their storage is reused too (a fresh deque
-  // allocates on construction).
-  std::deque<SendRequest> sends;
-  std::deque<RecvRequest> recvs;
-
-  std::byte* get(std::size_t bytes) {
-    if (bytes > size_) {
-      data_.reset(new std::byte[bytes]);
-      size_ = bytes;
-    }
-    return data_.get();
-  }
-
- private:
-  std::unique_ptr<std::byte[]> data_;
-  std::size_t size_ = 0;
 };
 
 class Context {
@@ -102,6 +81,9 @@ class Context {
   void wait_all();
   // Scratch memory owned by the op.
   std::byte* scratch(std::size_t bytes);
+  // The executor's per-step state and the communicator's schedule cache (see scratch.h).
+  ExecutorState& executor_state() { return scratch_.executor; }
+  ScheduleCache& schedule_cache() { return scratch_.schedules; }
   // A local reduction kernel's span (RAILCC_TRACE): trace_start() before it (0 when not
   // tracing), trace_kernel() after.
   uint64_t trace_start() const;

@@ -12,22 +12,14 @@ namespace {
 // program order, which is all message matching needs.
 class Runner {
  public:
-  Runner(Context& ctx, const Schedule& s, const Buffers& b)
-      : ctx_(ctx), s_(s), b_(b), done_(s.steps.size(), nullptr) {
-    std::vector<int> queue_of(2 * static_cast<std::size_t>(ctx.size()) + 1, -1);
-    for (uint32_t i = 0; i < s.size(); ++i) {
-      const Step& st = s.steps[i];
-      std::size_t key = 2 * static_cast<std::size_t>(ctx.size());  // local steps
-      if (st.op == StepOp::kSend) key = 2 * static_cast<std::size_t>(st.peer);
-      if (st.op == StepOp::kRecv || st.op == StepOp::kRecvReduce) key = 2 * st.peer + 1;
-      if (queue_of[key] < 0) {
-        queue_of[key] = static_cast<int>(queues_.size());
-        queues_.emplace_back();
-      }
-      queues_[queue_of[key]].steps.push_back(i);
-    }
-    for (uint32_t q = 0; q < queues_.size(); ++q) active_.push_back(q);
-    left_ = s.size();
+  Runner(Context& ctx, const PreparedSchedule& p, const Buffers& b, ExecutorState& state)
+      : ctx_(ctx), p_(p), s_(p.schedule), b_(b), st_(state) {
+    st_.done.assign(s_.steps.size(), nullptr);
+    st_.next.assign(p.queues(), 0);
+    st_.cursor.assign(p.queues(), 0);
+    st_.active.resize(p.queues());
+    for (uint32_t q = 0; q < p.queues(); ++q) st_.active[q] = q;
+    left_ = s_.size();
   }
 
   // Starts every step that can start; true once all have started.
@@ -35,18 +27,19 @@ class Runner {
     bool moved = true;
     while (moved && left_ > 0) {
       moved = false;
-      for (std::size_t j = 0; j < active_.size();) {
-        Queue& q = queues_[active_[j]];
-        while (q.next < q.steps.size() && ready(q)) {
-          start(q.steps[q.next]);
-          ++q.next;
-          q.cursor = 0;
+      for (std::size_t j = 0; j < st_.active.size();) {
+        const uint32_t q = st_.active[j];
+        const uint32_t length = p_.queue_begin[q + 1] - p_.queue_begin[q];
+        while (st_.next[q] < length && ready(q)) {
+          start(p_.queue_steps[p_.queue_begin[q] + st_.next[q]]);
+          ++st_.next[q];
+          st_.cursor[q] = 0;
           --left_;
           moved = true;
         }
-        if (q.next == q.steps.size()) {  // exhausted: stop scanning it
-          active_[j] = active_.back();
-          active_.pop_back();
+        if (st_.next[q] == length) {  // exhausted: stop scanning it
+          st_.active[j] = st_.active.back();
+          st_.active.pop_back();
         } else {
           ++j;
         }
@@ -56,21 +49,17 @@ class Runner {
   }
 
  private:
-  struct Queue {
-    std::vector<uint32_t> steps;
-    std::size_t next = 0;
-    uint32_t cursor = 0;  // dependencies of the head known done, from dep_begin
-  };
+  bool is_done(uint32_t i) const { return st_.done[i] && *st_.done[i]; }
 
-  bool is_done(uint32_t i) const { return done_[i] && *done_[i]; }
-
-  bool ready(Queue& q) {
-    const Step& st = s_.steps[q.steps[q.next]];
+  // Whether the first step not started of queue q may start.
+  bool ready(uint32_t q) {
+    const Step& st = s_.steps[p_.queue_steps[p_.queue_begin[q] + st_.next[q]]];
     while (prefix_ < st.after_all && is_done(prefix_)) ++prefix_;
     if (prefix_ < st.after_all) return false;
-    if (q.cursor < st.dep_begin) q.cursor = st.dep_begin;
-    while (q.cursor < st.dep_end && is_done(q.cursor)) ++q.cursor;
-    return q.cursor >= st.dep_end;
+    uint32_t& cursor = st_.cursor[q];
+    if (cursor < st.dep_begin) cursor = st.dep_begin;
+    while (cursor < st.dep_end && is_done(cursor)) ++cursor;
+    return cursor >= st.dep_end;
   }
 
   std::byte* ptr(Buf buf, std::size_t off) const {
@@ -94,13 +83,13 @@ class Runner {
     std::byte* src = ptr(st.src_buf, st.src);
     switch (st.op) {
       case StepOp::kSend:
-        done_[i] = &ctx_.send(st.peer, src, st.bytes)->done;
+        st_.done[i] = &ctx_.send(st.peer, src, st.bytes)->done;
         return;
       case StepOp::kRecv:
-        done_[i] = &ctx_.recv(st.peer, dst, st.bytes)->done;
+        st_.done[i] = &ctx_.recv(st.peer, dst, st.bytes)->done;
         return;
       case StepOp::kRecvReduce:
-        done_[i] = &ctx_.recv_reduce(st.peer, dst, src, st.bytes)->done;
+        st_.done[i] = &ctx_.recv_reduce(st.peer, dst, src, st.bytes)->done;
         return;
       case StepOp::kCopy:
         if (st.bytes && dst != src) std::memmove(dst, src, st.bytes);
@@ -116,25 +105,28 @@ class Runner {
         if (elems) kernels::divide(dst, dst, elems, a.dtype, ctx_.size());
         break;
     }
-    done_[i] = &kDone;
+    st_.done[i] = &kDone;
   }
 
   Context& ctx_;
+  const PreparedSchedule& p_;
   const Schedule& s_;
   Buffers b_;
-  std::vector<const bool*> done_;  // per step: its request's done flag; null until started
-  std::vector<Queue> queues_;
-  std::vector<uint32_t> active_;  // queues with steps not started
-  uint32_t prefix_ = 0;           // steps before this index are all done
-  std::size_t left_ = 0;          // steps not started
+  ExecutorState& st_;
+  uint32_t prefix_ = 0;   // steps before this index are all done
+  std::size_t left_ = 0;  // steps not started
 };
 
 }  // namespace
 
-void execute(Context& ctx, const Schedule& schedule, const Buffers& buffers) {
-  Runner runner(ctx, schedule, buffers);
+void execute(Context& ctx, const PreparedSchedule& prepared, const Buffers& buffers) {
+  Runner runner(ctx, prepared, buffers, ctx.executor_state());
   if (!runner.pump()) ctx.progress_until([&] { return runner.pump(); });
   ctx.wait_all();
+}
+
+void execute(Context& ctx, Schedule schedule, const Buffers& buffers) {
+  execute(ctx, prepare(std::move(schedule), ctx.size()), buffers);
 }
 
 }  // namespace railcc::algo

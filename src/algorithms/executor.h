@@ -3,6 +3,7 @@
 #pragma once
 
 #include "src/algorithms/context.h"
+#include "src/algorithms/prepared_schedule.h"
 #include "src/algorithms/schedule.h"
 
 namespace railcc::algo {
@@ -14,6 +15,9 @@ struct Buffers {
 };
 
 // Returns once every step completed. Throws what the Context throws (timeouts, peer failures).
-void execute(Context& ctx, const Schedule& schedule, const Buffers& buffers);
+// Its per-step state lives in the communicator's Scratch (no allocation once warm).
+void execute(Context& ctx, const PreparedSchedule& prepared, const Buffers& buffers);
+// The same for a schedule run once.
+void execute(Context& ctx, Schedule schedule, const Buffers& buffers);
 
 }  // namespace railcc::algo
