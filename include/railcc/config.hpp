@@ -116,6 +116,9 @@ struct Config {
   // "rail0,rail1". Set: every tcp peer is reached over all of them (transport/multirail), the
   // same rail index on both sides; empty: plain tcp as above.
   std::vector<std::string> rails;
+  // RAILCC_RAILS=auto: `rails` is filled at communicator init from the topology rail plan
+  // (RAILCC_TOPO_FILE, else hwloc): the interfaces of the NICs nearest this rank's GPU.
+  bool rails_auto = false;
   // RAILCC_RAIL_CHUNK_BYTES: messages are cut into pieces of this size and the pieces spread
   // over the rails; smaller messages travel whole on one rail. Default 128 KiB.
   std::size_t rail_chunk_bytes = 128 * 1024;

@@ -330,7 +330,9 @@ Config Config::from_map(const EnvMap& env) {
   if (const std::string* v = find(env, "RAILCC_INLINE_BYTES")) {
     c.inline_bytes = parse_bytes("RAILCC_INLINE_BYTES", *v, 0, 1ull << 40);
   }
-  if (const std::string* v = find(env, "RAILCC_RAILS")) {
+  if (const std::string* v = find(env, "RAILCC_RAILS"); v && *v == "auto") {
+    c.rails_auto = true;  // resolved at communicator init (src/core/topology_rails.h)
+  } else if (v) {
     std::string_view rest = *v;
     if (v->back() == ',') bad("RAILCC_RAILS", *v, "no empty entries");
     while (!rest.empty()) {
@@ -343,6 +345,7 @@ Config Config::from_map(const EnvMap& env) {
       for (const auto& seen : c.rails) {
         if (seen == item) bad("RAILCC_RAILS", *v, "each rail listed once");
       }
+      if (item == "auto") bad("RAILCC_RAILS", *v, "auto alone, or a list of rails without it");
       c.rails.emplace_back(item);
       rest = comma == std::string_view::npos ? std::string_view{} : rest.substr(comma + 1);
     }
@@ -471,7 +474,9 @@ std::string Config::to_string() const {
       inline_bytes == 0 ? "0 (worker thread only)" : std::to_string(inline_bytes));
   std::string rail_list;
   for (const auto& r : rails) rail_list += (rail_list.empty() ? "" : ",") + r;
-  row("RAILCC_RAILS", rail_list.empty() ? "(none: one tcp path per peer)" : rail_list);
+  row("RAILCC_RAILS", rails_auto          ? "auto (from the topology rail plan at init)"
+                      : rail_list.empty() ? "(none: one tcp path per peer)"
+                                          : rail_list);
   row("RAILCC_RAIL_CHUNK_BYTES", std::to_string(rail_chunk_bytes));
   row("RAILCC_RAIL_TIMEOUT", fmt::format("{} s", rail_timeout.count() / 1000.0));
   std::string hca_list;

@@ -12,6 +12,7 @@
 #include "src/bootstrap/auth.h"
 #include "src/common/log.h"
 #include "src/core/communicator_impl.h"
+#include "src/core/topology_rails.h"
 
 namespace railcc {
 
@@ -121,6 +122,14 @@ auth::Key agree_on_peer_key(Store& store, int rank, const Config& config) {
   return key;
 }
 
+// RAILCC_RAILS=auto: the rails come from the topology once, here; communicators split from this
+// one copy the filled-in config and so use the same rails without loading the topology again.
+void resolve_auto_rails(Config& config, int rank) {
+  if (!config.rails_auto || !config.rails.empty()) return;
+  const int local_rank = config.launch.local_rank >= 0 ? config.launch.local_rank : rank;
+  config.rails = core::rails_from_topology(config, rank, local_rank);
+}
+
 }  // namespace
 
 Communicator::Communicator(std::unique_ptr<detail::CommunicatorImpl> impl)
@@ -165,6 +174,7 @@ std::shared_ptr<Communicator> Communicator::init(const Config& config) {
         p.rank, p.size, l.source));
   }
   if (p.size > 1) {
+    resolve_auto_rails(p.config, p.rank);
     if (l.store_is_server) {
       const auto colon = l.store_addr.rfind(':');
       std::string host = l.store_addr.substr(0, colon);
@@ -203,6 +213,7 @@ std::shared_ptr<Communicator> Communicator::init(std::shared_ptr<Store> store, i
   p.size = size;
   p.root_store = std::move(store);
   if (size > 1) {
+    resolve_auto_rails(p.config, rank);
     p.job_key = agree_on_job_key(*p.root_store, rank, config.timeout);
     p.peer_key = agree_on_peer_key(*p.root_store, rank, config);
   }

@@ -282,8 +282,11 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
       if (static_cast<int>(peer_rails[r].size()) != k) {
         throw ConfigError(fmt::format(
             "RAILCC_RAILS: rank {} has {} rail(s) but rank {} has {}; every rank must list the "
-            "same number of rails",
-            p.rank, k, r, peer_rails[r].size()));
+            "same number of rails{}",
+            p.rank, k, r, peer_rails[r].size(),
+            config.rails_auto ? " (with auto, RAILCC_DEBUG=init logs each rank's choice; list "
+                                "them as RAILCC_RAILS=<iface,...> where hosts differ)"
+                              : ""));
       }
     }
     if (r > p.rank) {

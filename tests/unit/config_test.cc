@@ -216,10 +216,17 @@ TEST(ConfigTest, Rails) {
   EXPECT_EQ(Parse({{"RAILCC_RAILS", "rail0"}}).rails, std::vector<std::string>{"rail0"});
   EXPECT_EQ(Parse({{"RAILCC_RAILS", "rail0,10.77.1.1,eth2"}}).rails,
             (std::vector<std::string>{"rail0", "10.77.1.1", "eth2"}));
-  for (const char* v : {",", "rail0,", ",rail0", "rail0,,rail1", "rail0,rail0", "rail 0"}) {
+  for (const char* v : {",", "rail0,", ",rail0", "rail0,,rail1", "rail0,rail0", "rail 0",
+                        "auto,rail0", "rail0,auto"}) {
     SCOPED_TRACE(v);
     ExpectRejected("RAILCC_RAILS", v);
   }
+  // auto: the rails are left for communicator init to take from the topology.
+  EXPECT_FALSE(Parse({}).rails_auto);
+  EXPECT_TRUE(Parse({{"RAILCC_RAILS", "auto"}}).rails_auto);
+  EXPECT_TRUE(Parse({{"RAILCC_RAILS", "auto"}}).rails.empty());
+  EXPECT_NE(Parse({{"RAILCC_RAILS", "auto"}}).to_string().find("auto (from the topology"),
+            std::string::npos);
   EXPECT_EQ(Parse({}).rail_chunk_bytes, 128u * 1024);
   EXPECT_EQ(Parse({{"RAILCC_RAIL_CHUNK_BYTES", "1M"}}).rail_chunk_bytes, 1u << 20);
   ExpectRejected("RAILCC_RAIL_CHUNK_BYTES", "1");

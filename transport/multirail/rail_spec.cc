@@ -12,18 +12,12 @@
 #include "railcc/status.hpp"
 
 namespace railcc::transport {
-namespace {
 
-struct Address {
-  std::string ifname;
-  std::string address;
-};
-
-std::vector<Address> local_addresses() {
+std::vector<LocalAddress> local_addresses() {
   ifaddrs* list = nullptr;
   if (getifaddrs(&list) != 0) return {};
   std::unique_ptr<ifaddrs, decltype(&freeifaddrs)> guard(list, &freeifaddrs);
-  std::vector<Address> out;
+  std::vector<LocalAddress> out;
   for (ifaddrs* a = list; a; a = a->ifa_next) {
     if (!a->ifa_addr) continue;
     const int family = a->ifa_addr->sa_family;
@@ -41,12 +35,11 @@ std::vector<Address> local_addresses() {
     out.push_back({a->ifa_name, text});
   }
   // IPv4 first: an interface with both uses its IPv4 address.
-  std::stable_partition(out.begin(), out.end(),
-                        [](const Address& a) { return a.address.find(':') == std::string::npos; });
+  std::stable_partition(out.begin(), out.end(), [](const LocalAddress& a) {
+    return a.address.find(':') == std::string::npos;
+  });
   return out;
 }
-
-}  // namespace
 
 std::string RailSpec::describe() const {
   return name == ifname ? fmt::format("{} ({})", ifname, address)
@@ -54,18 +47,18 @@ std::string RailSpec::describe() const {
 }
 
 std::vector<RailSpec> resolve_rails(const std::vector<std::string>& names, int rank) {
-  const std::vector<Address> local = local_addresses();
+  const std::vector<LocalAddress> local = local_addresses();
   std::vector<RailSpec> rails;
   for (const std::string& name : names) {
-    const Address* match = nullptr;
-    for (const Address& a : local) {
+    const LocalAddress* match = nullptr;
+    for (const LocalAddress& a : local) {
       if (a.address == name) {
         match = &a;
         break;
       }
     }
     if (!match) {
-      for (const Address& a : local) {
+      for (const LocalAddress& a : local) {
         if (a.ifname == name) {
           match = &a;
           break;
@@ -74,7 +67,7 @@ std::vector<RailSpec> resolve_rails(const std::vector<std::string>& names, int r
     }
     if (!match) {
       std::string known;
-      for (const Address& a : local) known += fmt::format(" {}={}", a.ifname, a.address);
+      for (const LocalAddress& a : local) known += fmt::format(" {}={}", a.ifname, a.address);
       throw ConfigError(fmt::format(
           "RAILCC_RAILS: rank {}: rail '{}' is neither an interface with an address nor a local "
           "address of this host (this host has:{})",

@@ -15,6 +15,15 @@ struct RailSpec {
   std::string describe() const;  // "rail0 (10.77.0.1)"
 };
 
+struct LocalAddress {
+  std::string ifname;
+  std::string address;  // IPv4 dotted quad or IPv6 text
+};
+
+// Every address of this host's interfaces, IPv4 first (link-local IPv6 left out: binding to one
+// needs a scope id). What RAILCC_RAILS entries resolve against.
+std::vector<LocalAddress> local_addresses();
+
 // Resolves each RAILCC_RAILS entry on this host. Throws ConfigError naming the rank, the entry
 // and RAILCC_RAILS when an entry is neither a local interface with an address nor a local address.
 std::vector<RailSpec> resolve_rails(const std::vector<std::string>& names, int rank);
