@@ -39,8 +39,11 @@ UcxStream::UcxStream(std::shared_ptr<UcxWorker> worker, int peer,
   // PEER: UCX reports a dead or unreachable peer to on_error instead of hanging. Not for a peer
   // on this host (see the header): its pidfd tells, and shared memory stays usable.
   p.err_mode = peer_pid_ > 0 ? UCP_ERR_HANDLING_MODE_NONE : UCP_ERR_HANDLING_MODE_PEER;
+  // The worker, not this stream, is the callback's argument: an endpoint whose close did not
+  // finish can still report an error after its stream is gone (seen under ASan), and the worker
+  // outlives every stream and knows which ones are alive.
   p.err_handler.cb = &UcxStream::on_error;
-  p.err_handler.arg = this;
+  p.err_handler.arg = worker_.get();
   if (ucs_status_t st = api_.ep_create(worker_->handle(), &p, &ep_); st != UCS_OK) {
     ep_ = nullptr;
     throw ConfigError(fmt::format(
@@ -91,10 +94,15 @@ void UcxStream::on_goodbye(Goodbye::Kind kind) {
   }
 }
 
-void UcxStream::on_error(void* arg, ucp_ep_h, ucs_status_t status) {
-  auto* self = static_cast<UcxStream*>(arg);
-  self->break_stream(fmt::format("UCX reported {} on the endpoint to {}",
-                                 ucx_status_text(self->api_, status), self->who_));
+void UcxStream::on_error(void* arg, ucp_ep_h ep, ucs_status_t status) {
+  static_cast<UcxWorker*>(arg)->on_endpoint_error(ep, status);
+}
+
+bool UcxStream::on_endpoint_error(ucp_ep_h ep, ucs_status_t status) {
+  if (ep == nullptr || ep != ep_) return false;
+  break_stream(
+      fmt::format("UCX reported {} on the endpoint to {}", ucx_status_text(api_, status), who_));
+  return true;
 }
 
 void UcxStream::break_stream(std::string why) {

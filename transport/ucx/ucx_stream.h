@@ -65,6 +65,10 @@ class UcxStream final : public Stream {
   // staging space released now). Called before the worker sleeps.
   bool has_work();
 
+  // UCX reported an error on `ep` (UcxWorker::on_endpoint_error routes it here): breaks the
+  // stream when `ep` is this stream's endpoint, else does nothing and returns false.
+  bool on_endpoint_error(ucp_ep_h ep, ucs_status_t status);
+
   // Bytes posted and not yet completed (tests).
   std::size_t in_flight() const { return static_cast<std::size_t>(posted_ - released_); }
 

@@ -118,6 +118,14 @@ ucs_status_t UcxWorker::on_goodbye(void* arg, const void* header, size_t header_
   return UCS_OK;
 }
 
+void UcxWorker::on_endpoint_error(ucp_ep_h ep, ucs_status_t status) {
+  for (auto& [peer, stream] : streams_) {
+    if (stream->on_endpoint_error(ep, status)) return;
+  }
+  RAILCC_DEBUG("net", "rank {}: UCX reported {} on an endpoint already closed ({})", rank_,
+               ucx_status_text(api_, status), o_.what);
+}
+
 unsigned UcxWorker::progress() {
   armed_ = false;
   if (ready_pending_) {  // the engine woke: clear the "ready now" signal

@@ -66,6 +66,9 @@ class UcxWorker {
   // The stream to `peer` on this worker receives the peer's Goodbye (one stream per peer).
   void attach(int peer, UcxStream* s) { streams_[peer] = s; }
   void detach(int peer) { streams_.erase(peer); }
+  // An endpoint's error callback: tells the live stream that owns `ep`. An endpoint whose stream
+  // is gone (closed, but UCX not yet done with it) has no one left to tell.
+  void on_endpoint_error(ucp_ep_h ep, ucs_status_t status);
 
  private:
   const UcxApi& api_;
