@@ -73,8 +73,14 @@ if [ $status -ne 0 ]; then
     log=$dir/Testing/Temporary/LastTest.log
     [ -s "$dir/Testing/Temporary/LastTestsFailed.log" ] || continue
     echo "== $dir: failed tests" >&2
-    cat "$dir/Testing/Temporary/LastTestsFailed.log" >&2
-    grep -E 'PROBLEM|Failure|FAILED|Expected|Which is|ERROR|error:|hung' "$log" | tail -n 40 >&2 || true
+    while IFS=: read -r _ name; do
+      echo "-- $name" >&2
+      # That test's part of the log (its "N/M Testing: name" line to the next one), key lines.
+      awk -v t="$name" '/^[0-9]+\/[0-9]+ Testing: / {if (p) exit; p = index($0, " Testing: " t) > 0}
+                        p' "$log" |
+        grep -E 'PROBLEM|Failure$|Expected|Which is|Actual|ERROR|SUMMARY|^ +#[0-9] |error:|hung' |
+        head -n 30 >&2 || true
+    done <"$dir/Testing/Temporary/LastTestsFailed.log"
   done
   echo "railcc: some tests FAILED" >&2
 fi
