@@ -10,6 +10,7 @@ RAILCC_DEBIAN_PACKAGES=(
   libssl-dev
   libibverbs-dev ibverbs-providers
   libucx-dev ucx-utils
+  iperf3
   libgtest-dev libgmock-dev libbenchmark-dev
   python3 python3-prometheus-client python3-matplotlib
   python3-venv python3-dev ninja-build
