@@ -103,7 +103,7 @@ first_error() {
   {
     grep -h "railcc error" "$work"/r?.log
     grep -h -i "error\|FAILED\|Out of bounds" "$work"/r?.log
-  } | head -n 1 | sed 's/^[[:space:]]*//'
+  } | head -n 1 | sed 's/^[[:space:]]*//' || true
 }
 
 # rail_rx N: bytes each of rails 0..N-1 has received in host B so far.
@@ -317,7 +317,7 @@ echo
 echo "targets"
 r4=$(python3 -c "print(${bw[4]} * 8 / (4 * $one))")
 target busbw_vs_iperf3 "np2 $SIZE busbw >= 90% of 4 x single-rail iperf3" "$(ge "$r4" 0.9)" \
-  "$(printf '%.0f%% (%.2f of 4 x %.3f Gbit/s, tcp)' "$(python3 -c "print($r4 * 100)")" \
+  "$(printf '%.1f%% (%.2f of 4 x %.3f Gbit/s, tcp)' "$(python3 -c "print($r4 * 100)")" \
     "$(python3 -c "print(${bw[4]} * 8)")" "$one")"
 if [ -n "$ucx_bw" ]; then
   target vs_ucx_striping "railcc >= UCX's own 4-rail striping" "$(ge "${bw[4]}" "$ucx_bw")" \
@@ -332,7 +332,7 @@ target scaling_1_2 "scaling 1 -> 2 rails >= 1.9x" "$(ge "$s2" 1.9)" "$(printf '%
 target scaling_1_4 "scaling 1 -> 4 rails >= 3.6x" "$(ge "$s4" 3.6)" "$(printf '%.2fx' "$s4")"
 tr=$(python3 -c "print($throttled * 8 / $cap)")
 target throttle "throttled rail: >= 90% of remaining capacity" "$(ge "$tr" 0.9)" \
-  "$(printf '%.0f%% (%.2f of %.2f Gbit/s)' "$(python3 -c "print($tr * 100)")" \
+  "$(printf '%.1f%% (%.2f of %.2f Gbit/s)' "$(python3 -c "print($tr * 100)")" \
     "$(python3 -c "print($throttled * 8)")" "$cap")"
 target rail_down "rail down: < 2 s extra, results correct" \
   "$(python3 -c "print(1 if $extra < 2 and $down_ok == 1 else 0)")" \
