@@ -1,10 +1,11 @@
-// Algorithm choice per collective. Between ranks of one host that read each other's memory
-// (single copy) and from RAILCC_SHM_SINGLE_COPY_BYTES up, all_reduce, reduce_scatter and
-// all_gather run all-pairs (all_pairs.h) unless RAILCC_ALGO forces another. Otherwise all_reduce
-// asks the cost model (cost_model.h) unless RAILCC_ALGO forces one; reduce_scatter and
-// all_gather run the ring schedule. broadcast and
-// reduce still take the one-round direct path up to RAILCC_SMALL_MSG_BYTES, then a pipelined
-// chain / ring.
+// Algorithm choice per collective. When every rank shares one host, all_reduce, reduce_scatter,
+// all_gather, broadcast, reduce and barrier ops that post up to RAILCC_SHM_MAILBOX_BYTES per rank
+// go through the shared-memory mailbox (mailbox.h). Between ranks of one host that read each
+// other's memory (single copy) and from RAILCC_SHM_SINGLE_COPY_BYTES up, all_reduce,
+// reduce_scatter and all_gather run all-pairs (all_pairs.h) unless RAILCC_ALGO forces another.
+// Otherwise all_reduce asks the cost model (cost_model.h) unless RAILCC_ALGO forces one;
+// reduce_scatter and all_gather run the ring schedule. broadcast and reduce take the one-round
+// direct path up to RAILCC_SMALL_MSG_BYTES, then a pipelined chain / ring.
 #include <cstring>
 
 #include "kernels/cpu/reduce.h"
@@ -15,6 +16,7 @@
 #include "src/algorithms/cost_model.h"
 #include "src/algorithms/direct.h"
 #include "src/algorithms/executor.h"
+#include "src/algorithms/mailbox.h"
 #include "src/algorithms/ring.h"
 #include "src/common/log.h"
 
@@ -54,6 +56,12 @@ void all_reduce(Context& ctx) {
   const OpArgs& a = ctx.args();
   const Config& cfg = ctx.config();
   const std::size_t bytes = a.count * ctx.elem_size();
+  if (mailbox_applies(ctx, bytes)) {
+    ctx.set_algorithm("mailbox");
+    RAILCC_DEBUG("algo", "all_reduce {} bytes x {} ranks -> mailbox (every rank on this host)",
+                 bytes, ctx.size());
+    return mailbox_all_reduce(ctx);
+  }
   if (ctx.size() > 1 && a.count >= static_cast<std::size_t>(ctx.size()) &&
       use_all_pairs(ctx, bytes)) {
     ctx.set_algorithm("all_pairs");
@@ -97,6 +105,10 @@ void all_reduce(Context& ctx) {
 void reduce_scatter(Context& ctx) {
   const OpArgs& a = ctx.args();  // count = elements per rank
   const std::size_t total = a.count * ctx.size(), es = ctx.elem_size();
+  if (mailbox_applies(ctx, total * es)) {
+    ctx.set_algorithm("mailbox");
+    return mailbox_reduce_scatter(ctx);
+  }
   if (ctx.size() > 1 && use_all_pairs(ctx, total * es)) {
     ctx.set_algorithm("all_pairs");
     all_pairs_reduce_scatter(ctx, a.send, a.recv, total);
@@ -125,6 +137,10 @@ void reduce_scatter(Context& ctx) {
 void all_gather(Context& ctx) {
   const OpArgs& a = ctx.args();  // count = elements per rank
   const std::size_t es = ctx.elem_size();
+  if (mailbox_applies(ctx, a.count * es)) {
+    ctx.set_algorithm("mailbox");
+    return mailbox_all_gather(ctx);
+  }
   if (ctx.size() > 1 && use_all_pairs(ctx, a.count * ctx.size() * es)) {
     ctx.set_algorithm("all_pairs");
     std::byte* own = a.recv + a.count * ctx.rank() * es;
@@ -147,6 +163,10 @@ void broadcast(Context& ctx) {
   const OpArgs& a = ctx.args();
   const int p = ctx.size(), r = ctx.rank();
   const std::size_t es = ctx.elem_size(), bytes = a.count * es;
+  if (mailbox_applies(ctx, bytes)) {
+    ctx.set_algorithm("mailbox");
+    return mailbox_broadcast(ctx);
+  }
   if (r == a.root && bytes && a.send != a.recv) std::memmove(a.recv, a.send, bytes);
   if (p == 1) return;
   if (small(ctx, bytes) || p == 2) {
@@ -184,6 +204,10 @@ void reduce(Context& ctx) {
   const OpArgs& a = ctx.args();
   const int p = ctx.size(), r = ctx.rank();
   const std::size_t es = ctx.elem_size(), bytes = a.count * es;
+  if (mailbox_applies(ctx, bytes)) {
+    ctx.set_algorithm("mailbox");
+    return mailbox_reduce(ctx);
+  }
   if (p == 1 || small(ctx, bytes) || a.count < static_cast<std::size_t>(p)) {
     direct_reduce(ctx, a.root);
     return;

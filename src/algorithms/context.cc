@@ -1,5 +1,7 @@
 #include "src/algorithms/context.h"
 
+#include <fmt/format.h>
+
 #include "src/telemetry/metrics.h"
 #include "src/telemetry/trace.h"
 
@@ -28,6 +30,86 @@ Context::Context(int rank, int size, const Config& config, core::Engine& engine,
   expect_.seq = seq;
   expect_.tag = args.tag;
   expect_.check_count = args.op != wire::OpKind::kAllToAllv && args.op != wire::OpKind::kBarrier;
+  if (engine_.mailbox() && seq != 0) {
+    engine_.set_idle_check(&Context::idle_check, this);
+    idle_check_set_ = true;
+  }
+}
+
+Context::~Context() {
+  if (idle_check_set_) engine_.set_idle_check(nullptr, nullptr);
+}
+
+void Context::idle_check(void* self) { static_cast<Context*>(self)->check_mailbox_peers(); }
+
+void Context::check_mailbox_peers() {
+  transport::ShmMailbox& mb = *engine_.mailbox();
+  for (int r = 0; r < size_; ++r) {
+    if (r == rank_) continue;
+    if (mailbox_op_) {
+      if (mb.arrived(r)) continue;
+      mb.check_alive(r);
+      // Its message for this op came through the stream: it chose messages, this rank the
+      // mailbox, so the two called different ops (sizes, types or settings).
+      if (engine_.connection(r).max_seq_seen() >= expect_.seq) {
+        const wire::FrameHeader theirs = mb.latest_post(r);
+        throw MismatchError(fmt::format(
+            "mismatch between rank {} and rank {}: rank {} sent collective #{} as messages while "
+            "rank {} posted its {} of {} bytes to the shared-memory mailbox (up to {} bytes go "
+            "there): the ranks called different ops or set RAILCC_ALGO differently (rank {}'s "
+            "latest mailbox post is collective #{})",
+            rank_, r, r, expect_.seq, rank_, wire::op_kind_name(expect_.op), expect_.count * elem_,
+            mb.capacity(), r, theirs.seq));
+      }
+    } else if (mb.latest_seq(r) == expect_.seq) {
+      // The peer posted this op to the mailbox while this rank exchanges messages for it.
+      wire::FrameHeader theirs = mb.latest_post(r);
+      RecvRequest mine;
+      mine.expect = expect_;
+      mine.length = theirs.length;
+      transport::check_expectation(theirs, mine, rank_, r, 0);
+      throw MismatchError(fmt::format(
+          "mismatch between rank {} and rank {} at collective #{}: rank {} used the shared-memory "
+          "mailbox and rank {} did not: are RAILCC_ALGO or RAILCC_SHM_MAILBOX_BYTES set "
+          "differently?",
+          rank_, r, expect_.seq, r, rank_));
+    }
+  }
+}
+
+void Context::mailbox_exchange(std::size_t bytes) {
+  transport::ShmMailbox& mb = *engine_.mailbox();
+  mailbox_op_ = true;
+  mb.post(expect_, bytes);
+  int next = 0;    // peers below `next` have arrived
+  int stuck = -1;  // the peer the last unsuccessful check stopped at
+  auto all_arrived = [&] {
+    while (next < size_ && (next == rank_ || mb.arrived(next))) ++next;
+    if (next == size_) return true;
+    stuck = next;
+    return false;
+  };
+  if (all_arrived()) {
+    // A peer that posted and then failed (its timeout, say) said so by an error frame: read it,
+    // so this rank does not report success for an op its peers report failed.
+    engine_.progress();
+    return;
+  }
+  const uint64_t start = config_.telemetry ? wait_start() : 0;
+  try {
+    engine_.wait(all_arrived, deadline_);
+  } catch (const TimeoutError&) {
+    std::string late;
+    for (int r = 0; r < size_; ++r) {
+      if (r != rank_ && !mb.arrived(r)) late += (late.empty() ? "" : ", ") + std::to_string(r);
+    }
+    throw TimeoutError(fmt::format(
+        "still waiting on rank(s) {} to post their part of collective #{} to the shared-memory "
+        "mailbox",
+        late, expect_.seq));
+  }
+  // The peer that arrived last is the one this rank waited for.
+  if (config_.telemetry) account_wait(stuck, start);
 }
 
 SendRequest* Context::send(int peer, const void* data, std::size_t bytes, bool by_reference) {

@@ -46,6 +46,9 @@ class Context {
  public:
   Context(int rank, int size, const Config& config, core::Engine& engine, const OpArgs& args,
           uint64_t seq, Deadline deadline, Scratch& scratch);
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
 
   int rank() const { return rank_; }
   int size() const { return size_; }
@@ -79,6 +82,11 @@ class Context {
   // Progresses every connection until done() holds (or the op's deadline passes).
   void progress_until(const std::function<bool()>& done);
   void wait_all();
+  // The shared-memory mailbox (null unless every rank shares this host; see shm_mailbox.h).
+  transport::ShmMailbox* mailbox() const { return engine_.mailbox(); }
+  // Posts this rank's part of the op (written to mailbox()->payload() first, `bytes` long) and
+  // waits until every peer has posted theirs. Times out naming the ranks that did not.
+  void mailbox_exchange(std::size_t bytes);
   // Scratch memory owned by the op.
   std::byte* scratch(std::size_t bytes);
   // The executor's per-step state and the communicator's schedule cache (see scratch.h).
@@ -101,6 +109,10 @@ class Context {
   void account_wait(int peer, uint64_t start_ticks);
   // When a wait starts, in ticks: the op's start for its first wait, else now.
   uint64_t wait_start();
+  // Engine idle check (see Engine::set_idle_check): with a mailbox, fails the op when a peer took
+  // the other path for it (a mismatch) or, in a mailbox op, when a late peer died.
+  static void idle_check(void* self);
+  void check_mailbox_peers();
   // Tracing: notes when each request was first seen done (called after every progress round),
   // and records a step span per request before they are cleared.
   void stamp_done();
@@ -110,6 +122,8 @@ class Context {
   telemetry::TraceRecorder* trace_ = nullptr;
   uint64_t wait_from_ticks_ = 0;
   uint64_t op_start_ticks_ = 0, op_start_ns_ = 0;
+  bool mailbox_op_ = false;      // this op went through the mailbox
+  bool idle_check_set_ = false;  // this context installed the engine's idle check
   int slowest_peer_ = -1;
   uint64_t slowest_wait_ns_ = 0;
   Scratch& scratch_;

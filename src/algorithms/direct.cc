@@ -3,6 +3,7 @@
 #include <cstring>
 
 #include "kernels/cpu/reduce.h"
+#include "src/algorithms/mailbox.h"
 
 namespace railcc::algo {
 
@@ -126,6 +127,10 @@ void send_recv(Context& ctx) {
 }
 
 void barrier(Context& ctx) {
+  if (ctx.size() > 1 && mailbox_applies(ctx, 0, true)) {
+    ctx.set_algorithm("mailbox");
+    return mailbox_barrier(ctx);
+  }
   // Dissemination barrier: ceil(log2 P) rounds of zero-byte messages.
   const int p = ctx.size(), r = ctx.rank();
   for (int dist = 1; dist < p; dist *= 2) {

@@ -306,6 +306,9 @@ Config Config::from_map(const EnvMap& env) {
   if (const std::string* v = find(env, "RAILCC_SHM_SINGLE_COPY_BYTES")) {
     c.shm_single_copy_bytes = parse_bytes("RAILCC_SHM_SINGLE_COPY_BYTES", *v, 0, 1ull << 40);
   }
+  if (const std::string* v = find(env, "RAILCC_SHM_MAILBOX_BYTES")) {
+    c.shm_mailbox_bytes = parse_bytes("RAILCC_SHM_MAILBOX_BYTES", *v, 0, 1ull << 20);
+  }
   if (const std::string* v = find(env, "RAILCC_MAX_UNEXPECTED_BYTES")) {
     c.max_unexpected_bytes = parse_bytes("RAILCC_MAX_UNEXPECTED_BYTES", *v, 0, 1ull << 40);
   }
@@ -468,6 +471,8 @@ std::string Config::to_string() const {
   row("RAILCC_SHM_RING_BYTES", std::to_string(shm_ring_bytes));
   row("RAILCC_SHM_SINGLE_COPY_BYTES",
       shm_single_copy_bytes == 0 ? "0 (off)" : std::to_string(shm_single_copy_bytes));
+  row("RAILCC_SHM_MAILBOX_BYTES",
+      shm_mailbox_bytes == 0 ? "0 (off)" : std::to_string(shm_mailbox_bytes));
   row("RAILCC_TCP_SOCKETS", std::to_string(tcp_sockets_per_peer));
   row("RAILCC_SOCKET_ADDR", socket_addr.empty() ? "(auto)" : socket_addr);
   row("RAILCC_INLINE_BYTES",

@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <thread>
 
 #include "src/common/log.h"
@@ -47,7 +48,8 @@ std::string Engine::pending_peers() const {
 
 uint64_t Engine::max_seq_seen(int peer) const {
   const auto& c = mesh_.connections[peer];
-  return c ? c->max_seq_seen() : 0;
+  const uint64_t seen = c ? c->max_seq_seen() : 0;
+  return mesh_.mailbox ? std::max(seen, mesh_.mailbox->latest_seq(peer)) : seen;
 }
 
 bool Engine::single_copy_to_all() const {
@@ -128,6 +130,7 @@ void Engine::wait_until(void* done_state, bool (*done_fn)(void*), Deadline deadl
     for (auto& c : mesh_.connections) {
       if (c) c->check_alive();
     }
+    if (idle_check_) idle_check_(idle_state_);
     // About to sleep: the wait is long enough to be worth recording (refreshed every 50 ms, as
     // the rail holding it up may change).
     if (flight_id_ != 0 && now >= next_note) {
@@ -138,7 +141,7 @@ void Engine::wait_until(void* done_state, bool (*done_fn)(void*), Deadline deadl
     if (deadline.expired()) {
       throw TimeoutError(fmt::format("still waiting on rank(s) {}", pending_peers()));
     }
-    block(bell, deadline);
+    block(bell, deadline, done_state, done_fn);
   }
 }
 
@@ -162,11 +165,12 @@ void Engine::note_waiting(Clock::time_point since) {
   flight_->waiting(flight_id_, n, peers, rails, names, static_cast<uint64_t>(since_ns.count()));
 }
 
-void Engine::block(uint32_t doorbell_seen, Deadline deadline) {
+void Engine::block(uint32_t doorbell_seen, Deadline deadline, void* done_state,
+                   bool (*done)(void*)) {
   // Sleep at most 10 ms so abort, dead peers and the deadline are noticed promptly.
   const int cap = deadline.poll_ms(10);
   if (!mesh_.has_tcp && !mesh_.has_verbs && !mesh_.has_ucx) {
-    if (mesh_.my_segment) mesh_.my_segment->wait_doorbell(doorbell_seen, cap);
+    if (mesh_.my_segment) mesh_.my_segment->wait_doorbell(doorbell_seen, cap, done, done_state);
     return;
   }
   pollfds_.clear();

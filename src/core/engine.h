@@ -14,6 +14,7 @@
 #include "src/common/deadline.h"
 #include "src/common/socket.h"
 #include "transport/connection.h"
+#include "transport/shm/shm_mailbox.h"
 #include "transport/shm/shm_segment.h"
 
 namespace railcc::telemetry {
@@ -27,6 +28,8 @@ struct Mesh {
   std::vector<std::unique_ptr<transport::Connection>> connections;  // by peer rank; null for self
   std::unique_ptr<transport::ShmSegment> my_segment;                // null without shm peers
   std::vector<std::unique_ptr<transport::ShmSegment>> peer_segments;
+  // Small collectives through the segments' mailboxes; only when every rank is a local shm peer.
+  std::unique_ptr<transport::ShmMailbox> mailbox;
   net::Fd listener;  // peer port; connections arriving after init are rejected
   bool has_tcp = false;
   bool has_verbs = false;    // some peer is reached over RDMA (completion channels to poll)
@@ -40,6 +43,15 @@ class Engine {
 
   transport::Connection& connection(int peer) { return *mesh_.connections[peer]; }
   const std::vector<int>& host_of() const { return mesh_.host_of; }
+  // Small collectives through shared memory; null unless every rank shares this host.
+  transport::ShmMailbox* mailbox() const { return mesh_.mailbox.get(); }
+  // Called by every wait before it sleeps (after the spin phase), so a wait can notice what no
+  // connection reports (a peer that died or called another op while this rank waits on its
+  // mailbox). May throw; null: none.
+  void set_idle_check(void (*check)(void*), void* state) {
+    idle_check_ = check;
+    idle_state_ = state;
+  }
   void send(int peer, transport::SendRequest* r) { mesh_.connections[peer]->post_send(r); }
   void recv(int peer, transport::RecvRequest* r) { mesh_.connections[peer]->post_recv(r); }
 
@@ -61,6 +73,7 @@ class Engine {
   void broadcast_error(ErrorCode code, const std::string& message);
   // Peers this rank still needs (pending receives or sends), e.g. "1, 3".
   std::string pending_peers() const;
+  // The latest collective number `peer` is known to have reached (messages and mailbox posts).
   uint64_t max_seq_seen(int peer) const;
   // True while some connection still has to write an acknowledgement a peer waits for.
   bool control_pending() const;
@@ -85,7 +98,9 @@ class Engine {
  private:
   void wait_until(void* done_state, bool (*done)(void*), Deadline deadline);
   bool progress_all();
-  void block(uint32_t doorbell_seen, Deadline deadline);
+  // Sleeps until an event, at most 10 ms; not at all if done() holds once this rank counts as
+  // sleeping (see ShmSegment::ring_doorbell_if_sleeping).
+  void block(uint32_t doorbell_seen, Deadline deadline, void* done_state, bool (*done)(void*));
   void reject_foreign_connections();
   void note_waiting(Clock::time_point since);
 
@@ -98,6 +113,8 @@ class Engine {
   int last_mover_ = -1;
   telemetry::FlightRecorder* flight_ = nullptr;
   uint64_t flight_id_ = 0;
+  void (*idle_check_)(void*) = nullptr;
+  void* idle_state_ = nullptr;
 };
 
 }  // namespace railcc::core

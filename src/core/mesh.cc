@@ -216,7 +216,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
     const std::string name = shm_name(p.rank);
     transport::ShmSegment::unlink(name);  // a leftover of a crashed run with the same key
     mesh.my_segment = std::make_unique<transport::ShmSegment>(transport::ShmSegment::create(
-        name, static_cast<int>(my_local.size()), config.shm_ring_bytes));
+        name, static_cast<int>(my_local.size()), config.shm_ring_bytes, config.shm_mailbox_bytes));
     // With the segment name goes the address of a word peers read to probe single copy.
     store.set(fmt::format("shm/{}", p.rank),
               bytes(fmt::format("{}\n{}", name, transport::cross_memory_probe_address())));
@@ -241,6 +241,23 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
     for (int r : my_local) keys.push_back(fmt::format("shm-mapped/{}", r));
     store.wait(keys, std::chrono::milliseconds(deadline.poll_ms()));
     transport::ShmSegment::unlink(name);
+    if (static_cast<int>(my_local.size()) == p.size - 1) {  // every rank shares this host
+      std::vector<transport::ShmSegment*> segments(p.size);
+      std::vector<int> pids(p.size);
+      for (int r = 0; r < p.size; ++r) {
+        segments[r] = r == p.rank ? mesh.my_segment.get() : mesh.peer_segments[r].get();
+        pids[r] = peers[r].pid;
+      }
+      // Every rank sees the same segments, so all agree whether there is a mailbox (a rank
+      // with RAILCC_SHM_MAILBOX_BYTES=0 turns it off for all).
+      const bool all_have_one = std::all_of(segments.begin(), segments.end(),
+                                            [](const auto* s) { return s->mailbox_bytes() > 0; });
+      if (all_have_one) {
+        mesh.mailbox = std::make_unique<transport::ShmMailbox>(p.rank, std::move(segments), pids);
+        RAILCC_DEBUG("shm", "rank {}: collectives of up to {} bytes go through the mailbox", p.rank,
+                     mesh.mailbox->capacity());
+      }
+    }
     for (std::size_t i = 0; i < my_local.size(); ++i) {
       const int r = my_local[i];
       const auto theirs = local_peers_of(r);

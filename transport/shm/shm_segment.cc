@@ -23,7 +23,7 @@ constexpr std::size_t kHeaderBytes = 4096;
 struct SegmentHeader {
   uint64_t magic;
   uint32_t slots;
-  uint32_t reserved;
+  uint32_t mailbox_bytes;  // payload room of each mailbox slot
   uint64_t ring_bytes;
   Doorbell doorbell;
 };
@@ -31,6 +31,20 @@ static_assert(sizeof(SegmentHeader) <= kHeaderBytes);
 
 std::size_t controls_bytes(int slots) {
   return (sizeof(RingControl) * slots + 4095) & ~std::size_t{4095};
+}
+
+// One mailbox slot: a cache line of header, then the payload, rounded up to whole lines.
+std::size_t mailbox_slot_bytes(std::size_t payload) {
+  return 64 + ((payload + 63) & ~std::size_t{63});
+}
+// Both slots, rounded up to whole pages; none without payload room.
+std::size_t mailbox_area_bytes(std::size_t payload) {
+  return payload == 0 ? 0 : (2 * mailbox_slot_bytes(payload) + 4095) & ~std::size_t{4095};
+}
+
+std::size_t segment_bytes(int slots, std::size_t ring_bytes, std::size_t mailbox_bytes) {
+  return kHeaderBytes + mailbox_area_bytes(mailbox_bytes) + controls_bytes(slots) +
+         ring_bytes * slots;
 }
 
 [[noreturn]] void fail(const std::string& what) {
@@ -44,10 +58,11 @@ SegmentHeader* header(std::byte* base) { return reinterpret_cast<SegmentHeader*>
 
 }  // namespace
 
-ShmSegment ShmSegment::create(const std::string& name, int slots, std::size_t ring_bytes) {
+ShmSegment ShmSegment::create(const std::string& name, int slots, std::size_t ring_bytes,
+                              std::size_t mailbox_bytes) {
   const int fd = shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
   if (fd < 0) fail(fmt::format("cannot create shared memory {}", name));
-  const std::size_t size = kHeaderBytes + controls_bytes(slots) + ring_bytes * slots;
+  const std::size_t size = segment_bytes(slots, ring_bytes, mailbox_bytes);
   if (ftruncate(fd, static_cast<off_t>(size)) != 0) {
     ::close(fd);
     shm_unlink(name.c_str());
@@ -65,6 +80,7 @@ ShmSegment ShmSegment::create(const std::string& name, int slots, std::size_t ri
   seg.name_ = name;
   auto* h = new (seg.base_) SegmentHeader{};
   h->slots = static_cast<uint32_t>(slots);
+  h->mailbox_bytes = static_cast<uint32_t>(mailbox_bytes);
   h->ring_bytes = ring_bytes;
   for (int i = 0; i < slots; ++i) new (&seg.control(i)) RingControl{};
   // Published last, so a peer that sees the magic sees an initialized segment.
@@ -91,8 +107,8 @@ ShmSegment ShmSegment::open(const std::string& name) {
   const uint64_t magic =
       std::atomic_ref<uint64_t>(const_cast<uint64_t&>(h->magic)).load(std::memory_order_acquire);
   if (magic != kSegmentMagic || h->slots > 4096 || h->ring_bytes > (1ull << 30) ||
-      kHeaderBytes + controls_bytes(static_cast<int>(h->slots)) + h->ring_bytes * h->slots !=
-          seg.size_) {
+      h->mailbox_bytes > (1u << 20) ||
+      segment_bytes(static_cast<int>(h->slots), h->ring_bytes, h->mailbox_bytes) != seg.size_) {
     throw ProtocolError(fmt::format("shared memory {} is not a railcc segment", name));
   }
   return seg;
@@ -121,12 +137,20 @@ ShmSegment::~ShmSegment() {
 Doorbell& ShmSegment::doorbell() const { return header(base_)->doorbell; }
 
 RingControl& ShmSegment::control(int slot) const {
-  return reinterpret_cast<RingControl*>(base_ + kHeaderBytes)[slot];
+  return reinterpret_cast<RingControl*>(base_ + kHeaderBytes +
+                                        mailbox_area_bytes(mailbox_bytes()))[slot];
 }
 
 std::byte* ShmSegment::ring(int slot) const {
-  return base_ + kHeaderBytes + controls_bytes(slots()) + ring_bytes() * slot;
+  return base_ + kHeaderBytes + mailbox_area_bytes(mailbox_bytes()) + controls_bytes(slots()) +
+         ring_bytes() * slot;
 }
+
+std::byte* ShmSegment::mailbox(int i) const {
+  return base_ + kHeaderBytes + mailbox_slot_bytes(mailbox_bytes()) * i;
+}
+
+std::size_t ShmSegment::mailbox_bytes() const { return header(base_)->mailbox_bytes; }
 
 std::size_t ShmSegment::ring_bytes() const { return header(base_)->ring_bytes; }
 int ShmSegment::slots() const { return static_cast<int>(header(base_)->slots); }
@@ -140,14 +164,18 @@ void ShmSegment::ring_doorbell() const {
   }
 }
 
-void ShmSegment::wait_doorbell(uint32_t observed, int timeout_ms) const {
+void ShmSegment::wait_doorbell(uint32_t observed, int timeout_ms, bool (*recheck)(void*),
+                               void* state) const {
   Doorbell& d = doorbell();
   d.sleepers.fetch_add(1, std::memory_order_seq_cst);
-  if (d.seq.load(std::memory_order_seq_cst) == observed) {
+  struct Leave {
+    Doorbell& d;
+    ~Leave() { d.sleepers.fetch_sub(1, std::memory_order_seq_cst); }
+  } leave{d};  // recheck may throw
+  if (d.seq.load(std::memory_order_seq_cst) == observed && !(recheck && recheck(state))) {
     timespec ts{timeout_ms / 1000, (timeout_ms % 1000) * 1000000L};
     syscall(SYS_futex, reinterpret_cast<uint32_t*>(&d.seq), FUTEX_WAIT, observed, &ts, nullptr, 0);
   }
-  d.sleepers.fetch_sub(1, std::memory_order_seq_cst);
 }
 
 }  // namespace railcc::transport

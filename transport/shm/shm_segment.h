@@ -1,7 +1,8 @@
 // A POSIX shared-memory segment owned by one rank: a doorbell other ranks ring when they give it
-// data or free space, and one single-producer/single-consumer ring per local peer that writes to
-// this rank. Peers map each other's segments; names are unlinked once everyone has mapped them,
-// so a crash leaves nothing behind in /dev/shm.
+// data or free space, a mailbox the owner posts small collective contributions in (shm_mailbox.h),
+// and one single-producer/single-consumer ring per local peer that writes to this rank. Peers map
+// each other's segments; names are unlinked once everyone has mapped them, so a crash leaves
+// nothing behind in /dev/shm.
 #pragma once
 
 #include <atomic>
@@ -26,8 +27,10 @@ struct alignas(64) RingControl {
 
 class ShmSegment {
  public:
-  // Creates and maps a new segment with `slots` rings of `ring_bytes` (a power of two).
-  static ShmSegment create(const std::string& name, int slots, std::size_t ring_bytes);
+  // Creates and maps a new segment with `slots` rings of `ring_bytes` (a power of two) and a
+  // mailbox of two slots holding up to `mailbox_bytes` each (0: none).
+  static ShmSegment create(const std::string& name, int slots, std::size_t ring_bytes,
+                           std::size_t mailbox_bytes = 0);
   // Maps a segment created by another rank.
   static ShmSegment open(const std::string& name);
   static void unlink(const std::string& name);
@@ -42,12 +45,24 @@ class ShmSegment {
   std::byte* ring(int slot) const;
   std::size_t ring_bytes() const;
   int slots() const;
+  // The mailbox: slot i (0 or 1) starts at mailbox(i), 64-byte aligned, with room for a 64-byte
+  // header and mailbox_bytes() of payload.
+  std::byte* mailbox(int i) const;
+  std::size_t mailbox_bytes() const;
   const std::string& name() const { return name_; }
 
   // Wakes the owner if it sleeps.
   void ring_doorbell() const;
-  // Sleeps until seq != observed or timeout_ms passes.
-  void wait_doorbell(uint32_t observed, int timeout_ms) const;
+  // Wakes the owner only if it sleeps or is about to: for an event the owner also looks for
+  // before it sleeps (the `recheck` of wait_doorbell), published before a seq_cst fence. Saves
+  // writing the doorbell's cache line, which the owner reads while it spins.
+  void ring_doorbell_if_sleeping() const {
+    if (doorbell().sleepers.load(std::memory_order_relaxed) > 0) ring_doorbell();
+  }
+  // Sleeps until seq != observed or timeout_ms passes; not at all if recheck(state) holds once
+  // this owner counts as sleeping.
+  void wait_doorbell(uint32_t observed, int timeout_ms, bool (*recheck)(void*) = nullptr,
+                     void* state = nullptr) const;
 
  private:
   std::byte* base_ = nullptr;

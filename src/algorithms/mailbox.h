@@ -1,0 +1,26 @@
+// Small collectives through the shared-memory mailbox (transport/shm/shm_mailbox.h): when every
+// rank shares one host, each rank posts its input in its own mailbox, waits for every peer's
+// post, and computes its result from the posts. One round, no messages: the latency-optimal path
+// for small ops on one host. Every rank posts to every mailbox op, even one that has nothing to
+// send (a broadcast's non-roots, a barrier), since the mailbox's slot reuse relies on it.
+#pragma once
+
+#include <cstddef>
+
+#include "src/algorithms/context.h"
+
+namespace railcc::algo {
+
+// True when an op that posts `bytes` per rank fits every rank's mailbox and no algorithm is
+// forced (RAILCC_ALGO). Zero bytes fit only where `empty_ok` (a barrier).
+bool mailbox_applies(const Context& ctx, std::size_t bytes, bool empty_ok = false);
+
+// Each reduces all posts in rank order, so all ranks get bit-identical results.
+void mailbox_all_reduce(Context& ctx);
+void mailbox_reduce(Context& ctx);
+void mailbox_reduce_scatter(Context& ctx);
+void mailbox_all_gather(Context& ctx);
+void mailbox_broadcast(Context& ctx);
+void mailbox_barrier(Context& ctx);
+
+}  // namespace railcc::algo

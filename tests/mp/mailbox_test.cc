@@ -1,0 +1,298 @@
+// The shared-memory mailbox for small all_reduce ops (src/algorithms/mailbox.h): thousands of
+// ops that reuse its two slots, mixed with ops too large for it and with several ops in flight;
+// ranks that disagree about an op, whether both use the mailbox or only one; a rank that never
+// posts; a rank that dies.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <stdlib.h>
+
+#include <thread>
+
+#include "railcc/railcc.hpp"
+#include "tests/mp/harness.h"
+
+namespace railcc::test {
+namespace {
+
+using namespace std::chrono_literals;
+
+JobOptions options(const std::string& timeout = "60") {
+  JobOptions o;
+  o.env["RAILCC_TRANSPORT"] = "shm";
+  o.env["RAILCC_TIMEOUT"] = timeout;
+  o.limit = std::chrono::seconds(120);
+  return o;
+}
+
+template <typename Fn>
+std::pair<ErrorCode, std::string> expect_error(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return {e.code(), e.what()};
+  }
+  throw CheckFailure("expected a railcc::Error, the call succeeded");
+}
+
+// Rank r's element i of op k: small integers, so int32 sums are exact.
+int32_t value(int r, std::size_t i, int k) {
+  return static_cast<int32_t>((r + 1) * 7 + i % 13 + k % 101);
+}
+
+TEST(Mailbox, SmallOpsUseItAndLargerOnesDoNot) {
+  JobOptions o = options();
+  o.env["RAILCC_DEBUG"] = "algo";
+  auto out = run_job(
+      2,
+      [](int) {
+        auto c = Communicator::init();
+        for (std::size_t count : {1, 1024, 1025}) {  // 4 B, 4 KiB (the default limit), 4100 B
+          std::vector<int32_t> buf(count, 1);
+          c->all_reduce(buf.data(), buf.data(), count, DataType::kInt32, ReduceOp::kSum).wait();
+          CHECK(buf[0] == 2 && buf[count - 1] == 2, "{} elements: got {}", count, buf[0]);
+        }
+      },
+      o);
+  for (const auto& r : out) ASSERT_TRUE(r.ok()) << summary(out);
+  const std::string& log = out[0].stderr_text;
+  EXPECT_NE(log.find("all_reduce 4 bytes x 2 ranks -> mailbox"), std::string::npos) << log;
+  EXPECT_NE(log.find("all_reduce 4096 bytes x 2 ranks -> mailbox"), std::string::npos) << log;
+  EXPECT_EQ(log.find("all_reduce 4100 bytes x 2 ranks -> mailbox"), std::string::npos) << log;
+}
+
+// RAILCC_SHM_MAILBOX_BYTES differs between ranks: the smallest applies to all, and 0 on any rank
+// turns the mailbox off for all. Either way every rank takes the same path.
+TEST(Mailbox, RanksAgreeWhenTheirLimitsDiffer) {
+  for (const char* limit : {"64", "0"}) {
+    JobOptions o = options("20");
+    o.env["RAILCC_DEBUG"] = "algo";
+    auto out = run_job(
+        3,
+        [limit](int rank) {
+          if (rank == 1) setenv("RAILCC_SHM_MAILBOX_BYTES", limit, 1);
+          auto c = Communicator::init();
+          for (std::size_t count : {4, 100}) {  // 16 B, 400 B
+            std::vector<int32_t> buf(count, rank);
+            c->all_reduce(buf.data(), buf.data(), count, DataType::kInt32, ReduceOp::kSum).wait();
+            CHECK(buf[count - 1] == 3, "{} elements: got {}", count, buf[count - 1]);
+            c->barrier().wait();
+          }
+        },
+        o);
+    for (const auto& r : out) ASSERT_TRUE(r.ok()) << summary(out);
+    const std::string& log = out[0].stderr_text;
+    const bool small_in_mailbox =
+        log.find("all_reduce 16 bytes x 3 ranks -> mailbox") != std::string::npos;
+    EXPECT_EQ(small_in_mailbox, std::string(limit) == "64") << log;
+    EXPECT_EQ(log.find("all_reduce 400 bytes x 3 ranks -> mailbox"), std::string::npos) << log;
+  }
+}
+
+// Many ops in a row, some in flight together, some too large for the mailbox in between, in
+// place and out of place: every result exact. A slot overwritten too early shows up as a wrong
+// sum (or a hang the harness reports).
+TEST(Mailbox, SlotsAreReusedSafely) {
+  for (int world : {2, 3, 4}) {
+    auto out = run_job(
+        world,
+        [](int rank) {
+          auto c = Communicator::init();
+          const int p = c->size();
+          constexpr std::size_t kCounts[] = {1, 3, 64, 1024, 1500, 2};  // 1500 x 4 B: messages
+          constexpr int kInFlight = 3;
+          std::vector<std::vector<int32_t>> send(kInFlight), recv(kInFlight);
+          for (int k = 0; k < 1500; k += kInFlight) {
+            std::vector<Work> works;
+            for (int j = 0; j < kInFlight; ++j) {
+              const int op = k + j;
+              const std::size_t n = kCounts[op % std::size(kCounts)];
+              send[j].resize(n);
+              for (std::size_t i = 0; i < n; ++i) send[j][i] = value(rank, i, op);
+              const bool in_place = op % 2 == 0;
+              recv[j].assign(n, -1);
+              int32_t* dst = in_place ? send[j].data() : recv[j].data();
+              works.push_back(
+                  c->all_reduce(send[j].data(), dst, n, DataType::kInt32, ReduceOp::kSum));
+            }
+            for (int j = 0; j < kInFlight; ++j) {
+              works[j].wait();
+              const int op = k + j;
+              const std::size_t n = kCounts[op % std::size(kCounts)];
+              const std::vector<int32_t>& got = op % 2 == 0 ? send[j] : recv[j];
+              for (std::size_t i = 0; i < n; ++i) {
+                int32_t want = 0;
+                for (int r = 0; r < p; ++r) want += value(r, i, op);
+                CHECK(got[i] == want, "op {} ({} elements) element {}: got {}, want {}", op, n, i,
+                      got[i], want);
+              }
+            }
+          }
+          // Every reduce op and an average, in the mailbox.
+          std::vector<float> f(5, static_cast<float>(rank + 1)), g(5);
+          c->all_reduce(f.data(), g.data(), 5, DataType::kFloat32, ReduceOp::kMax).wait();
+          CHECK(g[4] == static_cast<float>(p), "max {}", g[4]);
+          c->all_reduce(f.data(), g.data(), 5, DataType::kFloat32, ReduceOp::kMin).wait();
+          CHECK(g[4] == 1.0f, "min {}", g[4]);
+          c->all_reduce(f.data(), g.data(), 5, DataType::kFloat32, ReduceOp::kAvg).wait();
+          CHECK(g[4] == (p + 1) / 2.0f, "avg {}", g[4]);
+          c->all_reduce(f.data(), g.data(), 5, DataType::kFloat32, ReduceOp::kProd).wait();
+          float prod = 1;
+          for (int r = 1; r <= p; ++r) prod *= static_cast<float>(r);
+          CHECK(g[4] == prod, "prod {}", g[4]);
+        },
+        options());
+    for (const auto& r : out) ASSERT_TRUE(r.ok()) << "np " << world << "\n" << summary(out);
+  }
+}
+
+// Every op kind the mailbox carries, roots moving, in a long mixed sequence.
+TEST(Mailbox, EveryOpKindInAMixedSequence) {
+  for (int world : {2, 3, 5}) {
+    auto out = run_job(
+        world,
+        [](int rank) {
+          auto c = Communicator::init();
+          const int p = c->size();
+          const DataType i32 = DataType::kInt32;
+          constexpr std::size_t n = 7;
+          std::vector<int32_t> send(n * p), recv(n * p);
+          for (int k = 0; k < 600; ++k) {
+            const int root = k % p;
+            for (std::size_t i = 0; i < send.size(); ++i) send[i] = value(rank, i, k);
+            std::fill(recv.begin(), recv.end(), -1);
+            auto sum = [&](std::size_t i) {
+              int32_t s = 0;
+              for (int r = 0; r < p; ++r) s += value(r, i, k);
+              return s;
+            };
+            switch (k % 5) {
+              case 0:
+                c->barrier().wait();
+                break;
+              case 1:
+                c->broadcast(send.data(), recv.data(), n, i32, root).wait();
+                for (std::size_t i = 0; i < n; ++i) {
+                  CHECK(recv[i] == value(root, i, k), "broadcast op {} [{}]", k, i);
+                }
+                break;
+              case 2:
+                c->reduce(send.data(), recv.data(), n, i32, ReduceOp::kSum, root).wait();
+                for (std::size_t i = 0; rank == root && i < n; ++i) {
+                  CHECK(recv[i] == sum(i), "reduce op {} [{}]: {}", k, i, recv[i]);
+                }
+                break;
+              case 3:
+                c->all_gather(send.data(), recv.data(), n, i32).wait();
+                for (std::size_t i = 0; i < n * p; ++i) {
+                  CHECK(recv[i] == value(static_cast<int>(i / n), i % n, k),
+                        "all_gather op {} [{}]", k, i);
+                }
+                break;
+              case 4:
+                c->reduce_scatter(send.data(), recv.data(), n, i32, ReduceOp::kSum).wait();
+                for (std::size_t i = 0; i < n; ++i) {
+                  CHECK(recv[i] == sum(rank * n + i), "reduce_scatter op {} [{}]", k, i);
+                }
+                break;
+            }
+          }
+        },
+        options());
+    for (const auto& r : out) ASSERT_TRUE(r.ok()) << "np " << world << "\n" << summary(out);
+  }
+}
+
+// One rank's op is too large for the mailbox, the others' fits: one side exchanges messages,
+// the other waits on the mailbox. Both must see a mismatch, not wait for the timeout.
+TEST(Mailbox, CountMismatchAcrossPathsFailsEveryRank) {
+  auto out = run_job(
+      3,
+      [](int rank) {
+        auto c = Communicator::init();
+        const std::size_t count = rank == 1 ? 2000 : 1000;  // 8000 B vs 4000 B
+        std::vector<float> buf(count, 1.0f);
+        const auto start = std::chrono::steady_clock::now();
+        auto [code, msg] = expect_error([&] {
+          c->all_reduce(buf.data(), buf.data(), count, DataType::kFloat32, ReduceOp::kSum).wait();
+        });
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        std::fprintf(stderr, "ERR %s\n", msg.c_str());
+        CHECK(code == ErrorCode::kMismatch, "code {}: {}", static_cast<int>(code), msg);
+        CHECK(msg.find("mismatch") != std::string::npos, "{}", msg);
+        CHECK(s < 10, "took {} s (RAILCC_TIMEOUT is 60)", s);
+      },
+      options());
+  for (const auto& r : out) ASSERT_TRUE(r.ok()) << summary(out);
+  // The rank that sees both descriptions names both counts.
+  EXPECT_NE(out[1].stderr_text.find("2000"), std::string::npos) << summary(out);
+  EXPECT_NE(out[1].stderr_text.find("1000"), std::string::npos) << summary(out);
+}
+
+TEST(Mailbox, TypeMismatchInsideTheMailboxFailsEveryRank) {
+  auto out = run_job(
+      2,
+      [](int rank) {
+        auto c = Communicator::init();
+        std::vector<int32_t> buf(4, 1);
+        auto [code, msg] = expect_error([&] {
+          c->all_reduce(buf.data(), buf.data(), 4,
+                        rank == 0 ? DataType::kInt32 : DataType::kFloat32, ReduceOp::kSum)
+              .wait();
+        });
+        CHECK(code == ErrorCode::kMismatch, "code {}: {}", static_cast<int>(code), msg);
+        CHECK(msg.find("int32") != std::string::npos && msg.find("float") != std::string::npos,
+              "{}", msg);
+      },
+      options());
+  for (const auto& r : out) ASSERT_TRUE(r.ok()) << summary(out);
+}
+
+TEST(Mailbox, TimeoutNamesTheRankThatNeverPosted) {
+  auto out = run_job(
+      3,
+      [](int rank) {
+        auto c = Communicator::init();
+        float x = 1.0f;
+        if (rank == 0) std::this_thread::sleep_for(3s);
+        auto [code, msg] = expect_error(
+            [&] { c->all_reduce(&x, &x, 1, DataType::kFloat32, ReduceOp::kSum).wait(); });
+        // Rank 0 finds its peers posted, then timed out: it must fail too (expect_error), not
+        // report success.
+        if (rank != 0) {
+          CHECK(code == ErrorCode::kTimeout, "{}", msg);
+          CHECK(msg.find("still waiting on rank(s) 0 ") != std::string::npos, "{}", msg);
+          CHECK(msg.find("never reached op #1: 0") != std::string::npos, "{}", msg);
+        }
+      },
+      options("1"));
+  for (const auto& r : out) ASSERT_TRUE(r.ok()) << summary(out);
+}
+
+TEST(Mailbox, KilledRankIsNamed) {
+  auto out = run_job(
+      3,
+      [](int rank) {
+        auto c = Communicator::init();
+        float x = 1.0f;
+        const auto start = std::chrono::steady_clock::now();
+        auto [code, msg] = expect_error([&] {
+          for (int i = 0; i < 10'000'000; ++i) {
+            if (rank == 1 && i == 1000) raise(SIGKILL);
+            c->all_reduce(&x, &x, 1, DataType::kFloat32, ReduceOp::kMax).wait();
+          }
+        });
+        const double s =
+            std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+        CHECK(code == ErrorCode::kPeerFailure, "{}", msg);
+        CHECK(msg.find("rank 1") != std::string::npos, "{}", msg);
+        CHECK(s < 10, "took {} s", s);
+      },
+      options("120"));
+  EXPECT_EQ(out[1].signal, SIGKILL) << summary(out);
+  EXPECT_TRUE(out[0].ok()) << summary(out);
+  EXPECT_TRUE(out[2].ok()) << summary(out);
+}
+
+}  // namespace
+}  // namespace railcc::test
