@@ -119,6 +119,11 @@ std::string FakeVerbs::gid_type(ibv_context*, uint8_t, int index) {
   return index == 0 || options_.infiniband ? "IB/RoCE v1" : "RoCE v2";
 }
 
+std::string FakeVerbs::device_pci(ibv_device* device) {
+  const auto it = options_.pci.find(device->name);
+  return it == options_.pci.end() ? std::string() : it->second;
+}
+
 ibv_pd* FakeVerbs::alloc_pd(ibv_context* context) {
   auto* pd = new ibv_pd{};
   pd->context = context;

@@ -21,6 +21,7 @@
 
 #include <infiniband/verbs.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,6 +32,7 @@ namespace railcc::test {
 struct FakeVerbsOptions {
   std::vector<std::string> devices = {"fake0"};  // each has one port, port 1
   bool infiniband = false;  // link layer: RoCE (GID addressing) by default, else LID addressing
+  std::map<std::string, std::string> pci;  // device -> its PCI bus id (device_pci); default ""
 };
 
 class FakeVerbs final : public transport::verbs::VerbsApi {
@@ -61,6 +63,7 @@ class FakeVerbs final : public transport::verbs::VerbsApi {
   int query_port(ibv_context* context, uint8_t port, ibv_port_attr* attr) override;
   int query_gid(ibv_context* context, uint8_t port, int index, ibv_gid* gid) override;
   std::string gid_type(ibv_context* context, uint8_t port, int index) override;
+  std::string device_pci(ibv_device* device) override;
   ibv_pd* alloc_pd(ibv_context* context) override;
   int dealloc_pd(ibv_pd* pd) override;
   ibv_mr* reg_mr(ibv_pd* pd, void* addr, std::size_t length, int access) override;

@@ -84,6 +84,37 @@ INSTANTIATE_TEST_SUITE_P(
              std::to_string(std::get<1>(info.param));
     });
 
+// Without RAILCC_IB_HCA the ports come from the topology rail plan: local rank k (GPU k) talks
+// over the HCA nearest GPU k (tests/data/verbs-4gpu-4hca.xml pairs GPU 0 with mlx5_2 and GPU 1
+// with mlx5_3), and RAILCC_DEBUG=init says so.
+TEST(VerbsRailPlan, RanksUseTheHcaNearestTheirGpu) {
+  FakeVerbsOptions o;
+  o.devices = {"mlx5_0", "mlx5_1", "mlx5_2", "mlx5_3"};
+  FakeVerbs::install(o);
+  auto opt = verbs_job("");
+  opt.env.erase("RAILCC_IB_HCA");
+  const std::string topo = std::string(RAILCC_TEST_DATA) + "/verbs-4gpu-4hca.xml";
+  opt.env["RAILCC_TOPO_FILE"] = topo;
+  opt.env["RAILCC_DEBUG"] = "init";
+  auto results = run_job(
+      2,
+      [](int) {
+        auto c = Communicator::init();
+        all_reduce_rounds(*c, 4);
+      },
+      opt);
+  FakeVerbs::uninstall();
+  for (const auto& r : results) ASSERT_TRUE(r.ok()) << summary(results);
+  EXPECT_NE(results[0].stderr_text.find("verbs ports from topology rail plan (file " + topo +
+                                        "): mlx5_2:1 nearest GPU 0"),
+            std::string::npos)
+      << summary(results);
+  EXPECT_NE(results[1].stderr_text.find("verbs ports from topology rail plan (file " + topo +
+                                        "): mlx5_3:1 nearest GPU 1"),
+            std::string::npos)
+      << summary(results);
+}
+
 // A completion error on the only port fails the op on every rank with a message naming the peer,
 // the HCA, the port and the verbs status.
 TEST_F(VerbsTest, CompletionErrorIsAClearPeerFailure) {

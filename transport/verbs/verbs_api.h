@@ -35,6 +35,9 @@ class VerbsApi {
   virtual int query_gid(ibv_context* context, uint8_t port, int index, ibv_gid* gid) = 0;
   // "RoCE v2", "IB/RoCE v1", or "" when unknown (sysfs gid_attrs/types).
   virtual std::string gid_type(ibv_context* context, uint8_t port, int index) = 0;
+  // The device's PCI function ("0000:05:00.0", from sysfs), "" when unknown (soft-RoCE): how
+  // rail plan NICs named by bus id (NCCL topology files) are matched to devices.
+  virtual std::string device_pci(ibv_device* device) = 0;
 
   // Protection domain and memory registration.
   virtual ibv_pd* alloc_pd(ibv_context* context) = 0;

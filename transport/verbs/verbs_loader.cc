@@ -10,6 +10,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "src/topology/sysfs_pci.h"
 #include "transport/verbs/verbs_api.h"
 
 namespace railcc::transport::verbs {
@@ -73,6 +74,10 @@ class LibVerbs final : public VerbsApi {
     std::string type;
     std::getline(in, type);
     return type;
+  }
+  std::string device_pci(ibv_device* d) override {
+    const auto pci = topology::pci_of_sysfs_device(std::string(d->ibdev_path) + "/device");
+    return pci ? pci->to_string() : std::string();
   }
   ibv_pd* alloc_pd(ibv_context* c) override { return s_.alloc_pd(c); }
   int dealloc_pd(ibv_pd* pd) override { return s_.dealloc_pd(pd); }

@@ -55,13 +55,19 @@ class VerbsPort {
 
 // The ports a communicator uses, or why there are none.
 struct VerbsPorts {
-  std::vector<std::shared_ptr<VerbsPort>> ports;  // in RAILCC_IB_HCA order: rail k = ports[k]
+  std::vector<std::shared_ptr<VerbsPort>> ports;  // rail k = ports[k]
   std::string unavailable;  // set when no device (or no library) exists; ports is then empty
+  // What chose the ports, for the init log and for messages: "ports from RAILCC_IB_HCA: ...",
+  // "ports from topology rail plan (file t.xml): mlx5_2:1 nearest GPU 2", "no topology (...):
+  // all active ports".
+  std::string source;
 };
 
-// Opens the ports RAILCC_IB_HCA lists, or port 1 of every device that has it ACTIVE. No device
-// at all is not an error here (the caller falls back to tcp or reports it); a listed device or
-// port that is missing or not ACTIVE is (ConfigError).
+// Opens the ports RAILCC_IB_HCA lists; else those the topology rail plan gives this rank (the
+// HCAs nearest its GPU, verbs_port_plan.h) that are ACTIVE; else port 1 of every device that has
+// it ACTIVE. No device at all is not an error here (the caller falls back to tcp or reports it);
+// a listed device or port that is missing or not ACTIVE is (ConfigError), and so is a
+// RAILCC_TOPO_FILE that cannot be read.
 VerbsPorts open_verbs_ports(const Config& config, int rank);
 
 }  // namespace railcc::transport::verbs
