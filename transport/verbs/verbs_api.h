@@ -39,6 +39,12 @@ class VerbsApi {
   // rail plan NICs named by bus id (NCCL topology files) are matched to devices.
   virtual std::string device_pci(ibv_device* device) = 0;
 
+  // Asynchronous events of a device (port state changes, fatal errors). railcc makes
+  // context->async_fd non-blocking, so get_async_event returns -1 with errno EAGAIN when none is
+  // pending instead of waiting for one. Every event got must be acknowledged.
+  virtual int get_async_event(ibv_context* context, ibv_async_event* event) = 0;
+  virtual void ack_async_event(ibv_async_event* event) = 0;
+
   // Protection domain and memory registration.
   virtual ibv_pd* alloc_pd(ibv_context* context) = 0;
   virtual int dealloc_pd(ibv_pd* pd) = 0;

@@ -107,6 +107,7 @@ std::map<int, std::unique_ptr<Connection>> connect_verbs_peers(
           rails ? fmt::format("rank {} (verbs {})", r, port->describe())
                 : fmt::format("rank {} (verbs {}, QP {}/{})", r, port->describe(), k + 1, nstreams);
       streams[r].push_back(std::make_unique<VerbsStream>(port, r, config.ib_ring_bytes, who));
+      streams[r].back()->set_port_down_fatal(!rails);
       published += streams[r].back()->local_info().to_string() + "\n";
     }
     store.set(fmt::format("verbs/{}/{}", rank, r), bytes(published));

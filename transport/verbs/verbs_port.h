@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "railcc/config.hpp"
+#include "transport/verbs/port_events.h"
 #include "transport/verbs/reg_cache.h"
 #include "transport/verbs/verbs_api.h"
 
@@ -29,6 +30,8 @@ class VerbsPort {
   ibv_context* context() const { return context_; }
   ibv_pd* pd() const { return pd_; }
   RegCache& cache() { return *cache_; }
+  // The port's asynchronous events (port down/up, fatal errors), polled by its streams.
+  PortEvents& events() { return *events_; }
   const std::string& hca() const { return hca_; }
   int port() const { return port_; }
   bool roce() const { return attr_.link_layer == IBV_LINK_LAYER_ETHERNET; }
@@ -51,6 +54,7 @@ class VerbsPort {
   int gid_index_ = 0;
   ibv_gid gid_{};
   std::unique_ptr<RegCache> cache_;
+  std::unique_ptr<PortEvents> events_;
 };
 
 // The ports a communicator uses, or why there are none.
