@@ -31,6 +31,12 @@ class Stream {
   // Why the stream broke, when it knows more than "closed" (an RDMA completion error names the
   // device, port and status); empty while healthy or when there is nothing to add.
   virtual std::string failure() const { return {}; }
+  // Why the link under the stream is down now (an RDMA port event: "mlx5_1 port 1 is down
+  // (IBV_EVENT_PORT_ERR)"); empty while it is up or when the stream cannot tell. Unlike
+  // failure(), it may clear again: a multi-rail connection takes the rail out of service while it
+  // is set and probes it once it clears, as for an interface whose link is down. Called every few
+  // milliseconds, so it must be cheap.
+  virtual std::string link_down() { return {}; }
   // Fault injection (RAILCC_FAULT=drop/rail): closes the stream in both directions, as a cable
   // pulled mid-job would; both ends then fail with PeerFailureError.
   virtual void inject_drop() = 0;

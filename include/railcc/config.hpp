@@ -132,8 +132,9 @@ struct Config {
   // Default 0.5.
   std::chrono::milliseconds rail_timeout{500};
   // RAILCC_IB_HCA: comma list of RDMA ports "device[:port]" (port 1 if omitted), e.g.
-  // "mlx5_0:1,mlx5_1:1"; with two or more, each is a rail (transport/multirail). Default: port 1
-  // of every device whose port is ACTIVE.
+  // "mlx5_0:1,mlx5_1:1"; with two or more, each is a rail (transport/multirail). Default: the
+  // HCAs the topology rail plan puts nearest this rank's GPU (RAILCC_TOPO_FILE, else hwloc; see
+  // transport/verbs/verbs_port_plan.h), else port 1 of every device whose port is ACTIVE.
   std::vector<IbPort> ib_hca;
   // RAILCC_IB_GID_INDEX: GID table index for RoCE. -1 (default): the first RoCE v2 GID holding an
   // IPv4 address, else any RoCE v2 GID, else any.

@@ -73,14 +73,7 @@ AutoRails choose_auto_rails(const Machine& machine, const RailPlan& plan, int ra
     throw ConfigError(
         fmt::format("{}: the topology ({}) lists no NIC; {}", who, machine.source, fix));
   }
-  // Preferred first, then the NICs it ties with, so every rank that shares a set of NICs still
-  // uses all of them but starts its rail 0 on a different one.
-  std::vector<int> nics{binding.nic};
-  if (binding.gpu >= 0) {
-    for (int k : plan.gpus[binding.gpu].nics) {
-      if (k != binding.nic) nics.push_back(k);
-    }
-  }
+  const std::vector<int> nics = planned_nics(plan, binding);
   std::vector<std::string> tried;
   for (int k : nics) {
     const Nic& nic = plan.nics[k];

@@ -26,4 +26,15 @@ RankBinding bind_local_rank(const Machine& machine, const RailPlan& plan, int lo
   return b;
 }
 
+std::vector<int> planned_nics(const RailPlan& plan, const RankBinding& binding) {
+  if (binding.nic < 0) return {};
+  std::vector<int> nics{binding.nic};
+  if (binding.gpu >= 0) {
+    for (int k : plan.gpus[binding.gpu].nics) {
+      if (k != binding.nic) nics.push_back(k);
+    }
+  }
+  return nics;
+}
+
 }  // namespace railcc::topology

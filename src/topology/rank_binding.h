@@ -26,4 +26,11 @@ struct RankBinding {
 RankBinding bind_local_rank(const Machine& machine, const RailPlan& plan, int local_rank,
                             const std::optional<std::string>& cuda_visible_devices);
 
+// The NICs a bound rank uses as rails (indices into RailPlan::nics), in rail order: the
+// preferred one first, then the others its GPU ties with, so that ranks sharing a set of NICs
+// all use every one of them but start rail 0 on different ones. Without a GPU: the binding's
+// NIC alone. Empty when the plan has no NIC. RAILCC_RAILS=auto (tcp interfaces) and the verbs
+// ports (RDMA devices) both take their rails from here.
+std::vector<int> planned_nics(const RailPlan& plan, const RankBinding& binding);
+
 }  // namespace railcc::topology

@@ -111,8 +111,16 @@ struct Conn {
   bool orphan = false;  // its QP is gone: close once everything queued is written
 };
 
+// The async events of one opened context: a pipe whose read end is its async_fd (one byte per
+// event, so poll() on it works as on hardware) and the events themselves.
+struct AsyncQueue {
+  int write_fd = -1;
+  std::deque<ibv_async_event> events;
+};
+
 struct State {
   std::mutex mu;
+  std::map<ibv_context*, AsyncQueue> async;
   std::map<std::string, std::unique_ptr<Device>> devices;
   std::map<uint32_t, std::unique_ptr<Qp>> qps;  // by qp_num
   std::map<uint32_t, std::unique_ptr<Mr>> mrs;  // by key (lkey == rkey)

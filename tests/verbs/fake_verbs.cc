@@ -80,16 +80,85 @@ void FakeVerbs::free_device_list(ibv_device** list) { delete[] list; }
 const char* FakeVerbs::get_device_name(ibv_device* device) { return device->name; }
 
 ibv_context* FakeVerbs::open_device(ibv_device* device) {
+  int p[2];
+  if (pipe2(p, O_CLOEXEC | O_NONBLOCK) != 0) return nullptr;
   auto* ctx = new ibv_context{};
   ctx->device = device;
   ctx->num_comp_vectors = 1;
+  ctx->async_fd = p[0];
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  s.async[ctx].write_fd = p[1];
   return ctx;
 }
 
 int FakeVerbs::close_device(ibv_context* context) {
+  State& s = state();
+  {
+    std::lock_guard<std::mutex> lock(s.mu);
+    if (auto it = s.async.find(context); it != s.async.end()) {
+      close(it->second.write_fd);
+      s.async.erase(it);
+    }
+  }
+  close(context->async_fd);
   delete context;
   return 0;
 }
+
+namespace {
+
+// Queues `event` for `ctx` and makes its async_fd readable. Caller holds s.mu.
+void post_async(State& s, ibv_context* ctx, const ibv_async_event& event) {
+  auto it = s.async.find(ctx);
+  if (it == s.async.end()) return;
+  it->second.events.push_back(event);
+  const char byte = 1;
+  [[maybe_unused]] const ssize_t n = write(it->second.write_fd, &byte, 1);
+}
+
+}  // namespace
+
+void FakeVerbs::inject_async_event(const std::string& device, ibv_event_type type) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  for (auto& [ctx, queue] : s.async) {
+    if (device != ctx->device->name) continue;
+    ibv_async_event event{};
+    event.event_type = type;
+    event.element.port_num = 1;
+    post_async(s, ctx, event);
+  }
+}
+
+void FakeVerbs::inject_qp_event(const std::string& device, ibv_event_type type) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  for (auto& [qpn, q] : s.qps) {
+    if (!q->device || q->device->name != device) continue;
+    ibv_async_event event{};
+    event.event_type = type;
+    event.element.qp = &q->qp;
+    post_async(s, q->qp.context, event);
+  }
+}
+
+int FakeVerbs::get_async_event(ibv_context* context, ibv_async_event* event) {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  auto it = s.async.find(context);
+  if (it == s.async.end() || it->second.events.empty()) {
+    errno = EAGAIN;  // async_fd is non-blocking: nothing pending
+    return -1;
+  }
+  *event = it->second.events.front();
+  it->second.events.pop_front();
+  char byte;
+  [[maybe_unused]] const ssize_t n = read(context->async_fd, &byte, 1);
+  return 0;
+}
+
+void FakeVerbs::ack_async_event(ibv_async_event*) {}
 
 int FakeVerbs::query_port(ibv_context* context, uint8_t port, ibv_port_attr* attr) {
   State& s = state();
@@ -117,6 +186,11 @@ int FakeVerbs::query_gid(ibv_context* context, uint8_t port, int index, ibv_gid*
 
 std::string FakeVerbs::gid_type(ibv_context*, uint8_t, int index) {
   return index == 0 || options_.infiniband ? "IB/RoCE v1" : "RoCE v2";
+}
+
+std::string FakeVerbs::device_pci(ibv_device* device) {
+  const auto it = options_.pci.find(device->name);
+  return it == options_.pci.end() ? std::string() : it->second;
 }
 
 ibv_pd* FakeVerbs::alloc_pd(ibv_context* context) {

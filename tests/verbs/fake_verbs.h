@@ -15,12 +15,15 @@
 // hardware does; a peer that is gone or a queue pair that no longer exists answers "retry
 // exceeded".
 //
-// Faults: fail the n-th send posted on a device with a chosen status, or take a port down (its
-// queue pairs then fail with IBV_WC_RETRY_EXC_ERR). Both act on the calling process only.
+// Faults: fail the n-th send posted on a device with a chosen status, take a port down (its
+// queue pairs then fail with IBV_WC_RETRY_EXC_ERR), or deliver an async event (port down or
+// ACTIVE again, device or queue pair fatal) on each context's async_fd, a pipe. All act on the
+// calling process only.
 #pragma once
 
 #include <infiniband/verbs.h>
 
+#include <map>
 #include <string>
 #include <vector>
 
@@ -31,6 +34,7 @@ namespace railcc::test {
 struct FakeVerbsOptions {
   std::vector<std::string> devices = {"fake0"};  // each has one port, port 1
   bool infiniband = false;  // link layer: RoCE (GID addressing) by default, else LID addressing
+  std::map<std::string, std::string> pci;  // device -> its PCI bus id (device_pci); default ""
 };
 
 class FakeVerbs final : public transport::verbs::VerbsApi {
@@ -49,6 +53,12 @@ class FakeVerbs final : public transport::verbs::VerbsApi {
   // Takes port 1 of `device` down (or up): its state reads DOWN and its queue pairs fail with
   // IBV_WC_RETRY_EXC_ERR, as when a cable is pulled.
   void set_port_down(const std::string& device, bool down);
+  // Delivers an async event (ibv_get_async_event) to every context of `device` open in this
+  // process: IBV_EVENT_PORT_ERR / IBV_EVENT_PORT_ACTIVE for port 1, IBV_EVENT_DEVICE_FATAL. Only
+  // the event: pair it with set_port_down to also fail the traffic, as a pulled cable does.
+  void inject_async_event(const std::string& device, ibv_event_type type);
+  // Delivers a queue-pair event (IBV_EVENT_QP_FATAL...) for every queue pair on `device`.
+  void inject_qp_event(const std::string& device, ibv_event_type type);
   // Memory regions registered now in this process (registration cache tests).
   int registered_regions() const;
 
@@ -60,7 +70,10 @@ class FakeVerbs final : public transport::verbs::VerbsApi {
   int close_device(ibv_context* context) override;
   int query_port(ibv_context* context, uint8_t port, ibv_port_attr* attr) override;
   int query_gid(ibv_context* context, uint8_t port, int index, ibv_gid* gid) override;
+  int get_async_event(ibv_context* context, ibv_async_event* event) override;
+  void ack_async_event(ibv_async_event* event) override;
   std::string gid_type(ibv_context* context, uint8_t port, int index) override;
+  std::string device_pci(ibv_device* device) override;
   ibv_pd* alloc_pd(ibv_context* context) override;
   int dealloc_pd(ibv_pd* pd) override;
   ibv_mr* reg_mr(ibv_pd* pd, void* addr, std::size_t length, int access) override;

@@ -283,6 +283,42 @@ TEST_F(VerbsPieces, InjectedRetryExceededNamesPeerHcaPortAndStatus) {
       << s.a->failure();
 }
 
+// Async port events, read from the progress path: a rail's stream reports its port down while it
+// is (the stream still works, so the rail can rejoin), and a stream with no other port breaks,
+// naming the peer, the HCA, the port and the event.
+TEST_F(VerbsPieces, PortEventsReachTheStreamsOnThatPort) {
+  VerbsPorts p = open_verbs_ports(config({{"RAILCC_IB_HCA", "fake0,fake1"}}), 0);
+  Pair s = connect_pair(p, 64 * 1024);
+  auto wait_for = [](auto done) {
+    const Deadline until = Deadline::after(std::chrono::seconds(10));
+    while (!done() && !until.expired()) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    return done();
+  };
+  EXPECT_EQ(s.a->link_down(), "");
+  fake_->inject_async_event("fake1", IBV_EVENT_LID_CHANGE);  // not about the link: ignored
+  fake_->inject_async_event("fake0", IBV_EVENT_PORT_ERR);
+  EXPECT_TRUE(wait_for([&] { return !s.a->link_down().empty(); }));
+  EXPECT_EQ(s.a->link_down(), "fake0 port 1 is down (IBV_EVENT_PORT_ERR)");
+  EXPECT_EQ(s.b->link_down(), "");  // fake1: another port
+  EXPECT_EQ(s.a->failure(), "");    // a rail's stream stays usable for when the port is back
+  fake_->inject_async_event("fake0", IBV_EVENT_PORT_ACTIVE);
+  EXPECT_TRUE(wait_for([&] { return s.a->link_down().empty(); }));
+  // A stream without another port to fail over to breaks at once.
+  s.a->set_port_down_fatal(true);
+  fake_->inject_async_event("fake0", IBV_EVENT_PORT_ERR);
+  EXPECT_TRUE(wait_for([&] { return s.a->peer_gone(); }));
+  EXPECT_EQ(s.a->failure(),
+            "peer 1 unreachable on fake0 port 1 (port down: IBV_EVENT_PORT_ERR; no other port to "
+            "fail over to)");
+  // A queue pair event breaks the stream that owns it.
+  fake_->inject_qp_event("fake1", IBV_EVENT_QP_FATAL);
+  EXPECT_TRUE(wait_for([&] { return s.b->peer_gone(); }));
+  EXPECT_NE(s.b->failure().find("peer 0 unreachable on fake1 port 1 (queue pair 0x"),
+            std::string::npos)
+      << s.b->failure();
+  EXPECT_NE(s.b->failure().find("failed: IBV_EVENT_QP_FATAL)"), std::string::npos);
+}
+
 TEST(VerbsInfiniband, LidAddressedPairWorks) {
   FakeVerbsOptions o;
   o.devices = {"ib0", "ib1"};

@@ -95,10 +95,14 @@ void MultiRailConnection::check_health(Clock::time_point now) {
   bool stalled_candidate = false;
   for (int i = 0; i < static_cast<int>(rails_.size()); ++i) {
     RailState& s = rails_[i];
-    const bool link_up = link_is_up(s.link.local.ifname);
+    // An interface's link (tcp rails) or the stream's own (an RDMA port event).
+    const std::string down = link_is_up(s.link.local.ifname)
+                                 ? s.link.stream->link_down()
+                                 : fmt::format("link of {} is down", s.link.local.ifname);
+    const bool link_up = down.empty();
     if (sched_.in_service(i)) {
       if (!link_up) {
-        fail_rail(i, fmt::format("link of {} is down", s.link.local.ifname));
+        fail_rail(i, down);
         continue;
       }
       // A stream that knows it broke (an RDMA completion error) fails its rail at once.

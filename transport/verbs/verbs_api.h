@@ -35,6 +35,15 @@ class VerbsApi {
   virtual int query_gid(ibv_context* context, uint8_t port, int index, ibv_gid* gid) = 0;
   // "RoCE v2", "IB/RoCE v1", or "" when unknown (sysfs gid_attrs/types).
   virtual std::string gid_type(ibv_context* context, uint8_t port, int index) = 0;
+  // The device's PCI function ("0000:05:00.0", from sysfs), "" when unknown (soft-RoCE): how
+  // rail plan NICs named by bus id (NCCL topology files) are matched to devices.
+  virtual std::string device_pci(ibv_device* device) = 0;
+
+  // Asynchronous events of a device (port state changes, fatal errors). railcc makes
+  // context->async_fd non-blocking, so get_async_event returns -1 with errno EAGAIN when none is
+  // pending instead of waiting for one. Every event got must be acknowledged.
+  virtual int get_async_event(ibv_context* context, ibv_async_event* event) = 0;
+  virtual void ack_async_event(ibv_async_event* event) = 0;
 
   // Protection domain and memory registration.
   virtual ibv_pd* alloc_pd(ibv_context* context) = 0;

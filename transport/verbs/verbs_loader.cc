@@ -10,6 +10,7 @@
 #include <fstream>
 #include <mutex>
 
+#include "src/topology/sysfs_pci.h"
 #include "transport/verbs/verbs_api.h"
 
 namespace railcc::transport::verbs {
@@ -25,6 +26,8 @@ struct Symbols {
   // ibv_port_attr); the fields railcc reads are all in that prefix.
   int (*query_port)(ibv_context*, uint8_t, ibv_port_attr*) = nullptr;
   int (*query_gid)(ibv_context*, uint8_t, int, ibv_gid*) = nullptr;
+  int (*get_async_event)(ibv_context*, ibv_async_event*) = nullptr;
+  void (*ack_async_event)(ibv_async_event*) = nullptr;
   ibv_pd* (*alloc_pd)(ibv_context*) = nullptr;
   int (*dealloc_pd)(ibv_pd*) = nullptr;
   ibv_mr* (*reg_mr)(ibv_pd*, void*, std::size_t, int) = nullptr;
@@ -74,6 +77,14 @@ class LibVerbs final : public VerbsApi {
     std::getline(in, type);
     return type;
   }
+  std::string device_pci(ibv_device* d) override {
+    const auto pci = topology::pci_of_sysfs_device(std::string(d->ibdev_path) + "/device");
+    return pci ? pci->to_string() : std::string();
+  }
+  int get_async_event(ibv_context* c, ibv_async_event* event) override {
+    return s_.get_async_event(c, event);
+  }
+  void ack_async_event(ibv_async_event* event) override { s_.ack_async_event(event); }
   ibv_pd* alloc_pd(ibv_context* c) override { return s_.alloc_pd(c); }
   int dealloc_pd(ibv_pd* pd) override { return s_.dealloc_pd(pd); }
   ibv_mr* reg_mr(ibv_pd* pd, void* addr, std::size_t length, int access) override {
@@ -143,6 +154,8 @@ class LibVerbs final : public VerbsApi {
     bind(s_.close_device, "ibv_close_device");
     bind(s_.query_port, "ibv_query_port");
     bind(s_.query_gid, "ibv_query_gid");
+    bind(s_.get_async_event, "ibv_get_async_event");
+    bind(s_.ack_async_event, "ibv_ack_async_event");
     bind(s_.alloc_pd, "ibv_alloc_pd");
     bind(s_.dealloc_pd, "ibv_dealloc_pd");
     bind(s_.reg_mr, "ibv_reg_mr");

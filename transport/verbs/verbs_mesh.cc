@@ -70,9 +70,10 @@ std::vector<int> choose_verbs_peers(Store& store, int rank, const std::vector<in
     if (theirs > 0 && !ports.ports.empty()) {
       if (theirs != static_cast<int>(ports.ports.size())) {
         throw ConfigError(fmt::format(
-            "rank {} uses {} RDMA port(s) but rank {} uses {}: every rank must list the same "
-            "number of ports in RAILCC_IB_HCA (rail k of one host reaches rail k of another)",
-            rank, ports.ports.size(), r, theirs));
+            "rank {} uses {} RDMA port(s) ({}) but rank {} uses {}: every rank must use the same "
+            "number of ports; list them in RAILCC_IB_HCA (rail k of one host reaches rail k of "
+            "another)",
+            rank, ports.ports.size(), ports.source, r, theirs));
       }
       out.push_back(r);
     } else if (forced) {
@@ -106,6 +107,7 @@ std::map<int, std::unique_ptr<Connection>> connect_verbs_peers(
           rails ? fmt::format("rank {} (verbs {})", r, port->describe())
                 : fmt::format("rank {} (verbs {}, QP {}/{})", r, port->describe(), k + 1, nstreams);
       streams[r].push_back(std::make_unique<VerbsStream>(port, r, config.ib_ring_bytes, who));
+      streams[r].back()->set_port_down_fatal(!rails);
       published += streams[r].back()->local_info().to_string() + "\n";
     }
     store.set(fmt::format("verbs/{}/{}", rank, r), bytes(published));

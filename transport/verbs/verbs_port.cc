@@ -9,6 +9,7 @@
 #include "railcc/status.hpp"
 #include "src/common/log.h"
 #include "transport/verbs/verbs_errors.h"
+#include "transport/verbs/verbs_port_plan.h"
 
 namespace railcc::transport::verbs {
 namespace {
@@ -60,6 +61,7 @@ VerbsPort::VerbsPort(VerbsApi& api, ibv_device* device, int port, int gid_index,
                                     hca_, std::strerror(errno)));
     }
     cache_ = std::make_unique<RegCache>(api_, pd_, hca_);
+    events_ = std::make_unique<PortEvents>(api_, context_, hca_, port_, rank);
   } catch (...) {
     if (pd_) api_.dealloc_pd(pd_);
     api_.close_device(context_);
@@ -68,6 +70,7 @@ VerbsPort::VerbsPort(VerbsApi& api, ibv_device* device, int port, int gid_index,
 }
 
 VerbsPort::~VerbsPort() {
+  events_.reset();
   cache_.reset();
   if (pd_) api_.dealloc_pd(pd_);
   if (context_) api_.close_device(context_);
@@ -152,6 +155,12 @@ VerbsPorts open_verbs_ports(const Config& config, int rank) {
     }
     return nullptr;
   };
+  auto ports_text = [](const std::vector<IbPort>& ports) {
+    std::string text;
+    for (const IbPort& p : ports)
+      text += fmt::format("{}{}:{}", text.empty() ? "" : ",", p.device, p.port);
+    return text;
+  };
   if (!config.ib_hca.empty()) {
     for (const auto& entry : config.ib_hca) {
       ibv_device* dev = find(entry.device);
@@ -164,22 +173,55 @@ VerbsPorts open_verbs_ports(const Config& config, int rank) {
       out.ports.push_back(
           std::make_shared<VerbsPort>(api, dev, entry.port, config.ib_gid_index, rank));
     }
+    out.source = "ports from RAILCC_IB_HCA: " + ports_text(config.ib_hca);
+    RAILCC_INFO("init", "rank {}: verbs {}", rank, out.source);
+    return out;
+  }
+  // Whether `port` of `device` is ACTIVE; otherwise says why not in `why`.
+  auto active = [&](ibv_device* device, int port, std::string& why) {
+    ibv_port_attr attr{};
+    ibv_context* ctx = api.open_device(device);
+    if (!ctx) return true;  // VerbsPort reports why it cannot be opened
+    const int rc = api.query_port(ctx, static_cast<uint8_t>(port), &attr);
+    api.close_device(ctx);
+    if (rc == 0 && attr.state == IBV_PORT_ACTIVE) return true;
+    why = rc ? "no such port" : port_state_name(attr.state);
+    return false;
+  };
+  // The HCAs nearest this rank's GPU, by the topology rail plan. A planned port that is not
+  // ACTIVE is left out (its rail could not carry anything); with none left, every ACTIVE port.
+  const PlannedPorts planned = ports_from_rail_plan(config, rank, api, list, count);
+  std::vector<IbPort> opened;
+  for (const IbPort& p : planned.ports) {
+    ibv_device* dev = find(p.device);
+    std::string why;
+    if (!active(dev, p.port, why)) {
+      RAILCC_INFO("net", "rank {}: skipping {} port {} of the rail plan ({})", rank, p.device,
+                  p.port, why);
+      continue;
+    }
+    out.ports.push_back(std::make_shared<VerbsPort>(api, dev, p.port, config.ib_gid_index, rank));
+    opened.push_back(p);
+  }
+  if (!out.ports.empty()) {
+    out.source = planned.why;
+    if (opened.size() < planned.ports.size()) out.source += "; opened " + ports_text(opened);
+    RAILCC_INFO("init", "rank {}: verbs {}", rank, out.source);
     return out;
   }
   for (int i = 0; i < count; ++i) {
-    // Unlisted ports that are not ACTIVE are skipped; any other problem is an error.
-    ibv_port_attr attr{};
-    if (ibv_context* ctx = api.open_device(list[i])) {
-      const int rc = api.query_port(ctx, 1, &attr);
-      api.close_device(ctx);
-      if (rc != 0 || attr.state != IBV_PORT_ACTIVE) {
-        RAILCC_INFO("net", "rank {}: skipping {} port 1 ({})", rank, api.get_device_name(list[i]),
-                    rc ? "no such port" : port_state_name(attr.state));
-        continue;
-      }
+    // Ports that are not ACTIVE are skipped; any other problem is an error.
+    std::string why;
+    if (!active(list[i], 1, why)) {
+      RAILCC_INFO("net", "rank {}: skipping {} port 1 ({})", rank, api.get_device_name(list[i]),
+                  why);
+      continue;
     }
     out.ports.push_back(std::make_shared<VerbsPort>(api, list[i], 1, config.ib_gid_index, rank));
   }
+  out.source = planned.ports.empty() ? planned.why + ": all active ports"
+                                     : planned.why + "; none of them is ACTIVE: all active ports";
+  RAILCC_INFO("init", "rank {}: verbs {}", rank, out.source);
   if (out.ports.empty()) {
     out.unavailable = fmt::format("no RDMA device has an ACTIVE port 1 (devices: {})", names);
   }

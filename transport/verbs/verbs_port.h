@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "railcc/config.hpp"
+#include "transport/verbs/port_events.h"
 #include "transport/verbs/reg_cache.h"
 #include "transport/verbs/verbs_api.h"
 
@@ -29,6 +30,8 @@ class VerbsPort {
   ibv_context* context() const { return context_; }
   ibv_pd* pd() const { return pd_; }
   RegCache& cache() { return *cache_; }
+  // The port's asynchronous events (port down/up, fatal errors), polled by its streams.
+  PortEvents& events() { return *events_; }
   const std::string& hca() const { return hca_; }
   int port() const { return port_; }
   bool roce() const { return attr_.link_layer == IBV_LINK_LAYER_ETHERNET; }
@@ -51,17 +54,24 @@ class VerbsPort {
   int gid_index_ = 0;
   ibv_gid gid_{};
   std::unique_ptr<RegCache> cache_;
+  std::unique_ptr<PortEvents> events_;
 };
 
 // The ports a communicator uses, or why there are none.
 struct VerbsPorts {
-  std::vector<std::shared_ptr<VerbsPort>> ports;  // in RAILCC_IB_HCA order: rail k = ports[k]
+  std::vector<std::shared_ptr<VerbsPort>> ports;  // rail k = ports[k]
   std::string unavailable;  // set when no device (or no library) exists; ports is then empty
+  // What chose the ports, for the init log and for messages: "ports from RAILCC_IB_HCA: ...",
+  // "ports from topology rail plan (file t.xml): mlx5_2:1 nearest GPU 2", "no topology (...):
+  // all active ports".
+  std::string source;
 };
 
-// Opens the ports RAILCC_IB_HCA lists, or port 1 of every device that has it ACTIVE. No device
-// at all is not an error here (the caller falls back to tcp or reports it); a listed device or
-// port that is missing or not ACTIVE is (ConfigError).
+// Opens the ports RAILCC_IB_HCA lists; else those the topology rail plan gives this rank (the
+// HCAs nearest its GPU, verbs_port_plan.h) that are ACTIVE; else port 1 of every device that has
+// it ACTIVE. No device at all is not an error here (the caller falls back to tcp or reports it);
+// a listed device or port that is missing or not ACTIVE is (ConfigError), and so is a
+// RAILCC_TOPO_FILE that cannot be read.
 VerbsPorts open_verbs_ports(const Config& config, int rank);
 
 }  // namespace railcc::transport::verbs

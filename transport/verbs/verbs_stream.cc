@@ -236,8 +236,32 @@ void VerbsStream::break_stream(std::string why) {
   RAILCC_DEBUG("net", "{}: {}", who_, failure_);
 }
 
+void VerbsStream::check_port_events() {
+  PortEvents& events = port_->events();
+  events.poll();
+  if (!events.trouble() || !failure_.empty() || !qp_) return;
+  if (std::string event = events.qp_failure(qp_->qp_num); !event.empty()) {
+    break_stream(fmt::format("peer {} unreachable on {} (queue pair 0x{:x} failed: {})", peer_,
+                             port_->describe(), qp_->qp_num, event));
+  } else if (port_down_fatal_) {
+    if (std::string event = events.port_down(); !event.empty()) {
+      break_stream(
+          fmt::format("peer {} unreachable on {} (port down: {}; no other port to fail over to)",
+                      peer_, port_->describe(), event));
+    }
+  }
+}
+
+std::string VerbsStream::link_down() {
+  check_port_events();
+  if (!port_->events().trouble()) return {};
+  const std::string event = port_->events().port_down();
+  return event.empty() ? event : fmt::format("{} is down ({})", port_->describe(), event);
+}
+
 int VerbsStream::poll() {
   if (!cq_) return 0;
+  check_port_events();
   if (armed_) {
     // Clear the channel so poll() sleeps again; each event re-arms nothing by itself.
     ibv_cq* ev_cq = nullptr;

@@ -73,6 +73,13 @@ class VerbsStream final : public Stream {
   int poll_fd() const override;
   bool peer_gone() override;
   std::string failure() const override { return failure_; }
+  // Set while the port's last event took it down ("mlx5_0 port 1 is down
+  // (IBV_EVENT_PORT_ERR)"); clears when it is ACTIVE again.
+  std::string link_down() override;
+  // With `fatal`, the port going down breaks the stream at once (single port: there is no other
+  // rail to fail over to, and waiting only ends in "retry exceeded" or RAILCC_TIMEOUT). Without
+  // (a multi-rail rail), it only reports link_down() so the rail can rejoin when the port is back.
+  void set_port_down_fatal(bool fatal) { port_down_fatal_ = fatal; }
   // This end only: the peer finds out through its failed writes or its idle probes.
   void inject_drop() override { break_stream("dropped on purpose (RAILCC_FAULT)"); }
   std::string describe() const override { return who_; }
@@ -88,6 +95,9 @@ class VerbsStream final : public Stream {
   void teardown();  // destroys whatever was created (destructor, failed constructor)
   // Polls the CQ (and the completion channel); returns completions handled.
   int poll();
+  // Reads the port's async events (rate-limited in PortEvents) and breaks the stream on a fatal
+  // one: its queue pair or device failed, or (port_down_fatal_) its port went down.
+  void check_port_events();
   void on_completion(const ibv_wc& wc);
   void post_recv(uint32_t slot);
   // Sends a credit when a quarter of the ring or window is due, or always with `force` (a probe).
@@ -112,6 +122,7 @@ class VerbsStream final : public Stream {
   QpInfo local_, remote_;
   bool connected_ = false;
   bool armed_ = false;
+  bool port_down_fatal_ = false;
   // Sending (byte counters run from 0 for the life of the stream).
   uint64_t sent_ = 0;              // bytes posted
   uint64_t write_done_ = 0;        // bytes whose write completed here (staging reusable)
