@@ -37,6 +37,7 @@ class SendRecv final : public Collective {
   }
 
   bool ChecksInPlace() const override { return false; }
+  bool CompletesInOrder() const override { return false; }
 
   double BusBwFactor(int /*nranks*/) const override { return 1.0; }
 };

@@ -83,6 +83,9 @@ class Collective {
   virtual bool ChecksOutput(int rank, int root) const;
   // Whether the in-place result is defined; when not, its #wrong column reads N/A.
   virtual bool ChecksInPlace() const { return true; }
+  // True when one call's ops finish in call order (collectives), so waiting for the newest Work
+  // waits for all of them; false for point-to-point pairs.
+  virtual bool CompletesInOrder() const { return true; }
   // busbw = algbw * factor, algbw = size / time (see bench/README.md).
   virtual double BusBwFactor(int nranks) const = 0;
 };

@@ -15,6 +15,9 @@ struct State {
   std::mutex mutex;
   std::string subsystems;  // comma list, guarded by mutex
   bool all_subsystems = false;
+  // Any RAILCC_DEBUG subsystem at all: lets the common case (none) skip the mutex, as debug
+  // checks run on every op.
+  std::atomic<bool> any_subsystem{false};
 };
 
 State& state() {
@@ -46,6 +49,7 @@ void configure(const Config& config) {
   s.level = static_cast<int>(config.log_level);
   s.subsystems = fmt::format(",{},", config.debug_subsystems);
   s.all_subsystems = s.subsystems.find(",all,") != std::string::npos;
+  s.any_subsystem.store(!config.debug_subsystems.empty(), std::memory_order_relaxed);
 }
 
 void set_rank(int rank) { state().rank = rank; }
@@ -53,7 +57,7 @@ void set_rank(int rank) { state().rank = rank; }
 bool enabled(LogLevel level, std::string_view subsystem) {
   State& s = state();
   if (static_cast<int>(level) <= s.level.load(std::memory_order_relaxed)) return true;
-  if (level > LogLevel::kDebug) return false;
+  if (level > LogLevel::kDebug || !s.any_subsystem.load(std::memory_order_relaxed)) return false;
   std::lock_guard lock(s.mutex);
   if (s.all_subsystems) return true;
   std::string needle = ",";

@@ -29,37 +29,43 @@ struct Driver {
   std::string why;
 };
 
+void open_driver(Driver& d) {
+  d.lib = ::dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
+  if (!d.lib) {
+    d.why = "no CUDA driver (libcuda.so.1 not found)";
+    return;
+  }
+  auto sym = [&d](const char* name) { return ::dlsym(d.lib, name); };
+  d.init = reinterpret_cast<decltype(d.init)>(sym("cuInit"));
+  d.get_count = reinterpret_cast<decltype(d.get_count)>(sym("cuDeviceGetCount"));
+  d.pointer_get_attributes =
+      reinterpret_cast<decltype(d.pointer_get_attributes)>(sym("cuPointerGetAttributes"));
+  d.wait_value32 = reinterpret_cast<decltype(d.wait_value32)>(sym("cuStreamWaitValue32_v2"));
+  if (!d.init || !d.get_count || !d.pointer_get_attributes) {
+    d.why = "the CUDA driver lacks cuInit/cuDeviceGetCount/cuPointerGetAttributes";
+    return;
+  }
+  if (const CUresult r = d.init(0); r != 0) {
+    d.why = fmt::format("cuInit failed (CUresult {}): no usable GPU or driver", r);
+    return;
+  }
+  if (d.get_count(&d.count) != 0 || d.count <= 0) {
+    d.count = 0;
+    d.why = "the CUDA driver sees no device";
+    return;
+  }
+  d.ok = true;
+}
+
 Driver& load() {
-  static Driver d;
-  static std::once_flag once;
-  std::call_once(once, [] {
-    d.lib = ::dlopen("libcuda.so.1", RTLD_NOW | RTLD_LOCAL);
-    if (!d.lib) {
-      d.why = "no CUDA driver (libcuda.so.1 not found)";
-      return;
-    }
-    auto sym = [](const char* name) { return ::dlsym(d.lib, name); };
-    d.init = reinterpret_cast<decltype(d.init)>(sym("cuInit"));
-    d.get_count = reinterpret_cast<decltype(d.get_count)>(sym("cuDeviceGetCount"));
-    d.pointer_get_attributes =
-        reinterpret_cast<decltype(d.pointer_get_attributes)>(sym("cuPointerGetAttributes"));
-    d.wait_value32 = reinterpret_cast<decltype(d.wait_value32)>(sym("cuStreamWaitValue32_v2"));
-    if (!d.init || !d.get_count || !d.pointer_get_attributes) {
-      d.why = "the CUDA driver lacks cuInit/cuDeviceGetCount/cuPointerGetAttributes";
-      return;
-    }
-    if (const CUresult r = d.init(0); r != 0) {
-      d.why = fmt::format("cuInit failed (CUresult {}): no usable GPU or driver", r);
-      return;
-    }
-    if (d.get_count(&d.count) != 0 || d.count <= 0) {
-      d.count = 0;
-      d.why = "the CUDA driver sees no device";
-      return;
-    }
-    d.ok = true;
-  });
-  return d;
+  // A function-local static, not std::call_once: this runs for every op's buffers, and the
+  // static's guard is one load where call_once goes through thread-local storage.
+  static Driver& loaded = []() -> Driver& {
+    static Driver d;
+    open_driver(d);
+    return d;
+  }();
+  return loaded;
 }
 
 }  // namespace

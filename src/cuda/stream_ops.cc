@@ -9,6 +9,7 @@
 
 #include "railcc/status.hpp"
 #include "src/common/log.h"
+#include "src/cuda/driver_shim.h"
 
 namespace railcc::cuda {
 
@@ -79,6 +80,9 @@ std::unique_ptr<DeviceOp> StreamOps::prepare(const algo::OpArgs& a,
     }
     return nullptr;
   }
+  // No CUDA here at all (no driver, no device API): no buffer can be device memory. Checked
+  // first, as it runs for every op.
+  if (!stream && !device_api() && !driver::available()) return nullptr;
   BufferUse use = buffer_use(a, rank_, size_);
   const PointerInfo si = use.send_bytes ? classify_pointer(a.send) : PointerInfo{};
   const PointerInfo ri = use.recv_bytes ? classify_pointer(a.recv) : PointerInfo{};
