@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 #include <poll.h>
+#include <sched.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -25,6 +26,15 @@ inline void cpu_relax() {
 Engine::Engine(int rank, int size, const Config& config, Mesh mesh, const std::atomic<bool>* abort)
     : rank_(rank), size_(size), config_(config), mesh_(std::move(mesh)), abort_(abort) {
   if (mesh_.listener) net::set_nonblocking(mesh_.listener.get());
+  // More ranks on this host than CPUs this process may use: the peer a wait is for probably
+  // needs this very core, so a wait yields from its first idle poll instead of pausing first.
+  int local = 0;
+  for (int r = 0; r < size_; ++r) {
+    local += mesh_.host_of.empty() || mesh_.host_of[r] == mesh_.host_of[rank_];
+  }
+  cpu_set_t cpus;
+  const int usable = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 0;
+  tight_polls_ = usable > 0 && local > usable ? 0 : 64;
 }
 
 bool Engine::progress_all() {
@@ -96,7 +106,7 @@ void Engine::wait_until(void* done_state, bool (*done_fn)(void*), Deadline deadl
   // A peer on another core usually answers within a microsecond or two: poll that long with
   // only a pause between polls (no clock reads, no system calls), then yield the core while
   // RAILCC_SPIN_US lasts, then sleep.
-  constexpr int kTightPolls = 64;
+  const int kTightPolls = tight_polls_;
   int idle_polls = 0;
   Clock::time_point idle_since{};
   Clock::time_point next_note{};  // flight recorder: when to refresh what this wait is on
@@ -122,7 +132,7 @@ void Engine::wait_until(void* done_state, bool (*done_fn)(void*), Deadline deadl
       continue;
     }
     const auto now = Clock::now();
-    if (idle_polls <= kTightPolls) idle_since = now;  // the yielding phase starts
+    if (idle_polls == std::max(kTightPolls, 1)) idle_since = now;  // the yielding phase starts
     if (now - idle_since < spin) {
       std::this_thread::yield();
       continue;

@@ -113,6 +113,7 @@ class Engine {
   int last_mover_ = -1;
   telemetry::FlightRecorder* flight_ = nullptr;
   uint64_t flight_id_ = 0;
+  int tight_polls_ = 64;  // idle polls with only a pause between them; 0 when oversubscribed
   void (*idle_check_)(void*) = nullptr;
   void* idle_state_ = nullptr;
 };

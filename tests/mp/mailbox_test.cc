@@ -46,7 +46,7 @@ TEST(Mailbox, SmallOpsUseItAndLargerOnesDoNot) {
       2,
       [](int) {
         auto c = Communicator::init();
-        for (std::size_t count : {1, 1024, 1025}) {  // 4 B, 4 KiB (the default limit), 4100 B
+        for (std::size_t count : {1, 8192, 8193}) {  // 4 B, 32 KiB (the default limit), 32772 B
           std::vector<int32_t> buf(count, 1);
           c->all_reduce(buf.data(), buf.data(), count, DataType::kInt32, ReduceOp::kSum).wait();
           CHECK(buf[0] == 2 && buf[count - 1] == 2, "{} elements: got {}", count, buf[0]);
@@ -56,8 +56,8 @@ TEST(Mailbox, SmallOpsUseItAndLargerOnesDoNot) {
   for (const auto& r : out) ASSERT_TRUE(r.ok()) << summary(out);
   const std::string& log = out[0].stderr_text;
   EXPECT_NE(log.find("all_reduce 4 bytes x 2 ranks -> mailbox"), std::string::npos) << log;
-  EXPECT_NE(log.find("all_reduce 4096 bytes x 2 ranks -> mailbox"), std::string::npos) << log;
-  EXPECT_EQ(log.find("all_reduce 4100 bytes x 2 ranks -> mailbox"), std::string::npos) << log;
+  EXPECT_NE(log.find("all_reduce 32768 bytes x 2 ranks -> mailbox"), std::string::npos) << log;
+  EXPECT_EQ(log.find("all_reduce 32772 bytes x 2 ranks -> mailbox"), std::string::npos) << log;
 }
 
 // RAILCC_SHM_MAILBOX_BYTES differs between ranks: the smallest applies to all, and 0 on any rank
@@ -98,7 +98,7 @@ TEST(Mailbox, SlotsAreReusedSafely) {
         [](int rank) {
           auto c = Communicator::init();
           const int p = c->size();
-          constexpr std::size_t kCounts[] = {1, 3, 64, 1024, 1500, 2};  // 1500 x 4 B: messages
+          constexpr std::size_t kCounts[] = {1, 3, 64, 8192, 9000, 2};  // 9000 x 4 B: messages
           constexpr int kInFlight = 3;
           std::vector<std::vector<int32_t>> send(kInFlight), recv(kInFlight);
           for (int k = 0; k < 1500; k += kInFlight) {
@@ -209,7 +209,7 @@ TEST(Mailbox, CountMismatchAcrossPathsFailsEveryRank) {
       3,
       [](int rank) {
         auto c = Communicator::init();
-        const std::size_t count = rank == 1 ? 2000 : 1000;  // 8000 B vs 4000 B
+        const std::size_t count = rank == 1 ? 10000 : 1000;  // 40000 B vs 4000 B
         std::vector<float> buf(count, 1.0f);
         const auto start = std::chrono::steady_clock::now();
         auto [code, msg] = expect_error([&] {
@@ -225,7 +225,7 @@ TEST(Mailbox, CountMismatchAcrossPathsFailsEveryRank) {
       options());
   for (const auto& r : out) ASSERT_TRUE(r.ok()) << summary(out);
   // The rank that sees both descriptions names both counts.
-  EXPECT_NE(out[1].stderr_text.find("2000"), std::string::npos) << summary(out);
+  EXPECT_NE(out[1].stderr_text.find("10000"), std::string::npos) << summary(out);
   EXPECT_NE(out[1].stderr_text.find("1000"), std::string::npos) << summary(out);
 }
 
