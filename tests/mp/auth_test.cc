@@ -42,16 +42,6 @@ void sum_check(Communicator& c, int rounds) {
   }
 }
 
-template <typename Fn>
-std::pair<ErrorCode, std::string> expect_error(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return {e.code(), e.what()};
-  }
-  throw CheckFailure("expected a railcc::Error, the call succeeded");
-}
-
 class Auth : public ::testing::TestWithParam<std::string> {};
 
 TEST_P(Auth, RightKeyWorks) {

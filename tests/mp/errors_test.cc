@@ -29,17 +29,6 @@ JobOptions options(const std::string& transport, const std::string& timeout = "3
   return o;
 }
 
-// Runs fn and returns the railcc error it threw (code and message); fails if none was thrown.
-template <typename Fn>
-std::pair<ErrorCode, std::string> expect_error(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return {e.code(), e.what()};
-  }
-  throw CheckFailure("expected a railcc::Error, the call succeeded");
-}
-
 // Children report their error message on stderr as "ERR <code> <message>" for the parent.
 void report(ErrorCode code, const std::string& msg) {
   std::fprintf(stderr, "ERR %d %s\n", static_cast<int>(code), msg.c_str());

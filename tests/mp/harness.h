@@ -10,7 +10,10 @@
 #include <map>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
+
+#include "railcc/status.hpp"
 
 namespace railcc::test {
 
@@ -42,6 +45,18 @@ std::string summary(const std::vector<RankOutcome>& outcomes);
 struct CheckFailure : std::runtime_error {
   using std::runtime_error::runtime_error;
 };
+
+// Runs fn and returns the railcc error it threw (code and message); a CheckFailure if it threw
+// none.
+template <typename Fn>
+std::pair<ErrorCode, std::string> expect_error(Fn&& fn) {
+  try {
+    fn();
+  } catch (const Error& e) {
+    return {e.code(), e.what()};
+  }
+  throw CheckFailure("expected a railcc::Error, the call succeeded");
+}
 
 }  // namespace railcc::test
 

@@ -24,16 +24,6 @@ JobOptions options(const std::string& timeout = "60") {
   return o;
 }
 
-template <typename Fn>
-std::pair<ErrorCode, std::string> expect_error(Fn&& fn) {
-  try {
-    fn();
-  } catch (const Error& e) {
-    return {e.code(), e.what()};
-  }
-  throw CheckFailure("expected a railcc::Error, the call succeeded");
-}
-
 // Rank r's element i of op k: small integers, so int32 sums are exact.
 int32_t value(int r, std::size_t i, int k) {
   return static_cast<int32_t>((r + 1) * 7 + i % 13 + k % 101);
