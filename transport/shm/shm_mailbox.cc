@@ -1,13 +1,8 @@
 #include "transport/shm/shm_mailbox.h"
 
 #include <fmt/format.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
-#include <cerrno>
 
 #include "railcc/status.hpp"
 
@@ -17,24 +12,13 @@ static_assert(sizeof(MailboxHeader) == 64);
 static_assert(offsetof(MailboxHeader, reserved2) + sizeof(uint32_t) <= kMailboxInline);
 
 ShmMailbox::ShmMailbox(int rank, std::vector<ShmSegment*> segments, const std::vector<int>& pids)
-    : rank_(rank), segments_(std::move(segments)), pids_(pids) {
+    : rank_(rank), segments_(std::move(segments)) {
   capacity_ = segments_[rank_]->mailbox_bytes();
   for (const ShmSegment* s : segments_) capacity_ = std::min(capacity_, s->mailbox_bytes());
   for (const ShmSegment* s : segments_) {
     for (int i = 0; i < 2; ++i) slots_.push_back(reinterpret_cast<MailboxHeader*>(s->mailbox(i)));
   }
-  pidfds_.assign(segments_.size(), -1);
-#ifdef SYS_pidfd_open
-  for (int r = 0; r < size(); ++r) {
-    if (r != rank_) pidfds_[r] = static_cast<int>(syscall(SYS_pidfd_open, pids_[r], 0));
-  }
-#endif
-}
-
-ShmMailbox::~ShmMailbox() {
-  for (int fd : pidfds_) {
-    if (fd >= 0) ::close(fd);
-  }
+  for (int pid : pids) processes_.emplace_back(pid);
 }
 
 std::byte* ShmMailbox::payload() const {
@@ -115,18 +99,11 @@ uint64_t ShmMailbox::latest_seq(int r) const {
 wire::FrameHeader ShmMailbox::latest_post(int r) const { return describe(latest(r)); }
 
 void ShmMailbox::check_alive(int r) const {
-  bool gone;
-  if (pidfds_[r] >= 0) {
-    pollfd p{pidfds_[r], POLLIN, 0};
-    gone = ::poll(&p, 1, 0) > 0;
-  } else {
-    gone = ::kill(pids_[r], 0) != 0 && errno == ESRCH;
-  }
-  if (gone) {
+  if (processes_[r].exited()) {
     throw PeerFailureError(fmt::format(
         "rank {} (pid {}) exited before it posted its part of collective #{} to the shared-memory "
         "mailbox rank {} waits on",
-        r, pids_[r], current_seq_, rank_));
+        r, processes_[r].pid(), current_seq_, rank_));
   }
 }
 

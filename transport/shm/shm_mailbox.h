@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "transport/connection.h"
+#include "transport/shm/peer_process.h"
 #include "transport/shm/shm_segment.h"
 
 namespace railcc::transport {
@@ -44,7 +45,6 @@ class ShmMailbox {
   // `segments[r]`: rank r's segment, this rank's own included (every rank of the communicator is
   // local). `pids[r]`: rank r's process, to notice a peer that died.
   ShmMailbox(int rank, std::vector<ShmSegment*> segments, const std::vector<int>& pids);
-  ~ShmMailbox();
   ShmMailbox(const ShmMailbox&) = delete;
   ShmMailbox& operator=(const ShmMailbox&) = delete;
 
@@ -85,9 +85,9 @@ class ShmMailbox {
 
   int rank_;
   std::vector<ShmSegment*> segments_;
-  std::vector<MailboxHeader*> slots_;  // rank r's slot i at 2r + i
-  std::vector<int> pidfds_;            // -1 where pidfd_open is unavailable (then kill(pid, 0))
-  std::vector<int> pids_;
+  std::vector<MailboxHeader*> slots_;
+  std::vector<PeerProcess>
+      processes_;  // by rank, to notice a peer that died  // rank r's slot i at 2r + i
   std::size_t capacity_ = 0;
   uint64_t exchanges_ = 0;    // exchanges finished by this rank
   uint64_t current_seq_ = 0;  // collective number of the op being run

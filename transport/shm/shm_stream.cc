@@ -1,12 +1,7 @@
 #include "transport/shm/shm_stream.h"
 
 #include <fmt/format.h>
-#include <poll.h>
-#include <signal.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
-#include <cerrno>
 #include <cstring>
 
 #include "railcc/status.hpp"
@@ -24,12 +19,8 @@ ShmStream::ShmStream(const ShmSegment* mine, int in_slot, const ShmSegment* thei
       out_data_(theirs->ring(out_slot)),
       in_mask_(mine->ring_bytes() - 1),
       out_mask_(theirs->ring_bytes() - 1),
-      peer_pid_(peer_pid),
-      who_(std::move(who)) {
-#ifdef SYS_pidfd_open
-  pidfd_.reset(static_cast<int>(syscall(SYS_pidfd_open, peer_pid, 0)));
-#endif
-}
+      peer_(peer_pid),
+      who_(std::move(who)) {}
 
 std::size_t ShmStream::write_some(const void* data, std::size_t n) {
   const uint64_t head = out_->head.load(std::memory_order_relaxed);
@@ -73,11 +64,7 @@ bool ShmStream::peer_gone() {
   if (in_->head.load(std::memory_order_acquire) != in_->tail.load(std::memory_order_relaxed)) {
     return false;  // it left data we have not read yet
   }
-  if (pidfd_) {
-    pollfd p{pidfd_.get(), POLLIN, 0};
-    return ::poll(&p, 1, 0) > 0;
-  }
-  return ::kill(peer_pid_, 0) != 0 && errno == ESRCH;
+  return peer_.exited();
 }
 
 void ShmStream::inject_drop() {

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "src/common/socket.h"
+#include "transport/shm/peer_process.h"
 #include "transport/shm/shm_segment.h"
 #include "transport/stream.h"
 
@@ -35,8 +36,7 @@ class ShmStream final : public Stream {
   RingControl* out_;
   std::byte* out_data_;
   std::size_t in_mask_, out_mask_;
-  int peer_pid_;
-  net::Fd pidfd_;  // readable once the peer process exits
+  PeerProcess peer_;
   std::string who_;
 };
 
