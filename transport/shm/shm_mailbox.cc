@@ -55,11 +55,10 @@ void ShmMailbox::post(const Expectation& e, std::size_t bytes) {
   h.dtype = static_cast<uint8_t>(e.dtype);
   h.redop = static_cast<uint8_t>(e.redop);
   h.root = e.root;
-  h.exchange.store(exchanges_ + 1, std::memory_order_release);
-  // A waiting peer checks the mailbox again after it counts itself as sleeping (Engine::block),
-  // so only a peer that sleeps, or is about to, needs its doorbell rung. The fence orders the
-  // post before the loads of the peers' sleeper counts.
-  std::atomic_thread_fence(std::memory_order_seq_cst);
+  // seq_cst, like the peers' loads of it and of the sleeper counts: a waiting peer checks the
+  // mailbox again after it counts itself as sleeping (Engine::block), so only a peer that
+  // sleeps, or is about to, needs its doorbell rung (store-load order on both sides).
+  h.exchange.store(exchanges_ + 1, std::memory_order_seq_cst);
   for (int r = 0; r < size(); ++r) {
     if (r != rank_) segments_[r]->ring_doorbell_if_sleeping();
   }

@@ -60,7 +60,7 @@ class ShmMailbox {
   // True once rank r posted to the current exchange (throws MismatchError if its post describes
   // another op; see check()).
   bool arrived(int r) const {
-    if (header(r).exchange.load(std::memory_order_acquire) != exchanges_ + 1) return false;
+    if (header(r).exchange.load(std::memory_order_seq_cst) != exchanges_ + 1) return false;
     check(r);
     return true;
   }

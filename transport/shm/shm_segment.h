@@ -54,10 +54,10 @@ class ShmSegment {
   // Wakes the owner if it sleeps.
   void ring_doorbell() const;
   // Wakes the owner only if it sleeps or is about to: for an event the owner also looks for
-  // before it sleeps (the `recheck` of wait_doorbell), published before a seq_cst fence. Saves
+  // before it sleeps (the `recheck` of wait_doorbell), published with a seq_cst store. Saves
   // writing the doorbell's cache line, which the owner reads while it spins.
   void ring_doorbell_if_sleeping() const {
-    if (doorbell().sleepers.load(std::memory_order_relaxed) > 0) ring_doorbell();
+    if (doorbell().sleepers.load(std::memory_order_seq_cst) > 0) ring_doorbell();
   }
   // Sleeps until seq != observed or timeout_ms passes; not at all if recheck(state) holds once
   // this owner counts as sleeping.
