@@ -77,10 +77,10 @@ void Context::check_mailbox_peers() {
   }
 }
 
-void Context::mailbox_exchange(std::size_t bytes) {
+bool Context::mailbox_exchange(std::size_t bytes) {
   transport::ShmMailbox& mb = *engine_.mailbox();
   mailbox_op_ = true;
-  mb.post(expect_, bytes);
+  if (!mb.posted()) mb.post(expect_, bytes);
   int next = 0;    // peers below `next` have arrived
   int stuck = -1;  // the peer the last unsuccessful check stopped at
   auto all_arrived = [&] {
@@ -89,11 +89,17 @@ void Context::mailbox_exchange(std::size_t bytes) {
     stuck = next;
     return false;
   };
-  if (all_arrived()) {
+  const bool arrived =
+      defer_after_.count() >= 0 ? engine_.poll_for(all_arrived, defer_after_) : all_arrived();
+  if (arrived) {
     // A peer that posted and then failed (its timeout, say) said so by an error frame: read it,
     // so this rank does not report success for an op its peers report failed.
     engine_.progress();
-    return;
+    return true;
+  }
+  if (defer_after_.count() >= 0) {
+    deferred_ = true;
+    return false;
   }
   const uint64_t start = config_.telemetry ? wait_start() : 0;
   try {
@@ -110,6 +116,7 @@ void Context::mailbox_exchange(std::size_t bytes) {
   }
   // The peer that arrived last is the one this rank waited for.
   if (config_.telemetry) account_wait(stuck, start);
+  return true;
 }
 
 SendRequest* Context::send(int peer, const void* data, std::size_t bytes, bool by_reference) {

@@ -3,6 +3,7 @@
 // sockets or shared memory (see transport/connection.h).
 #pragma once
 
+#include <chrono>
 #include <cstddef>
 #include <cstring>
 #include <deque>
@@ -85,8 +86,16 @@ class Context {
   // The shared-memory mailbox (null unless every rank shares this host; see shm_mailbox.h).
   transport::ShmMailbox* mailbox() const { return engine_.mailbox(); }
   // Posts this rank's part of the op (written to mailbox()->payload() first, `bytes` long) and
-  // waits until every peer has posted theirs. Times out naming the ranks that did not.
-  void mailbox_exchange(std::size_t bytes);
+  // waits until every peer has posted theirs. Times out naming the ranks that did not. Posts
+  // nothing if the part is already out (a deferred op run again).
+  // Returns false only when the op may be deferred (set_defer_after) and the peers were late.
+  [[nodiscard]] bool mailbox_exchange(std::size_t bytes);
+  // An op started on the caller's thread at submission: a mailbox exchange waits at most
+  // `budget` for its peers, then gives up rather than block the caller longer. The op then
+  // returns at once with deferred() set: this rank's part is posted, and running the op again
+  // (without a budget) finishes it.
+  void set_defer_after(std::chrono::microseconds budget) { defer_after_ = budget; }
+  bool deferred() const { return deferred_; }
   // Scratch memory owned by the op.
   std::byte* scratch(std::size_t bytes);
   // The executor's per-step state and the communicator's schedule cache (see scratch.h).
@@ -122,6 +131,8 @@ class Context {
   telemetry::TraceRecorder* trace_ = nullptr;
   uint64_t wait_from_ticks_ = 0;
   uint64_t op_start_ticks_ = 0, op_start_ns_ = 0;
+  std::chrono::microseconds defer_after_{-1};  // < 0: never defer
+  bool deferred_ = false;
   bool mailbox_op_ = false;      // this op went through the mailbox
   bool idle_check_set_ = false;  // this context installed the engine's idle check
   int slowest_peer_ = -1;

@@ -21,30 +21,56 @@ void reduce_posts(Context& ctx, std::byte* out, std::size_t at, std::size_t coun
 }
 
 // Posts `bytes` of `data` (null: only the op's description) and waits for every peer's post.
-void exchange(Context& ctx, const std::byte* data, std::size_t bytes) {
-  if (data && bytes) std::memcpy(ctx.mailbox()->payload(), data, bytes);
-  ctx.mailbox_exchange(bytes);
+// False: the op was deferred (see Context::set_defer_after) and must return at once.
+[[nodiscard]] bool exchange(Context& ctx, const std::byte* data, std::size_t bytes) {
+  // A deferred op run again has its part posted already (and peers may be reading it).
+  if (data && bytes && !ctx.mailbox()->posted()) std::memcpy(ctx.mailbox()->payload(), data, bytes);
+  return ctx.mailbox_exchange(bytes);
 }
 
 }  // namespace
 
-bool mailbox_applies(const Context& ctx, std::size_t bytes, bool empty_ok) {
-  const transport::ShmMailbox* mb = ctx.mailbox();
-  const std::string& algo = ctx.config().algo;
+namespace {
+bool fits(const transport::ShmMailbox* mb, const Config& config, std::size_t bytes, bool empty_ok) {
+  const std::string& algo = config.algo;
   return mb && (bytes > 0 || empty_ok) && bytes <= mb->capacity() &&
          (algo.empty() || algo == "auto");
+}
+}  // namespace
+
+bool mailbox_applies(const Context& ctx, std::size_t bytes, bool empty_ok) {
+  return fits(ctx.mailbox(), ctx.config(), bytes, empty_ok);
+}
+
+bool mailbox_carries(const OpArgs& a, int size, const transport::ShmMailbox* mb,
+                     const Config& config) {
+  using wire::OpKind;
+  const std::size_t bytes = a.count * data_type_size(a.dtype);
+  switch (a.op) {
+    case OpKind::kAllReduce:
+    case OpKind::kReduce:
+    case OpKind::kBroadcast:
+    case OpKind::kAllGather:  // count = elements per rank
+      return fits(mb, config, bytes, false);
+    case OpKind::kReduceScatter:  // count = elements per rank, each rank posts all of them
+      return fits(mb, config, bytes * size, false);
+    case OpKind::kBarrier:
+      return size > 1 && fits(mb, config, 0, true);
+    default:
+      return false;
+  }
 }
 
 void mailbox_all_reduce(Context& ctx) {
   const OpArgs& a = ctx.args();
-  exchange(ctx, a.send, a.count * ctx.elem_size());
+  if (!exchange(ctx, a.send, a.count * ctx.elem_size())) return;
   reduce_posts(ctx, a.recv, 0, a.count);
   ctx.mailbox()->finish();
 }
 
 void mailbox_reduce(Context& ctx) {
   const OpArgs& a = ctx.args();
-  exchange(ctx, a.send, a.count * ctx.elem_size());
+  if (!exchange(ctx, a.send, a.count * ctx.elem_size())) return;
   if (ctx.rank() == a.root) reduce_posts(ctx, a.recv, 0, a.count);
   ctx.mailbox()->finish();
 }
@@ -52,7 +78,7 @@ void mailbox_reduce(Context& ctx) {
 void mailbox_reduce_scatter(Context& ctx) {
   const OpArgs& a = ctx.args();  // count = elements per rank
   const std::size_t es = ctx.elem_size();
-  exchange(ctx, a.send, a.count * ctx.size() * es);
+  if (!exchange(ctx, a.send, a.count * ctx.size() * es)) return;
   reduce_posts(ctx, a.recv, a.count * ctx.rank() * es, a.count);
   ctx.mailbox()->finish();
 }
@@ -60,7 +86,7 @@ void mailbox_reduce_scatter(Context& ctx) {
 void mailbox_all_gather(Context& ctx) {
   const OpArgs& a = ctx.args();  // count = elements per rank
   const std::size_t bytes = a.count * ctx.elem_size();
-  exchange(ctx, a.send, bytes);
+  if (!exchange(ctx, a.send, bytes)) return;
   const transport::ShmMailbox& mb = *ctx.mailbox();
   for (int r = 0; r < mb.size(); ++r) std::memcpy(a.recv + bytes * r, mb.payload(r), bytes);
   ctx.mailbox()->finish();
@@ -70,7 +96,7 @@ void mailbox_broadcast(Context& ctx) {
   const OpArgs& a = ctx.args();
   const std::size_t bytes = a.count * ctx.elem_size();
   const bool root = ctx.rank() == a.root;
-  exchange(ctx, root ? a.send : nullptr, bytes);
+  if (!exchange(ctx, root ? a.send : nullptr, bytes)) return;
   if (root) {
     if (a.recv != a.send) std::memmove(a.recv, a.send, bytes);
   } else {
@@ -80,7 +106,7 @@ void mailbox_broadcast(Context& ctx) {
 }
 
 void mailbox_barrier(Context& ctx) {
-  ctx.mailbox_exchange(0);
+  if (!ctx.mailbox_exchange(0)) return;
   ctx.mailbox()->finish();
 }
 

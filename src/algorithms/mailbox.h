@@ -14,6 +14,11 @@ namespace railcc::algo {
 // True when an op that posts `bytes` per rank fits every rank's mailbox and no algorithm is
 // forced (RAILCC_ALGO). Zero bytes fit only where `empty_ok` (a barrier).
 bool mailbox_applies(const Context& ctx, std::size_t bytes, bool empty_ok = false);
+// Whether the op's algorithm will take the mailbox (the choice each entry point makes with
+// mailbox_applies), decided before the op runs: such an op can start at submission, since its
+// wait can be cut short and resumed (Context::set_defer_after).
+bool mailbox_carries(const OpArgs& a, int size, const transport::ShmMailbox* mb,
+                     const Config& config);
 
 // Each reduces all posts in rank order, so all ranks get bit-identical results.
 void mailbox_all_reduce(Context& ctx);

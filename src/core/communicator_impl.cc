@@ -9,6 +9,7 @@
 #include <optional>
 #include <thread>
 
+#include "src/algorithms/mailbox.h"
 #include "src/common/log.h"
 #include "src/core/mesh.h"
 #include "src/telemetry/flight_recorder.h"
@@ -102,19 +103,29 @@ CommunicatorImpl::~CommunicatorImpl() {
   telemetry::flush_metrics();
 }
 
+namespace {
+OpSummary summarize(const OpArgs& a, uint64_t seq) {
+  return {a.op, seq, a.count, a.dtype, a.redop, a.root, a.peer, a.tag, a.is_send};
+}
+}  // namespace
+
 Work CommunicatorImpl::enqueue(OpArgs args, const std::optional<CudaStream>& stream) {
-  auto work = std::make_shared<WorkState>();
-  work->spin_us = p_.config.spin_us;
   // CUDA buffers or a stream: enqueue the op's events and gate on the stream now (throws for a
   // bad call before anything is queued).
   std::unique_ptr<cuda::DeviceOp> device =
       cuda_->prepare(args, stream, wire::op_kind_name(args.op));
-  if (device) work->gpu = device->completion();
   // Small collectives may run on the thread that waits for them, so the worker is not woken
   // for them; it starts them within 2 x kStartLatency if nobody waits (see worker_loop()).
   // Not ops on the GPU: waiting for their stream is the worker's job.
   const bool inline_ok = !device && args.op != OpKind::kSendRecv &&
                          args.count * data_type_size(args.dtype) <= p_.config.inline_bytes;
+  if (inline_ok && engine_->mailbox() &&
+      algo::mailbox_carries(args, p_.size, engine_->mailbox(), p_.config)) {
+    if (std::shared_ptr<WorkState> done = run_now(args)) return Work(std::move(done));
+  }
+  auto work = std::make_shared<WorkState>();
+  work->spin_us = p_.config.spin_us;
+  if (device) work->gpu = device->completion();
   if (inline_ok) work->hook = hook_;
   bool wake;
   {
@@ -125,7 +136,7 @@ Work CommunicatorImpl::enqueue(OpArgs args, const std::optional<CudaStream>& str
     op.work = work;
     op.device = std::move(device);
     const OpArgs& a = op.args;
-    work->op = {a.op, op.seq, a.count, a.dtype, a.redop, a.root, a.peer, a.tag, a.is_send};
+    work->op = summarize(a, op.seq);
     if (flight_) {
       op.flight_id = flight_->enqueued(a.op, op.seq, a.count, a.dtype,
                                        a.op == OpKind::kSendRecv ? a.peer : -1);
@@ -138,6 +149,91 @@ Work CommunicatorImpl::enqueue(OpArgs args, const std::optional<CudaStream>& str
   }
   if (wake) queue_cv_.notify_one();
   return Work(work);
+}
+
+bool CommunicatorImpl::starts_at_submission(const Op& op) const {
+  return !op.device && op.args.op != OpKind::kSendRecv &&
+         algo::mailbox_carries(op.args, p_.size, engine_->mailbox(), p_.config);
+}
+
+std::shared_ptr<WorkState> CommunicatorImpl::run_now(OpArgs& args) {
+  std::unique_lock drive(drive_mutex_, std::try_to_lock);
+  if (!drive) return nullptr;  // another thread runs ops: queue behind them
+  // Peers in step arrive within microseconds; a longer wait here would only hold up a caller
+  // that has other ops to submit first (even with RAILCC_SPIN_US set high against slow wake-ups).
+  const auto budget = std::chrono::microseconds(std::min(p_.config.spin_us, 50));
+  // Ops queued earlier come first (one deferred earlier, say), as long as they finish in time.
+  bool blocked = false;
+  while (!blocked) {
+    Op op;
+    {
+      std::lock_guard lock(mutex_);
+      if (queue_.empty()) break;
+      if (!starts_at_submission(queue_.front())) {
+        blocked = true;
+        break;
+      }
+      op = std::move(queue_.front());
+      queue_.pop_front();
+      --queued_;
+      ++dequeued_;
+    }
+    if (!run(op, budget)) {
+      op.resumed = true;
+      std::lock_guard lock(mutex_);
+      queue_.push_front(std::move(op));
+      ++queued_;
+      blocked = true;
+    }
+  }
+  Op op;
+  std::shared_ptr<WorkState> work;
+  bool finished = false;
+  if (!blocked) {
+    {
+      std::lock_guard lock(mutex_);
+      // Numbered under the queue's lock: an op queued by another thread meanwhile comes after.
+      if (!queue_.empty()) {
+        blocked = true;
+      } else {
+        op.seq = next_seq_++;
+        if (flight_) op.flight_id = flight_->enqueued(args.op, op.seq, args.count, args.dtype, -1);
+      }
+    }
+  }
+  if (!blocked) {
+    op.args = std::move(args);
+    work = std::make_shared<WorkState>();
+    work->spin_us = p_.config.spin_us;
+    work->op = summarize(op.args, op.seq);
+    op.work = work;
+    finished = run(op, budget);
+    if (!finished) {
+      // A peer is late. The op waits at the head of the queue, before any op queued meanwhile;
+      // whoever waits for it (or the worker) finishes it.
+      op.resumed = true;
+      work->hook = hook_;
+      RAILCC_DEBUG("coll",
+                   "rank {}: {} started at submission; peers not all there within {} us: "
+                   "queued to finish later",
+                   p_.rank, work->description(), budget.count());
+    }
+  }
+  reap_p2p();
+  const bool busy = !p2p_.empty() || engine_->control_pending();
+  drive.unlock();
+  if (finished && !busy) return work;
+  std::lock_guard lock(mutex_);
+  if (work && !finished) {
+    queue_.push_front(std::move(op));
+    ++queued_;
+    ++enqueued_;
+  }
+  if (busy || worker_parked_) {
+    worker_needed_ = true;
+    queue_cv_.notify_one();
+  }
+  return work;  // null when blocked: the caller queues the op
 }
 
 namespace {
@@ -259,7 +355,7 @@ void CommunicatorImpl::fail(ErrorCode code, const std::string& message) {
   }
 }
 
-void CommunicatorImpl::run(Op& op) {
+bool CommunicatorImpl::run(Op& op, std::chrono::microseconds defer_after) {
   {
     std::lock_guard lock(failure_mutex_);
     if (failure_code_ != ErrorCode::kOk) {
@@ -269,10 +365,10 @@ void CommunicatorImpl::run(Op& op) {
           fmt::format("rank {}: {} not started: this communicator failed earlier and must be "
                       "destroyed: {}",
                       p_.rank, op.work->description(), failure_)));
-      return;
+      return true;
     }
   }
-  if (p_.config.fault.enabled()) inject_fault(op);
+  if (p_.config.fault.enabled() && !op.resumed) inject_fault(op);
   auto where = [&] { return fmt::format("rank {}: {}", p_.rank, op.work->description()); };
   // The op's duration comes from two tick reads (a few ns each, see telemetry/clock.h). Its
   // absolute start, for the flight recorder, from the coarse clock; the trace (opt-in) pays for
@@ -287,6 +383,7 @@ void CommunicatorImpl::run(Op& op) {
   algo::Context ctx(p_.rank, p_.size, p_.config, *engine_, op.args, op.seq, deadline, scratch_);
   ctx.set_trace(trace_.get());
   ctx.set_op_start(start_ticks, start_ns);
+  if (defer_after.count() >= 0) ctx.set_defer_after(defer_after);
   if (flight_) {
     flight_->started(op.flight_id, start_ns);
     engine_->set_flight(flight_.get(), op.flight_id);
@@ -319,12 +416,16 @@ void CommunicatorImpl::run(Op& op) {
                             [&] { dispatch(ctx); });
     } else {
       dispatch(ctx);
+      if (ctx.deferred()) {
+        if (flight_) engine_->set_flight(nullptr, 0);  // its entry stays "started" until resumed
+        return false;
+      }
     }
     ok = true;
     flight_end();
     record();
     op.work->finish({});
-    return;
+    return true;
   } catch (const TimeoutError& e) {
     flight_end();
     const std::string msg = timeout_message(op, e.what());
@@ -342,6 +443,7 @@ void CommunicatorImpl::run(Op& op) {
     op.work->finish(make_error(ErrorCode::kInternal, msg));
   }
   record();
+  return true;
 }
 
 void CommunicatorImpl::note_straggler(const algo::Context& ctx, uint64_t op_ns) {

@@ -61,6 +61,7 @@ class CommunicatorImpl final : public OpRunner {
     uint64_t flight_id = 0;  // its flight recorder entry (0: not recorded)
     std::shared_ptr<WorkState> work;
     std::unique_ptr<cuda::DeviceOp> device;  // CUDA buffers or stream; null for host ops
+    bool resumed = false;  // started at submission and deferred (see run_now()): fault injected
   };
 
   // A point-to-point op posted by the worker; it completes while later ops run, so a rank can
@@ -79,7 +80,19 @@ class CommunicatorImpl final : public OpRunner {
   void worker_loop();
   // Runs queued ops in order until `until` has finished (null: until the queue is empty).
   void drain(const WorkState* until);
-  void run(Op& op);
+  // Runs `op` to its end; with `defer_after` >= 0, returns false instead once a mailbox exchange
+  // has waited that long for its peers (the op's part is posted; run it again to finish it).
+  bool run(Op& op, std::chrono::microseconds defer_after = std::chrono::microseconds(-1));
+  // A small host collective through the shared-memory mailbox, submitted while no other thread
+  // runs ops, starts on the caller's thread at once, after the queued ops that can do the same:
+  // no queue, no hand-off, and most often done before the call returns. Each op's peers get
+  // RAILCC_SPIN_US to post their parts; a late peer never blocks the caller longer, since the op
+  // then waits at the head of the queue like any other (a caller may submit ops on other
+  // communicators before it waits, in any order). Returns null, leaving `args` alone, when the
+  // op has to be queued instead.
+  std::shared_ptr<WorkState> run_now(algo::OpArgs& args);
+  // A queued op whose wait can be cut short: a host op through the mailbox (see run_now()).
+  bool starts_at_submission(const Op& op) const;
   void post_p2p(Op op);
   void match_self_p2p();
   // Finishes completed point-to-point ops; fails them all once the communicator failed.

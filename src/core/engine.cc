@@ -13,27 +13,28 @@
 #include "src/telemetry/flight_recorder.h"
 
 namespace railcc::core {
-namespace {
-inline void cpu_relax() {
-#if defined(__x86_64__) || defined(__i386__)
-  __builtin_ia32_pause();
-#elif defined(__aarch64__)
-  asm volatile("yield");
-#endif
-}
-}  // namespace
 
 Engine::Engine(int rank, int size, const Config& config, Mesh mesh, const std::atomic<bool>* abort)
     : rank_(rank), size_(size), config_(config), mesh_(std::move(mesh)), abort_(abort) {
   if (mesh_.listener) net::set_nonblocking(mesh_.listener.get());
-  // More ranks on this host than CPUs this process may use: the peer a wait is for probably
-  // needs this very core, so a wait yields from its first idle poll instead of pausing first.
+  // More ranks on this host than CPUs they may use between them: the peer a wait is for
+  // probably needs this very core, so a wait yields from its first idle poll instead of pausing
+  // first. The CPUs are the union of the local ranks' affinities where every local peer's
+  // segment says (ranks pinned one per core are not oversubscribed), else this process's.
   int local = 0;
   for (int r = 0; r < size_; ++r) {
     local += mesh_.host_of.empty() || mesh_.host_of[r] == mesh_.host_of[rank_];
   }
   cpu_set_t cpus;
-  const int usable = sched_getaffinity(0, sizeof(cpus), &cpus) == 0 ? CPU_COUNT(&cpus) : 0;
+  if (sched_getaffinity(0, sizeof(cpus), &cpus) != 0) CPU_ZERO(&cpus);
+  cpu_set_t all = cpus;
+  int known = 1;
+  for (const auto& seg : mesh_.peer_segments) {
+    if (!seg) continue;
+    CPU_OR(&all, &all, &seg->owner_cpus());
+    ++known;
+  }
+  const int usable = known == local ? CPU_COUNT(&all) : CPU_COUNT(&cpus);
   tight_polls_ = usable > 0 && local > usable ? 0 : 64;
 }
 
@@ -128,7 +129,7 @@ void Engine::wait_until(void* done_state, bool (*done_fn)(void*), Deadline deadl
     }
     ++idle_polls;
     if (spin.count() > 0 && idle_polls < kTightPolls) {
-      cpu_relax();
+      relax();
       continue;
     }
     const auto now = Clock::now();

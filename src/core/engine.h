@@ -7,6 +7,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <type_traits>
 #include <vector>
 
@@ -65,6 +66,22 @@ class Engine {
         const_cast<void*>(static_cast<const void*>(&done)),
         [](void* d) { return static_cast<bool>((*static_cast<D*>(d))()); }, deadline);
   }
+  // Polls done() for at most `budget`, without progressing connections or sleeping: a pause
+  // between polls, or a yield when ranks outnumber cores. True once done() holds.
+  template <typename Done>
+  bool poll_for(Done&& done, std::chrono::microseconds budget) {
+    if (done()) return true;
+    const auto until = Clock::now() + budget;
+    for (unsigned i = 1;; ++i) {
+      if (tight_polls_ == 0) {
+        std::this_thread::yield();
+      } else {
+        relax();
+      }
+      if (done()) return true;
+      if ((i & 15) == 0 && Clock::now() >= until) return false;
+    }
+  }
   // One pass over every connection without waiting; true if bytes moved.
   bool progress() { return progress_all(); }
   // Drops every posted request (after a failure, before their owners go away).
@@ -97,6 +114,14 @@ class Engine {
 
  private:
   void wait_until(void* done_state, bool (*done)(void*), Deadline deadline);
+  // A pause instruction: polls without starving a sibling hyperthread.
+  static void relax() {
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#elif defined(__aarch64__)
+    asm volatile("yield");
+#endif
+  }
   bool progress_all();
   // Sleeps until an event, at most 10 ms; not at all if done() holds once this rank counts as
   // sleeping (see ShmSegment::ring_doorbell_if_sleeping).

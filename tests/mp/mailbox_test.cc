@@ -135,6 +135,66 @@ TEST(Mailbox, SlotsAreReusedSafely) {
   }
 }
 
+// A small op starts on the caller's thread at submission (CommunicatorImpl::run_now). A peer
+// that arrives late must not block the caller: the op is queued half-done and finishes when
+// waited for, in order with the ops submitted after it.
+TEST(Mailbox, LatePeerDefersTheOpWithoutBlockingTheCaller) {
+  JobOptions o = options("20");
+  o.env["RAILCC_DEBUG"] = "coll";
+  auto out = run_job(
+      3,
+      [](int rank) {
+        auto c = Communicator::init();
+        for (int k = 0; k < 4; ++k) {
+          if (rank == 2) std::this_thread::sleep_for(30ms);
+          std::vector<int32_t> a(4, value(rank, 0, k)), b(2, value(rank, 1, k)), d(600, rank);
+          Work wa = c->all_reduce(a.data(), a.data(), a.size(), DataType::kInt32, ReduceOp::kSum);
+          Work wb = c->all_reduce(b.data(), b.data(), b.size(), DataType::kInt32, ReduceOp::kMax);
+          Work wd = c->broadcast(d.data(), d.data(), d.size(), DataType::kInt32, k % 3);
+          wd.wait();  // the last first: the queue runs them in order anyway
+          wa.wait();
+          wb.wait();
+          const int32_t sum = value(0, 0, k) + value(1, 0, k) + value(2, 0, k);
+          CHECK(a[3] == sum, "op {}: sum {}, want {}", k, a[3], sum);
+          CHECK(b[1] == value(2, 1, k), "op {}: max {}, want {}", k, b[1], value(2, 1, k));
+          CHECK(d[599] == k % 3, "op {}: broadcast {}, want {}", k, d[599], k % 3);
+        }
+      },
+      o);
+  for (const auto& r : out) ASSERT_TRUE(r.ok()) << summary(out);
+  // Ranks 0 and 1 waited 30 ms for rank 2 each time: their first op was deferred.
+  EXPECT_NE(out[0].stderr_text.find("peers not all there within"), std::string::npos)
+      << out[0].stderr_text;
+}
+
+// Two communicators, their ops submitted in opposite orders on the two ranks, then waited for.
+// An op started at submission must not hold the caller until its peers arrive, or each rank
+// would wait for the other's first op until the timeout.
+TEST(Mailbox, OpsOnTwoCommunicatorsSubmittedInOppositeOrders) {
+  auto out = run_job(
+      2,
+      [](int rank) {
+        auto c = Communicator::init();
+        auto d = c->split(0, rank);
+        for (int k = 0; k < 50; ++k) {
+          std::vector<int32_t> x(3, rank + k), y(5, 2 * rank + k);
+          auto on_c = [&] {
+            return c->all_reduce(x.data(), x.data(), x.size(), DataType::kInt32, ReduceOp::kSum);
+          };
+          auto on_d = [&] {
+            return d->all_reduce(y.data(), y.data(), y.size(), DataType::kInt32, ReduceOp::kSum);
+          };
+          Work first = rank == 0 ? on_c() : on_d();
+          Work second = rank == 0 ? on_d() : on_c();
+          first.wait();
+          second.wait();
+          CHECK(x[2] == 1 + 2 * k && y[4] == 2 + 2 * k, "op {}: got {} and {}", k, x[2], y[4]);
+        }
+      },
+      options("20"));
+  for (const auto& r : out) ASSERT_TRUE(r.ok()) << summary(out);
+}
+
 // Every op kind the mailbox carries, roots moving, in a long mixed sequence.
 TEST(Mailbox, EveryOpKindInAMixedSequence) {
   for (int world : {2, 3, 5}) {

@@ -59,6 +59,7 @@ void ShmMailbox::post(const Expectation& e, std::size_t bytes) {
   // mailbox again after it counts itself as sleeping (Engine::block), so only a peer that
   // sleeps, or is about to, needs its doorbell rung (store-load order on both sides).
   h.exchange.store(exchanges_ + 1, std::memory_order_seq_cst);
+  posted_ = true;
   for (int r = 0; r < size(); ++r) {
     if (r != rank_) segments_[r]->ring_doorbell_if_sleeping();
   }

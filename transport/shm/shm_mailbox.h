@@ -66,8 +66,14 @@ class ShmMailbox {
   }
   // Rank r's payload in the current exchange (after arrived(r)).
   const std::byte* payload(int r) const;
+  // True between post() and finish(): this rank's part of the current exchange is out (an op
+  // whose wait was cut short and resumed later must not post, nor write its payload, again).
+  bool posted() const { return posted_; }
   // After every peer has arrived and their payloads were read: moves on to the next exchange.
-  void finish() { ++exchanges_; }
+  void finish() {
+    ++exchanges_;
+    posted_ = false;
+  }
   // The latest collective number rank r posted (0: none yet).
   uint64_t latest_seq(int r) const;
   // Rank r's latest post, as a frame header (to describe it, or to compare with another op).
@@ -85,14 +91,14 @@ class ShmMailbox {
 
   int rank_;
   std::vector<ShmSegment*> segments_;
-  std::vector<MailboxHeader*> slots_;
-  std::vector<PeerProcess>
-      processes_;  // by rank, to notice a peer that died  // rank r's slot i at 2r + i
+  std::vector<MailboxHeader*> slots_;   // rank r's slot i at 2r + i
+  std::vector<PeerProcess> processes_;  // by rank, to notice a peer that died
   std::size_t capacity_ = 0;
   uint64_t exchanges_ = 0;    // exchanges finished by this rank
   uint64_t current_seq_ = 0;  // collective number of the op being run
   Expectation current_{};
   std::size_t current_bytes_ = 0;
+  bool posted_ = false;
 };
 
 }  // namespace railcc::transport

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <fmt/format.h>
 #include <linux/futex.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
@@ -26,6 +27,7 @@ struct SegmentHeader {
   uint32_t mailbox_bytes;  // payload room of each mailbox slot
   uint64_t ring_bytes;
   Doorbell doorbell;
+  cpu_set_t cpus;  // the CPUs the owner may run on (see ShmSegment::owner_cpus)
 };
 static_assert(sizeof(SegmentHeader) <= kHeaderBytes);
 
@@ -58,6 +60,8 @@ SegmentHeader* header(std::byte* base) { return reinterpret_cast<SegmentHeader*>
 
 }  // namespace
 
+const cpu_set_t& ShmSegment::owner_cpus() const { return header(base_)->cpus; }
+
 ShmSegment ShmSegment::create(const std::string& name, int slots, std::size_t ring_bytes,
                               std::size_t mailbox_bytes) {
   const int fd = shm_open(name.c_str(), O_CREAT | O_EXCL | O_RDWR | O_CLOEXEC, 0600);
@@ -82,6 +86,7 @@ ShmSegment ShmSegment::create(const std::string& name, int slots, std::size_t ri
   h->slots = static_cast<uint32_t>(slots);
   h->mailbox_bytes = static_cast<uint32_t>(mailbox_bytes);
   h->ring_bytes = ring_bytes;
+  if (sched_getaffinity(0, sizeof(h->cpus), &h->cpus) != 0) CPU_ZERO(&h->cpus);
   for (int i = 0; i < slots; ++i) new (&seg.control(i)) RingControl{};
   // Published last, so a peer that sees the magic sees an initialized segment.
   std::atomic_ref<uint64_t>(h->magic).store(kSegmentMagic, std::memory_order_release);

@@ -5,6 +5,8 @@
 // nothing behind in /dev/shm.
 #pragma once
 
+#include <sched.h>
+
 #include <atomic>
 #include <cstddef>
 #include <cstdint>
@@ -50,6 +52,9 @@ class ShmSegment {
   std::byte* mailbox(int i) const;
   std::size_t mailbox_bytes() const;
   const std::string& name() const { return name_; }
+  // The CPUs the owner process may run on (its affinity when it created the segment; empty if
+  // unknown): whether local ranks share cores decides how their waits poll.
+  const cpu_set_t& owner_cpus() const;
 
   // Wakes the owner if it sleeps.
   void ring_doorbell() const;
