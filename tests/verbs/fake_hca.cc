@@ -178,6 +178,10 @@ static void on_ack(State& s, const Msg& m) {
     return;
   }
   q.outstanding.pop_front();
+  if (!o.src_copy.empty() && std::memcmp(reinterpret_cast<const void*>(o.src_addr),
+                                         o.src_copy.data(), o.src_copy.size())) {
+    ++s.changed_in_flight;  // on hardware the peer could have received the new bytes
+  }
   if (o.signaled) complete(s, q.qp.send_cq, make_wc(q, o.wr_id, IBV_WC_SUCCESS, o.opcode));
   if (!q.outstanding.empty() && q.outstanding.front().fault != IBV_WC_SUCCESS) {
     to_error(s, q, q.outstanding.front().fault);
