@@ -88,6 +88,7 @@ struct Outstanding {
   // An RDMA write's source: the payload is gathered at post time, but a real HCA reads it until
   // the completion, so on_ack checks that the sender left it unchanged until then.
   uint64_t src_addr = 0;
+  uint32_t src_lkey = 0;
   std::string src_copy;
 };
 
