@@ -129,6 +129,15 @@ RAILCC_API railcc_status railcc_comm_size(railcc_comm_t comm, int* size);
 RAILCC_API railcc_status railcc_comm_set_timeout_ms(railcc_comm_t comm, int64_t timeout_ms);
 /* Fails every pending and future op of this communicator with RAILCC_ERR_ABORTED. Any thread. */
 RAILCC_API railcc_status railcc_comm_abort(railcc_comm_t comm);
+/* Zero-copy sends (like ncclCommRegister): registers [ptr, ptr + bytes) with the communicator's
+ * RDMA devices, so messages of at least RAILCC_IB_ZCOPY_BYTES sent from inside it are written
+ * straight from it instead of being copied first; *handle identifies it. Deregister before
+ * freeing the memory. Without RDMA peers (or for CUDA memory) it does nothing but hand out the
+ * handle. */
+RAILCC_API railcc_status railcc_comm_register_buffer(railcc_comm_t comm, const void* ptr,
+                                                     size_t bytes, uint64_t* handle);
+/* No op using the buffer may be pending. Unknown handles are ignored. */
+RAILCC_API railcc_status railcc_comm_deregister_buffer(railcc_comm_t comm, uint64_t handle);
 /* Collective: ranks passing the same color form a new communicator ordered by (key, rank).
  * A rank passing color < 0 takes part but gets *out = NULL. */
 RAILCC_API railcc_status railcc_comm_split(railcc_comm_t comm, int color, int key,

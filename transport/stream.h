@@ -5,6 +5,8 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
+#include <limits>
 #include <span>
 #include <string>
 
@@ -18,6 +20,18 @@ class Stream {
   virtual std::size_t write_some(const void* data, std::size_t n) = 0;
   // Gather form; the default loops over write_some.
   virtual std::size_t write_some2(const void* a, std::size_t na, const void* b, std::size_t nb);
+  // Zero copy (optional): like write_some2, but the stream may keep reading `b` after it returns
+  // (an RDMA write straight from registered user memory) instead of copying it. The caller must
+  // then leave the accepted bytes unchanged, and allocated, until released() has passed them.
+  // The default copies, like write_some2.
+  virtual std::size_t write_some2_in_place(const void* a, std::size_t na, const void* b,
+                                           std::size_t nb) {
+    return write_some2(a, na, b, nb);
+  }
+  // How many of the bytes accepted so far (by every write call, counted in order from 0 for the
+  // life of the stream) the stream no longer reads from the caller's memory. A stream that
+  // copies everything it accepts never reads later, hence the default: all of them.
+  virtual uint64_t released() const { return std::numeric_limits<uint64_t>::max(); }
   // Contiguous readable bytes (possibly only part of what is buffered); empty when none.
   virtual std::span<const std::byte> peek() = 0;
   virtual void consume(std::size_t n) = 0;

@@ -189,6 +189,9 @@ void StreamConnection::abandon_requests() {
       }
     }
     s.sendq = std::move(keep);
+    // Their memory is about to go away. An RDMA write still reading it can only send garbage to
+    // a peer that fails this op too (see broadcast_error), never corrupt memory here.
+    s.unreleased.clear();
     if (s.in_payload && s.target) {
       s.target = nullptr;
       s.discard = true;
@@ -203,7 +206,7 @@ void StreamConnection::abandon_requests() {
 
 bool StreamConnection::has_pending_sends() const {
   for (const auto& s : streams_) {
-    if (!s.sendq.empty()) return true;
+    if (!s.sendq.empty() || !s.unreleased.empty()) return true;
   }
   return false;
 }
@@ -222,7 +225,9 @@ void StreamConnection::add_poll_fds(std::vector<pollfd>& fds) const {
 bool StreamConnection::needs_peer() const {
   if (!posted_.empty() || !awaiting_read_.empty() || !awaiting_crc_.empty()) return true;
   for (const auto& s : streams_) {
-    if (!s.sendq.empty() || s.in_payload || s.header_got > 0) return true;
+    if (!s.sendq.empty() || !s.unreleased.empty() || s.in_payload || s.header_got > 0) {
+      return true;
+    }
   }
   return false;
 }
@@ -263,37 +268,64 @@ bool StreamConnection::progress() {
   for (auto& s : streams_) {
     moved |= progress_sends(s);
     moved |= progress_recvs(s);
+    moved |= finish_released(s);  // reading polled the completions that release in-place sends
   }
   return moved;
 }
 
+bool StreamConnection::finish_released(StreamState& s) {
+  if (s.unreleased.empty()) return false;
+  const uint64_t released = s.stream->released();
+  bool any = false;
+  while (!s.unreleased.empty() && s.unreleased.front().first <= released) {
+    s.unreleased.front().second->done = true;
+    s.unreleased.pop_front();
+    any = true;
+  }
+  return any;
+}
+
 bool StreamConnection::progress_sends(StreamState& s) {
-  bool moved = false;
+  bool moved = finish_released(s);
   while (!s.sendq.empty()) {
     SendRequest* r = s.sendq.front();
     constexpr std::size_t kHeader = sizeof(FrameHeader);
     const auto payload = payload_of(*r);
     const std::size_t total = r->raw ? payload.size() : kHeader + payload.size();
+    const auto kind = static_cast<FrameKind>(r->header.kind);
+    // Only the caller's own data messages may be read in place: control frames and private
+    // copies (raw remainders, a corrupted copy) are freed as soon as they count as written.
+    const bool in_place = !r->raw && kind == FrameKind::kData && r != corrupted_request_;
     std::size_t n;
     if (r->raw) {
       n = s.stream->write_some(payload.data() + r->written, payload.size() - r->written);
     } else if (r->written < kHeader) {
-      n = s.stream->write_some2(reinterpret_cast<const std::byte*>(&r->header) + r->written,
-                                kHeader - r->written, payload.data(), payload.size());
+      const auto* header = reinterpret_cast<const std::byte*>(&r->header) + r->written;
+      n = in_place
+              ? s.stream->write_some2_in_place(header, kHeader - r->written, payload.data(),
+                                               payload.size())
+              : s.stream->write_some2(header, kHeader - r->written, payload.data(), payload.size());
     } else {
-      n = s.stream->write_some(payload.data() + (r->written - kHeader), total - r->written);
+      const std::byte* rest = payload.data() + (r->written - kHeader);
+      n = in_place ? s.stream->write_some2_in_place(nullptr, 0, rest, total - r->written)
+                   : s.stream->write_some(rest, total - r->written);
     }
     if (n == 0) break;
     moved = true;
     r->written += n;
+    s.accepted += n;
     if (r->written < total) break;
     s.sendq.pop_front();
-    const auto kind = static_cast<FrameKind>(r->header.kind);
     if (channel_ && !r->raw && (kind == FrameKind::kData || kind == FrameKind::kRead)) {
       channel_->sent.fetch_add(r->length, std::memory_order_relaxed);
     }
     if (!r->raw && kind == FrameKind::kRead) {
       awaiting_read_[r->header.msg_id] = r;  // done once the peer says it has read the data
+      continue;
+    }
+    if (in_place && s.stream->released() < s.accepted) {
+      // The HCA still reads the caller's buffer: an in-place all_reduce would overwrite it.
+      s.unreleased.emplace_back(s.accepted, r);
       continue;
     }
     r->done = true;

@@ -80,6 +80,11 @@ class StreamConnection final : public Connection {
   struct StreamState {
     std::unique_ptr<Stream> stream;
     std::deque<SendRequest*> sendq;
+    // Zero copy: bytes the stream accepted (its write calls' count, see Stream::released()), and
+    // the requests fully written in place whose memory it still reads, with the count at their
+    // last byte: each is done once released() reaches it, as the caller may then reuse it.
+    uint64_t accepted = 0;
+    std::deque<std::pair<uint64_t, SendRequest*>> unreleased;
     // Incoming frame being parsed.
     bool in_payload = false;
     wire::FrameHeader header{};
@@ -98,6 +103,8 @@ class StreamConnection final : public Connection {
   };
 
   bool progress_sends(StreamState& s);
+  // Completes the in-place sends whose bytes the stream no longer reads; true if any.
+  bool finish_released(StreamState& s);
   bool progress_recvs(StreamState& s);
   void on_header(StreamState& s);
   // Whether a message of `length` bytes without a posted receive must wait in its stream.

@@ -17,6 +17,7 @@
 
 #include <chrono>
 #include <cstddef>
+#include <cstdint>
 #include <memory>
 #include <optional>
 #include <span>
@@ -98,6 +99,17 @@ class Communicator {
   // Collective over this communicator: every rank passes the same sorted list; members get the
   // new communicator, the others nullptr.
   std::shared_ptr<Communicator> new_group(std::span<const int> ranks);
+
+  // Zero-copy sends (like NCCL's ncclCommRegister): registers [ptr, ptr + bytes) with this
+  // communicator's RDMA devices, so that messages of at least RAILCC_IB_ZCOPY_BYTES sent from
+  // inside it are RDMA-written straight from it instead of being copied first. Ops complete only
+  // once the devices have read it, so buffers may be reused as before. Call deregister_buffer
+  // before freeing the memory: a new allocation at the same address must not inherit the old
+  // registration. Without RDMA peers (or for CUDA memory, which travels through host staging)
+  // the handle is valid and does nothing. Throws SystemError when a device cannot register it.
+  uint64_t register_buffer(const void* ptr, std::size_t bytes);
+  // No op of this communicator that uses the buffer may be pending. Unknown handles are ignored.
+  void deregister_buffer(uint64_t handle);
 
   // Fails every pending and future op of this communicator with AbortedError. Any thread.
   void abort() noexcept;

@@ -145,6 +145,10 @@ struct Config {
   // RAILCC_IB_RING_BYTES: receive ring per queue pair, which the sender writes into with RDMA
   // (power of two). Default 1 MiB.
   std::size_t ib_ring_bytes = 1024 * 1024;
+  // RAILCC_IB_ZCOPY_BYTES: messages of at least this many bytes that lie inside a buffer
+  // registered with Communicator::register_buffer are RDMA-written straight from it instead of
+  // being copied to the staging ring first. 0 = always copy. Default 64 KiB.
+  std::size_t ib_zcopy_bytes = 64 * 1024;
   // UCX_TLS and UCX_NET_DEVICES as set (UCX reads them itself; railcc only quotes them in
   // messages about RAILCC_TRANSPORT=ucx). Empty when unset.
   std::string ucx_tls;

@@ -296,6 +296,25 @@ railcc_status railcc_comm_abort(railcc_comm_t comm) {
   });
 }
 
+railcc_status railcc_comm_register_buffer(railcc_comm_t comm, const void* ptr, size_t bytes,
+                                          uint64_t* handle) {
+  static constexpr const char* kFn = "railcc_comm_register_buffer";
+  return Guard(kFn, [&] {
+    railcc::Communicator& c = Comm(kFn, comm);
+    NotNull(kFn, handle, "handle");
+    *handle = c.register_buffer(ptr, bytes);
+    return RAILCC_OK;
+  });
+}
+
+railcc_status railcc_comm_deregister_buffer(railcc_comm_t comm, uint64_t handle) {
+  static constexpr const char* kFn = "railcc_comm_deregister_buffer";
+  return Guard(kFn, [&] {
+    Comm(kFn, comm).deregister_buffer(handle);
+    return RAILCC_OK;
+  });
+}
+
 railcc_status railcc_comm_split(railcc_comm_t comm, int color, int key, railcc_comm_t* out) {
   static constexpr const char* kFn = "railcc_comm_split";
   return Guard(kFn, [&] {

@@ -404,6 +404,9 @@ Config Config::from_map(const EnvMap& env) {
       bad("RAILCC_IB_RING_BYTES", *v, "a power of two of at least 64K, e.g. 1M");
     }
   }
+  if (const std::string* v = find(env, "RAILCC_IB_ZCOPY_BYTES")) {
+    c.ib_zcopy_bytes = parse_bytes("RAILCC_IB_ZCOPY_BYTES", *v, 0, 1ull << 40);
+  }
   if (const std::string* v = find(env, "RAILCC_SPIN_US")) {
     c.spin_us = static_cast<int>(parse_int("RAILCC_SPIN_US", *v, 0, 1000000));
   }
@@ -493,6 +496,8 @@ std::string Config::to_string() const {
       ib_gid_index < 0 ? "(auto: RoCE v2, IPv4)" : std::to_string(ib_gid_index));
   row("RAILCC_IB_QPS", std::to_string(ib_qps_per_peer));
   row("RAILCC_IB_RING_BYTES", std::to_string(ib_ring_bytes));
+  row("RAILCC_IB_ZCOPY_BYTES",
+      ib_zcopy_bytes == 0 ? "0 (off: always staged)" : std::to_string(ib_zcopy_bytes));
   row("RAILCC_SPIN_US", std::to_string(spin_us));
   row("RAILCC_TELEMETRY", telemetry ? "1" : "0 (off)");
   row("RAILCC_TRACE", trace_dir.empty() ? "(off)" : trace_dir);

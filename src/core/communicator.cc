@@ -431,4 +431,10 @@ std::shared_ptr<Communicator> Communicator::new_group(std::span<const int> ranks
 
 void Communicator::abort() noexcept { impl_->abort(); }
 
+uint64_t Communicator::register_buffer(const void* ptr, std::size_t bytes) {
+  return impl_->register_buffer(ptr, bytes);
+}
+
+void Communicator::deregister_buffer(uint64_t handle) { impl_->deregister_buffer(handle); }
+
 }  // namespace railcc

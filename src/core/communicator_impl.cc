@@ -12,10 +12,12 @@
 #include "src/algorithms/mailbox.h"
 #include "src/common/log.h"
 #include "src/core/mesh.h"
+#include "src/cuda/device_api.h"
 #include "src/telemetry/flight_recorder.h"
 #include "src/telemetry/metrics.h"
 #include "src/telemetry/metrics_exporter.h"
 #include "src/telemetry/trace.h"
+#include "transport/verbs/verbs_mesh.h"
 
 namespace railcc::detail {
 
@@ -784,6 +786,25 @@ void CommunicatorImpl::inject_fault(const Op& op) {
       }
       return;
   }
+}
+
+uint64_t CommunicatorImpl::register_buffer(const void* ptr, std::size_t bytes) {
+  if (ptr == nullptr || bytes == 0) {
+    throw InvalidArgumentError(
+        fmt::format("rank {}: register_buffer needs a non-empty buffer (got {} bytes at {})",
+                    p_.rank, bytes, ptr));
+  }
+  const uint64_t handle = next_buffer_handle_.fetch_add(1);
+  // CUDA buffers reach the transport through host staging (src/cuda/staging_pool.h), never in
+  // place, so only host memory is registered with the HCAs; the handle works either way.
+  if (!cuda::classify_pointer(ptr).device) {
+    transport::verbs::register_user_buffer(engine_->verbs_ports(), handle, ptr, bytes);
+  }
+  return handle;
+}
+
+void CommunicatorImpl::deregister_buffer(uint64_t handle) {
+  transport::verbs::deregister_user_buffer(engine_->verbs_ports(), handle);
 }
 
 void CommunicatorImpl::abort() noexcept {

@@ -52,6 +52,9 @@ class CommunicatorImpl final : public OpRunner {
   Work enqueue(algo::OpArgs args, const std::optional<CudaStream>& stream = std::nullopt);
   std::shared_ptr<Communicator> split(int color, int key, uint64_t group_hash);
   void abort() noexcept;
+  // Communicator::register_buffer / deregister_buffer.
+  uint64_t register_buffer(const void* ptr, std::size_t bytes);
+  void deregister_buffer(uint64_t handle);
   void help(const WorkState* until) override;
 
  private:
@@ -118,8 +121,9 @@ class CommunicatorImpl final : public OpRunner {
   std::atomic<bool> abort_{false};
   bool abort_announced_ = false;  // worker only
   std::atomic<long long> timeout_ms_;
-  uint64_t next_seq_ = 1;     // guarded by mutex_
-  uint64_t split_count_ = 0;  // splits are collective, so equal on every rank
+  uint64_t next_seq_ = 1;                        // guarded by mutex_
+  uint64_t split_count_ = 0;                     // splits are collective, so equal on every rank
+  std::atomic<uint64_t> next_buffer_handle_{1};  // register_buffer; 0 is never a handle
   std::mutex mutex_;
   std::condition_variable queue_cv_;
   std::deque<Op> queue_;

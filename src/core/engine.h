@@ -18,6 +18,10 @@
 #include "transport/shm/shm_mailbox.h"
 #include "transport/shm/shm_segment.h"
 
+namespace railcc::transport::verbs {
+struct VerbsPorts;
+}
+
 namespace railcc::telemetry {
 class FlightRecorder;
 }
@@ -36,6 +40,9 @@ struct Mesh {
   bool has_verbs = false;    // some peer is reached over RDMA (completion channels to poll)
   bool has_ucx = false;      // peers are reached over UCX (the worker's wake-up fd to poll)
   std::vector<int> host_of;  // host index of each rank (equal = same host); empty: one host
+  // The RDMA ports the verbs connections use, where buffers are registered for zero-copy sends
+  // (Communicator::register_buffer); null without verbs peers.
+  std::shared_ptr<transport::verbs::VerbsPorts> verbs_ports;
 };
 
 class Engine {
@@ -44,6 +51,7 @@ class Engine {
 
   transport::Connection& connection(int peer) { return *mesh_.connections[peer]; }
   const std::vector<int>& host_of() const { return mesh_.host_of; }
+  transport::verbs::VerbsPorts* verbs_ports() const { return mesh_.verbs_ports.get(); }
   // Small collectives through shared memory; null unless every rank shares this host.
   transport::ShmMailbox* mailbox() const { return mesh_.mailbox.get(); }
   // Called by every wait before it sleeps (after the spin phase), so a wait can notice what no

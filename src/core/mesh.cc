@@ -469,6 +469,7 @@ Mesh build_mesh(Store& store, const MeshParams& p, const Config& config) {
     mesh.connections[r] = std::move(conn);
     mesh.has_verbs = true;
   }
+  if (mesh.has_verbs) mesh.verbs_ports = verbs_ports;
   // 6. UCX: one endpoint per peer to the worker address it published.
   if (use_ucx) {
     transport::ucx::UcxPeers who;

@@ -178,6 +178,14 @@ static void on_ack(State& s, const Msg& m) {
     return;
   }
   q.outstanding.pop_front();
+  // Only while the source's MR still covers it: memory deregistered and freed after a failed op
+  // may be gone, and the check must not read it.
+  const Mr* src_mr = o.src_copy.empty() ? nullptr : find_mr(s, o.src_lkey);
+  if (src_mr && covers(*src_mr, o.src_addr, o.src_copy.size()) &&
+      std::memcmp(reinterpret_cast<const void*>(o.src_addr), o.src_copy.data(),
+                  o.src_copy.size())) {
+    ++s.changed_in_flight;  // on hardware the peer could have received the new bytes
+  }
   if (o.signaled) complete(s, q.qp.send_cq, make_wc(q, o.wr_id, IBV_WC_SUCCESS, o.opcode));
   if (!q.outstanding.empty() && q.outstanding.front().fault != IBV_WC_SUCCESS) {
     to_error(s, q, q.outstanding.front().fault);

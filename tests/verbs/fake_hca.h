@@ -85,6 +85,11 @@ struct Outstanding {
   bool signaled;
   ibv_wc_opcode opcode;
   ibv_wc_status fault;  // not sent: completes with this status when it reaches the front
+  // An RDMA write's source: the payload is gathered at post time, but a real HCA reads it until
+  // the completion, so on_ack checks that the sender left it unchanged until then.
+  uint64_t src_addr = 0;
+  uint32_t src_lkey = 0;
+  std::string src_copy;
 };
 
 struct Pending {  // an incoming op waiting for a receive (receiver not ready)
@@ -129,6 +134,7 @@ struct State {
   std::map<int, Conn> conns;  // every socket the emulation thread serves
   uint32_t next_qpn = 0x100;
   uint32_t next_key = 0x1000;
+  uint64_t changed_in_flight = 0;  // writes whose source changed before their completion
   int wake[2] = {-1, -1};
   bool thread_started = false;
 };

@@ -58,6 +58,12 @@ void FakeVerbs::set_port_down(const std::string& device, bool down) {
   }
 }
 
+uint64_t FakeVerbs::sources_changed_in_flight() const {
+  State& s = state();
+  std::lock_guard<std::mutex> lock(s.mu);
+  return s.changed_in_flight;
+}
+
 int FakeVerbs::registered_regions() const {
   State& s = state();
   std::lock_guard<std::mutex> lock(s.mu);
@@ -420,7 +426,13 @@ int FakeVerbs::post_send(ibv_qp* qp, ibv_send_wr* wr, ibv_send_wr** bad) {
     // A failing request completes with its error once those ahead of it are done (their
     // acknowledgements come back in order); later ones are never sent, and get flushed.
     if (q.doomed) fault = IBV_WC_WR_FLUSH_ERR;
-    q.outstanding.push_back(Outstanding{wr->wr_id, signaled, opcode, fault});
+    q.outstanding.push_back(Outstanding{wr->wr_id, signaled, opcode, fault, 0, 0, {}});
+    if (fault == IBV_WC_SUCCESS && opcode == IBV_WC_RDMA_WRITE && wr->num_sge == 1 &&
+        !(wr->send_flags & IBV_SEND_INLINE)) {
+      q.outstanding.back().src_addr = wr->sg_list[0].addr;
+      q.outstanding.back().src_lkey = wr->sg_list[0].lkey;
+      q.outstanding.back().src_copy = payload;
+    }
     if (fault != IBV_WC_SUCCESS) {
       q.doomed = true;
       if (q.outstanding.size() == 1) to_error(s, q, fault);

@@ -23,6 +23,7 @@
 
 #include <infiniband/verbs.h>
 
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -61,6 +62,9 @@ class FakeVerbs final : public transport::verbs::VerbsApi {
   void inject_qp_event(const std::string& device, ibv_event_type type);
   // Memory regions registered now in this process (registration cache tests).
   int registered_regions() const;
+  // RDMA writes of this process whose source memory the sender changed before their completion
+  // (a zero-copy send whose buffer was reused too early); must stay 0.
+  uint64_t sources_changed_in_flight() const;
 
   std::string unavailable_reason() override { return {}; }
   ibv_device** get_device_list(int* count) override;

@@ -25,4 +25,8 @@ std::map<int, std::unique_ptr<Connection>> connect_verbs_peers(Store&, int, uint
   return {};
 }
 
+// No RDMA: every send is copied anyway, so there is nothing to register.
+void register_user_buffer(VerbsPorts*, uint64_t, const void*, std::size_t) {}
+void deregister_user_buffer(VerbsPorts*, uint64_t) {}
+
 }  // namespace railcc::transport::verbs

@@ -106,7 +106,8 @@ std::map<int, std::unique_ptr<Connection>> connect_verbs_peers(
       const std::string who =
           rails ? fmt::format("rank {} (verbs {})", r, port->describe())
                 : fmt::format("rank {} (verbs {}, QP {}/{})", r, port->describe(), k + 1, nstreams);
-      streams[r].push_back(std::make_unique<VerbsStream>(port, r, config.ib_ring_bytes, who));
+      streams[r].push_back(
+          std::make_unique<VerbsStream>(port, r, config.ib_ring_bytes, who, config.ib_zcopy_bytes));
       streams[r].back()->set_port_down_fatal(!rails);
       published += streams[r].back()->local_info().to_string() + "\n";
     }
@@ -168,6 +169,21 @@ std::map<int, std::unique_ptr<Connection>> connect_verbs_peers(
     out[r] = std::make_unique<MultiRailConnection>(rank, r, comm_id, std::move(links), options);
   }
   return out;
+}
+
+void register_user_buffer(VerbsPorts* ports, uint64_t handle, const void* addr, std::size_t bytes) {
+  if (!ports) return;
+  try {
+    for (auto& port : ports->ports) port->user_buffers().add(handle, addr, bytes);
+  } catch (...) {
+    deregister_user_buffer(ports, handle);
+    throw;
+  }
+}
+
+void deregister_user_buffer(VerbsPorts* ports, uint64_t handle) {
+  if (!ports) return;
+  for (auto& port : ports->ports) port->user_buffers().remove(handle);
 }
 
 }  // namespace railcc::transport::verbs

@@ -2,6 +2,8 @@
 // the rendezvous store (QPN, LID, GID, PSN, MTU and ring address per queue pair).
 #pragma once
 
+#include <cstddef>
+#include <cstdint>
 #include <map>
 #include <memory>
 #include <string>
@@ -32,5 +34,12 @@ std::vector<int> choose_verbs_peers(Store& store, int rank, const std::vector<in
 std::map<int, std::unique_ptr<Connection>> connect_verbs_peers(
     Store& store, int rank, uint64_t comm_id, const std::vector<int>& peers,
     const std::shared_ptr<VerbsPorts>& ports, const Config& config, const Deadline& deadline);
+
+// Communicator::register_buffer: registers [addr, addr + bytes) under `handle` on every port, so
+// that large sends from it go out in place (RAILCC_IB_ZCOPY_BYTES); null ports: nothing to do.
+// Throws SystemError naming the HCA when a port cannot register it (nothing stays registered).
+void register_user_buffer(VerbsPorts* ports, uint64_t handle, const void* addr, std::size_t bytes);
+// Undoes register_user_buffer on every port (unknown handles are ignored).
+void deregister_user_buffer(VerbsPorts* ports, uint64_t handle);
 
 }  // namespace railcc::transport::verbs

@@ -61,6 +61,7 @@ VerbsPort::VerbsPort(VerbsApi& api, ibv_device* device, int port, int gid_index,
                                     hca_, std::strerror(errno)));
     }
     cache_ = std::make_unique<RegCache>(api_, pd_, hca_);
+    user_buffers_ = std::make_unique<UserBuffers>(*cache_);
     events_ = std::make_unique<PortEvents>(api_, context_, hca_, port_, rank);
   } catch (...) {
     if (pd_) api_.dealloc_pd(pd_);
@@ -71,6 +72,7 @@ VerbsPort::VerbsPort(VerbsApi& api, ibv_device* device, int port, int gid_index,
 
 VerbsPort::~VerbsPort() {
   events_.reset();
+  user_buffers_.reset();
   cache_.reset();
   if (pd_) api_.dealloc_pd(pd_);
   if (context_) api_.close_device(context_);

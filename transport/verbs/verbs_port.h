@@ -12,6 +12,7 @@
 #include "railcc/config.hpp"
 #include "transport/verbs/port_events.h"
 #include "transport/verbs/reg_cache.h"
+#include "transport/verbs/user_buffers.h"
 #include "transport/verbs/verbs_api.h"
 
 namespace railcc::transport::verbs {
@@ -30,6 +31,8 @@ class VerbsPort {
   ibv_context* context() const { return context_; }
   ibv_pd* pd() const { return pd_; }
   RegCache& cache() { return *cache_; }
+  // The application's registered buffers (zero-copy sends), registered on this port's PD.
+  UserBuffers& user_buffers() { return *user_buffers_; }
   // The port's asynchronous events (port down/up, fatal errors), polled by its streams.
   PortEvents& events() { return *events_; }
   const std::string& hca() const { return hca_; }
@@ -54,6 +57,7 @@ class VerbsPort {
   int gid_index_ = 0;
   ibv_gid gid_{};
   std::unique_ptr<RegCache> cache_;
+  std::unique_ptr<UserBuffers> user_buffers_;  // after cache_: releases into it when destroyed
   std::unique_ptr<PortEvents> events_;
 };
 

@@ -9,6 +9,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <random>
 #include <sstream>
 #include <thread>
@@ -16,6 +17,7 @@
 #include "railcc/status.hpp"
 #include "src/common/deadline.h"
 #include "src/common/log.h"
+#include "transport/verbs/user_buffers.h"
 #include "transport/verbs/verbs_errors.h"
 
 namespace railcc::transport::verbs {
@@ -66,12 +68,13 @@ QpInfo QpInfo::parse(const std::string& text, const std::string& what) {
 }
 
 VerbsStream::VerbsStream(std::shared_ptr<VerbsPort> port, int peer, std::size_t ring_bytes,
-                         std::string who)
+                         std::string who, std::size_t zcopy_bytes)
     : port_(std::move(port)),
       api_(port_->api()),
       peer_(peer),
       who_(std::move(who)),
-      ring_bytes_(ring_bytes) {
+      ring_bytes_(ring_bytes),
+      zcopy_bytes_(zcopy_bytes) {
   try {
     channel_ = api_.create_comp_channel(port_->context());
     if (!channel_) fail_setup("ibv_create_comp_channel", errno);
@@ -296,6 +299,14 @@ int VerbsStream::poll() {
 void VerbsStream::on_completion(const ibv_wc& wc) {
   const WrKind kind = wr_kind(wc.wr_id);
   if (kind == kWrite || kind == kCredit) --sends_outstanding_;
+  if (kind == kWrite) {
+    // Completed either way (a failed or flushed write is not read any more): in-place bytes
+    // up to here are the caller's again. Send completions arrive in posting order.
+    write_finished_ += wr_detail(wc.wr_id);
+    while (!in_place_.empty() && in_place_.front().second <= write_finished_) {
+      in_place_.pop_front();
+    }
+  }
   if (wc.status != IBV_WC_SUCCESS) {
     // Flushes follow the first error; that first one is the cause worth reporting.
     if (wc.status != IBV_WC_WR_FLUSH_ERR || failure_.empty()) {
@@ -398,25 +409,42 @@ void VerbsStream::post_write(const void* a, std::size_t na, const void* b, std::
     sge.addr = reinterpret_cast<uintptr_t>(stage_.data + off);
     sge.length = static_cast<uint32_t>(take);
     sge.lkey = stage_.mr->lkey;
-    ibv_send_wr wr{};
-    wr.wr_id = wr_id(kWrite, take);
-    wr.sg_list = &sge;
-    wr.num_sge = 1;
-    wr.opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
-    wr.send_flags = IBV_SEND_SIGNALED;
-    wr.imm_data = htonl(static_cast<uint32_t>(take));
-    wr.wr.rdma.remote_addr = remote_.ring_addr + off;
-    wr.wr.rdma.rkey = remote_.ring_rkey;
-    ibv_send_wr* bad = nullptr;
-    if (int rc = api_.post_send(qp_, &wr, &bad)) {
-      throw SystemError(fmt::format("ibv_post_send (RDMA write) failed on {} for peer {}: {}",
-                                    port_->describe(), peer_, std::strerror(rc)));
-    }
-    sent_ += take;
-    ++writes_posted_;
-    ++sends_outstanding_;
+    post_ring_write(sge, off);
+    zero_copy_counters().staged_bytes.fetch_add(take, std::memory_order_relaxed);
     left -= take;
   }
+}
+
+void VerbsStream::post_write_in_place(const void* data, std::size_t n, uint32_t lkey) {
+  ibv_sge sge{};
+  sge.addr = reinterpret_cast<uintptr_t>(data);
+  sge.length = static_cast<uint32_t>(n);
+  sge.lkey = lkey;
+  const uint64_t first = sent_;
+  post_ring_write(sge, static_cast<std::size_t>(sent_ % ring_bytes_));
+  in_place_.emplace_back(first, sent_);
+  zero_copy_counters().in_place_bytes.fetch_add(n, std::memory_order_relaxed);
+}
+
+void VerbsStream::post_ring_write(const ibv_sge& sge, std::size_t off) {
+  ibv_sge copy = sge;
+  ibv_send_wr wr{};
+  wr.wr_id = wr_id(kWrite, sge.length);
+  wr.sg_list = &copy;
+  wr.num_sge = 1;
+  wr.opcode = IBV_WR_RDMA_WRITE_WITH_IMM;
+  wr.send_flags = IBV_SEND_SIGNALED;
+  wr.imm_data = htonl(sge.length);
+  wr.wr.rdma.remote_addr = remote_.ring_addr + off;
+  wr.wr.rdma.rkey = remote_.ring_rkey;
+  ibv_send_wr* bad = nullptr;
+  if (int rc = api_.post_send(qp_, &wr, &bad)) {
+    throw SystemError(fmt::format("ibv_post_send (RDMA write) failed on {} for peer {}: {}",
+                                  port_->describe(), peer_, std::strerror(rc)));
+  }
+  sent_ += sge.length;
+  ++writes_posted_;
+  ++sends_outstanding_;
 }
 
 std::size_t VerbsStream::write_some(const void* data, std::size_t n) {
@@ -437,6 +465,33 @@ std::size_t VerbsStream::write_some2(const void* a, std::size_t na, const void* 
       post_write(static_cast<const std::byte*>(a) + done, from_a, b, room - from_a);
     } else {
       post_write(static_cast<const std::byte*>(b) + (done - na), room, nullptr, 0);
+    }
+    done += room;
+  }
+  return done;
+}
+
+std::size_t VerbsStream::write_some2_in_place(const void* a, std::size_t na, const void* b,
+                                              std::size_t nb) {
+  // Small pieces are cheaper to copy than to look up, and unregistered memory must be copied:
+  // only registration tells us when the application may free or remap it.
+  if (zcopy_bytes_ == 0 || nb < zcopy_bytes_) return write_some2(a, na, b, nb);
+  const std::optional<uint32_t> lkey = port_->user_buffers().find(b, nb);
+  if (!lkey) return write_some2(a, na, b, nb);
+  poll();
+  std::size_t done = 0;
+  // The same pieces as write_some2 (ring room, ring end, kMaxWrite), except that the header
+  // travels alone, staged, and the payload from where it is.
+  while (done < na + nb) {
+    std::size_t room = writable();
+    if (room == 0) break;
+    const std::size_t off = static_cast<std::size_t>(sent_ % ring_bytes_);
+    room = std::min({room, na + nb - done, ring_bytes_ - off, kMaxWrite});
+    if (done < na) {
+      room = std::min(room, na - done);
+      post_write(static_cast<const std::byte*>(a) + done, room, nullptr, 0);
+    } else {
+      post_write_in_place(static_cast<const std::byte*>(b) + (done - na), room, *lkey);
     }
     done += room;
   }

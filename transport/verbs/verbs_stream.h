@@ -8,6 +8,12 @@
 // the receiver's HCA consume a posted receive and raise a completion, and RC delivers in order,
 // so the receiver knows exactly which bytes have landed.
 //
+// Zero copy: write_some2_in_place RDMA-writes a large piece straight from the caller's memory
+// when it lies inside a buffer the application registered (RAILCC_IB_ZCOPY_BYTES, user_buffers.h)
+// with that buffer's lkey, into the same ring offsets a staged write would use; released() then
+// holds back at the first such write not yet completed, so the caller keeps the memory unchanged
+// until the HCA has read it. Flow control is the same for both paths.
+//
 // Flow control: the receiver returns credits with a small SEND (bytes consumed, writes seen)
 // whenever a quarter of the ring or of the write window has been consumed. The sender never has
 // more than ring-size bytes unconsumed nor kWriteWindow writes unacknowledged, so it never
@@ -24,9 +30,11 @@
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 
 #include "transport/stream.h"
 #include "transport/verbs/verbs_port.h"
@@ -58,7 +66,9 @@ class VerbsStream final : public Stream {
 
   // Creates the queue pair (INIT) and its rings on `port`. `peer` is the peer's rank; `who` names
   // it in messages, e.g. "rank 3 (verbs mlx5_0 port 1, QP 1/2)".
-  VerbsStream(std::shared_ptr<VerbsPort> port, int peer, std::size_t ring_bytes, std::string who);
+  // `zcopy_bytes`: the smallest piece written in place (0: never, see RAILCC_IB_ZCOPY_BYTES).
+  VerbsStream(std::shared_ptr<VerbsPort> port, int peer, std::size_t ring_bytes, std::string who,
+              std::size_t zcopy_bytes = 0);
   ~VerbsStream() override;
 
   QpInfo local_info() const { return local_; }
@@ -68,6 +78,9 @@ class VerbsStream final : public Stream {
 
   std::size_t write_some(const void* data, std::size_t n) override;
   std::size_t write_some2(const void* a, std::size_t na, const void* b, std::size_t nb) override;
+  std::size_t write_some2_in_place(const void* a, std::size_t na, const void* b,
+                                   std::size_t nb) override;
+  uint64_t released() const override { return in_place_.empty() ? sent_ : in_place_.front().first; }
   std::span<const std::byte> peek() override;
   void consume(std::size_t n) override;
   int poll_fd() const override;
@@ -105,6 +118,10 @@ class VerbsStream final : public Stream {
   std::size_t writable() const;
   // Copies n bytes (from up to two pieces) into the staging ring and posts the write(s).
   void post_write(const void* a, std::size_t na, const void* b, std::size_t nb);
+  // Posts one write of n bytes read in place from `data` (registered with `lkey`).
+  void post_write_in_place(const void* data, std::size_t n, uint32_t lkey);
+  // Posts the RDMA write with immediate of `sge` to the peer's ring at `off`.
+  void post_ring_write(const ibv_sge& sge, std::size_t off);
   void break_stream(std::string why);
   [[noreturn]] void fail_setup(const char* what, int err) const;
 
@@ -113,6 +130,7 @@ class VerbsStream final : public Stream {
   int peer_;
   std::string who_;
   std::size_t ring_bytes_;
+  std::size_t zcopy_bytes_;
   ibv_comp_channel* channel_ = nullptr;
   ibv_cq* cq_ = nullptr;
   ibv_qp* qp_ = nullptr;
@@ -124,8 +142,11 @@ class VerbsStream final : public Stream {
   bool armed_ = false;
   bool port_down_fatal_ = false;
   // Sending (byte counters run from 0 for the life of the stream).
-  uint64_t sent_ = 0;              // bytes posted
-  uint64_t write_done_ = 0;        // bytes whose write completed here (staging reusable)
+  uint64_t sent_ = 0;            // bytes posted
+  uint64_t write_done_ = 0;      // bytes whose write completed here (staging reusable)
+  uint64_t write_finished_ = 0;  // bytes whose write completed, with success or not
+  // In-place writes not yet completed, as [first, last) byte counts: the HCA may still read them.
+  std::deque<std::pair<uint64_t, uint64_t>> in_place_;
   uint64_t peer_consumed_ = 0;     // bytes the peer has read (its last credit)
   uint64_t writes_posted_ = 0;     // RDMA writes posted
   uint64_t peer_writes_seen_ = 0;  // writes the peer has seen complete (its last credit)
