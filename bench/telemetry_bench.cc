@@ -38,6 +38,16 @@ void BM_MetricsPerOp(benchmark::State& state) {
 }
 BENCHMARK(BM_MetricsPerOp);
 
+// The same through a communicator's shard, as ops record it (one writer: no locked adds).
+void BM_MetricsPerOpShard(benchmark::State& state) {
+  Metrics::OpShard shard(Metrics::global());
+  for (auto _ : state) {
+    const uint64_t start = ticks();
+    shard.record(wire::OpKind::kAllReduce, "direct", ticks_between_ns(start, ticks()), 8, true);
+  }
+}
+BENCHMARK(BM_MetricsPerOpShard);
+
 // The same with the kernel's clock, as before: what the tick counter saves.
 void BM_MetricsPerOpKernelClock(benchmark::State& state) {
   Metrics& m = Metrics::global();

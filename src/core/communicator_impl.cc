@@ -76,6 +76,9 @@ CommunicatorImpl::CommunicatorImpl(CommParams params)
   const int local_rank =
       p_.config.launch.local_rank >= 0 ? p_.config.launch.local_rank : world_rank;
   telemetry::start_metrics_exporter(p_.config.metrics, world_rank, local_rank);
+  if (p_.config.telemetry) {
+    op_metrics_ = std::make_unique<telemetry::Metrics::OpShard>(telemetry::Metrics::global());
+  }
   RAILCC_LOG(kInfo, "init", "communicator {:x}: rank {} of {} ready in {:.1f} ms", p_.comm_id,
              p_.rank, p_.size,
              std::chrono::duration<double, std::milli>(Clock::now() - start).count());
@@ -403,7 +406,7 @@ bool CommunicatorImpl::run(Op& op, std::chrono::microseconds defer_after) {
   auto record = [&] {
     if (!p_.config.telemetry) return;
     const std::size_t bytes = op.args.count * data_type_size(op.args.dtype);
-    telemetry::Metrics::global().record_op(op.args.op, ctx.algorithm(), duration_ns, bytes, ok);
+    op_metrics_->record(op.args.op, ctx.algorithm(), duration_ns, bytes, ok);
     if (trace_) {
       trace_->op(wire::op_kind_name(op.args.op), ctx.algorithm(), op.seq, bytes, start_ns, end_ns,
                  ok);

@@ -18,6 +18,7 @@
 #include "src/core/engine.h"
 #include "src/core/work_state.h"
 #include "src/cuda/stream_ops.h"
+#include "src/telemetry/metrics.h"
 
 namespace railcc::telemetry {
 class TraceRecorder;
@@ -147,6 +148,8 @@ class CommunicatorImpl final : public OpRunner {
   std::string failure_;
   std::unique_ptr<telemetry::TraceRecorder> trace_;    // RAILCC_TRACE
   std::unique_ptr<telemetry::FlightRecorder> flight_;  // RAILCC_FLIGHT_RECORDER
+  // This communicator's op metrics (RAILCC_TELEMETRY); recorded under drive_mutex_.
+  std::unique_ptr<telemetry::Metrics::OpShard> op_metrics_;
   std::deque<int> late_history_;  // drive_mutex_: late peer of recent ops (-1 = none late)
   Clock::time_point last_straggler_warning_{};
   std::thread worker_;

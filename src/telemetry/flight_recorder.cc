@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <bit>
 #include <cerrno>
 #include <chrono>
 #include <cstddef>
@@ -109,7 +110,7 @@ void install_dump_signal() {
 }
 
 FlightRecorder::FlightRecorder(std::size_t capacity, FlightInfo info)
-    : capacity_(std::max<std::size_t>(1, capacity)),
+    : capacity_(std::bit_ceil(std::max<std::size_t>(1, capacity))),
       info_(std::move(info)),
       ring_(std::make_unique<Entry[]>(capacity_)) {
   static_assert(offsetof(Entry, wait_peer) == 64, "what every op writes must fit one cache line");
@@ -126,8 +127,10 @@ FlightRecorder::~FlightRecorder() {
 
 uint64_t FlightRecorder::enqueued(wire::OpKind op, uint64_t seq, uint64_t count, DataType dtype,
                                   int peer) {
-  const uint64_t id = next_id_.fetch_add(1, kRelaxed);
-  Entry& e = ring_[(id - 1) % capacity_];
+  // One caller at a time (see the header): a load and a store, not a locked add.
+  const uint64_t id = next_id_.load(kRelaxed);
+  next_id_.store(id + 1, kRelaxed);
+  Entry& e = ring_[(id - 1) & (capacity_ - 1)];
   e.state.store(static_cast<uint8_t>(OpState::kEmpty), kRelaxed);
   e.id.store(id, kRelaxed);
   e.seq.store(seq, kRelaxed);
@@ -215,7 +218,7 @@ std::string FlightRecorder::to_json(const std::string& reason) const {
   const uint64_t last = next_id_.load(std::memory_order_acquire);
   const uint64_t first = last > capacity_ ? last - capacity_ : 1;
   for (uint64_t id = first; id < last; ++id) {
-    const Entry& e = ring_[(id - 1) % capacity_];
+    const Entry& e = ring_[(id - 1) & (capacity_ - 1)];
     if (e.id.load(kRelaxed) != id) continue;
     const auto state = static_cast<OpState>(e.state.load(std::memory_order_acquire));
     if (state == OpState::kEmpty) continue;

@@ -46,7 +46,8 @@ class FlightRecorder {
   FlightRecorder(const FlightRecorder&) = delete;
   FlightRecorder& operator=(const FlightRecorder&) = delete;
 
-  // Hot path. Returns the op's record id (never 0), which the calls below take. The enqueue time
+  // Hot path, one caller at a time (the communicator's queue lock). Returns the op's record id
+  // (never 0), which the calls below take. The enqueue time
   // comes from the coarse monotonic clock (a few ns instead of a few tens; it may read up to a
   // tick, ~4 ms, earlier than the precise clock the other times come from).
   uint64_t enqueued(wire::OpKind op, uint64_t seq, uint64_t count, DataType dtype, int peer);
@@ -89,11 +90,11 @@ class FlightRecorder {
     std::atomic<uint64_t> wait_since_ns{0};
   };
   Entry* slot(uint64_t id) {
-    Entry& e = ring_[(id - 1) % capacity_];
+    Entry& e = ring_[(id - 1) & (capacity_ - 1)];  // a mask, not a division, on every call
     return e.id.load(std::memory_order_relaxed) == id ? &e : nullptr;  // overwritten: skip
   }
 
-  std::size_t capacity_;
+  std::size_t capacity_;  // a power of two (the N asked for, rounded up)
   FlightInfo info_;
   std::unique_ptr<Entry[]> ring_;
   std::atomic<uint64_t> next_id_{1};

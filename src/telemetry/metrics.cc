@@ -40,6 +40,55 @@ void Metrics::record_op(wire::OpKind op, const char* algo, uint64_t ns, std::siz
   if (!ok) s.errors.fetch_add(1, std::memory_order_relaxed);
 }
 
+Metrics::OpShard::OpShard(Metrics& metrics)
+    : metrics_(metrics), series_(std::make_unique<OpSeries[]>(kOps * kAlgos)) {
+  std::lock_guard lock(metrics_.shards_mutex_);
+  metrics_.shards_.push_back(this);
+}
+
+Metrics::OpShard::~OpShard() {
+  std::lock_guard lock(metrics_.shards_mutex_);
+  for (int i = 0; i < kOps * kAlgos; ++i) {
+    OpSeries& to = metrics_.series_[i];
+    const OpSeries& from = series_[i];
+    to.duration.merge(from.duration);
+    to.bytes.fetch_add(from.bytes.load(std::memory_order_relaxed), std::memory_order_relaxed);
+    to.errors.fetch_add(from.errors.load(std::memory_order_relaxed), std::memory_order_relaxed);
+  }
+  std::erase(metrics_.shards_, this);
+}
+
+void Metrics::OpShard::record(wire::OpKind op, const char* algo, uint64_t ns, std::size_t bytes,
+                              bool ok) {
+  const int o = static_cast<int>(op);
+  if (o <= 0 || o >= kOps) return;
+  if (algo != last_algo_ || algo == nullptr) {
+    last_algo_index_ = metrics_.algo_index(algo);
+    last_algo_ = algo;
+  }
+  OpSeries& s = series_[o * kAlgos + last_algo_index_];
+  s.duration.observe_owned(ns);
+  LatencyHistogram::add_owned(s.bytes, bytes);
+  if (!ok) LatencyHistogram::add_owned(s.errors, 1);
+}
+
+std::unique_ptr<Metrics::OpSeries[]> Metrics::op_totals() const {
+  auto out = std::make_unique<OpSeries[]>(kOps * kAlgos);
+  std::lock_guard lock(shards_mutex_);
+  auto add = [&](const OpSeries* from) {
+    for (int i = 0; i < kOps * kAlgos; ++i) {
+      out[i].duration.merge(from[i].duration);
+      out[i].bytes.fetch_add(from[i].bytes.load(std::memory_order_relaxed),
+                             std::memory_order_relaxed);
+      out[i].errors.fetch_add(from[i].errors.load(std::memory_order_relaxed),
+                              std::memory_order_relaxed);
+    }
+  };
+  add(series_.get());
+  for (const OpShard* shard : shards_) add(shard->series_.get());
+  return out;
+}
+
 void Metrics::add_peer_wait(int peer, uint64_t ns) {
   if (peer >= 0 && peer < kPeers) peer_wait_ns_[peer].fetch_add(ns, std::memory_order_relaxed);
 }
@@ -112,13 +161,14 @@ void header(std::string& out, const char* name, const char* type, const char* he
 std::string Metrics::exposition() const {
   std::string out;
   const int rank = rank_.load(std::memory_order_relaxed);
+  const std::unique_ptr<OpSeries[]> totals = op_totals();
   header(out, "railcc_collective_duration_seconds", "histogram",
          "Time each collective took on this rank, from start to completion.");
   for (int o = 1; o < kOps; ++o) {
     for (int a = 0; a < kAlgos; ++a) {
       const char* algo = algos_[a].load(std::memory_order_acquire);
       if (!algo) break;
-      const OpSeries& s = series_[o * kAlgos + a];
+      const OpSeries& s = totals[o * kAlgos + a];
       const uint64_t n = s.duration.count();
       if (n == 0) continue;
       const std::string labels =
@@ -142,8 +192,8 @@ std::string Metrics::exposition() const {
   for (int o = 1; o < kOps; ++o) {
     uint64_t bytes = 0, n = 0;
     for (int a = 0; a < kAlgos; ++a) {
-      bytes += series_[o * kAlgos + a].bytes.load(std::memory_order_relaxed);
-      n += series_[o * kAlgos + a].duration.count();
+      bytes += totals[o * kAlgos + a].bytes.load(std::memory_order_relaxed);
+      n += totals[o * kAlgos + a].duration.count();
     }
     if (n == 0) continue;
     out += fmt::format("railcc_collective_bytes_total{{rank=\"{}\",op=\"{}\"}} {}\n", rank,
@@ -153,8 +203,8 @@ std::string Metrics::exposition() const {
   for (int o = 1; o < kOps; ++o) {
     uint64_t errors = 0, n = 0;
     for (int a = 0; a < kAlgos; ++a) {
-      errors += series_[o * kAlgos + a].errors.load(std::memory_order_relaxed);
-      n += series_[o * kAlgos + a].duration.count();
+      errors += totals[o * kAlgos + a].errors.load(std::memory_order_relaxed);
+      n += totals[o * kAlgos + a].duration.count();
     }
     if (n == 0) continue;
     out += fmt::format("railcc_collective_errors_total{{rank=\"{}\",op=\"{}\"}} {}\n", rank,

@@ -83,6 +83,30 @@ TEST(TelemetryTest, ExpositionIsWellFormed) {
   EXPECT_NE(text.find("# TYPE railcc_collective_duration_seconds histogram"), std::string::npos);
 }
 
+// A communicator's shard (single writer, plain adds) counts in the exposition while it lives and
+// after it is gone: counters never go backwards when a communicator is destroyed.
+TEST(TelemetryTest, OpShardsAddUpAndOutliveTheirCommunicator) {
+  Metrics& m = Metrics::global();
+  auto count = [&](const char* algo) {
+    const std::string key = std::string("railcc_collective_duration_seconds_count{rank=\"0\",op=") +
+                            "\"broadcast\",algo=\"" + algo + "\"} ";
+    const std::string text = m.exposition();
+    const auto at = text.find(key);
+    return at == std::string::npos ? 0.0 : std::stod(text.substr(at + key.size()));
+  };
+  {
+    Metrics::OpShard a(m), b(m);
+    for (int i = 0; i < 5; ++i) a.record(wire::OpKind::kBroadcast, "unit_shard", 1'000, 8, true);
+    b.record(wire::OpKind::kBroadcast, "unit_shard", 3'000, 8, true);
+    b.record(wire::OpKind::kBroadcast, "unit_shard_other", 3'000, 8, false);
+    EXPECT_EQ(count("unit_shard"), 6);
+    EXPECT_EQ(count("unit_shard_other"), 1);
+  }
+  EXPECT_EQ(count("unit_shard"), 6);
+  m.record_op(wire::OpKind::kBroadcast, "unit_shard", 1'000, 8, true);
+  EXPECT_EQ(count("unit_shard"), 7);
+}
+
 TEST(TelemetryTest, TraceFileIsJsonWithSpansAndClockOffset) {
   char tmpl[] = "/tmp/railcc-trace-unit-XXXXXX";
   ASSERT_NE(mkdtemp(tmpl), nullptr);
