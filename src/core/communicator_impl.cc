@@ -382,7 +382,11 @@ bool CommunicatorImpl::run(Op& op, std::chrono::microseconds defer_after) {
   const uint64_t start_ticks = timed ? telemetry::ticks() : 0;
   const uint64_t start_ns =
       trace_ ? telemetry::steady_now_ns() : (flight_ ? telemetry::coarse_now_ns() : 0);
-  const Deadline deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
+  // A deferred op keeps the deadline of its first start: retried at every submission, it must
+  // still time out (naming the late ranks) rather than be retried forever.
+  if (!op.deadline) op.deadline = Deadline::after(std::chrono::milliseconds(timeout_ms_.load()));
+  const Deadline deadline = *op.deadline;
+  if (defer_after.count() >= 0 && deadline.expired()) defer_after = std::chrono::microseconds(-1);
   // Outlives the try block: on failure the connections still point at its requests until
   // fail() abandons them.
   algo::Context ctx(p_.rank, p_.size, p_.config, *engine_, op.args, op.seq, deadline, scratch_);

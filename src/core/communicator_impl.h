@@ -10,6 +10,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 
@@ -65,6 +66,7 @@ class CommunicatorImpl final : public OpRunner {
     uint64_t flight_id = 0;  // its flight recorder entry (0: not recorded)
     std::shared_ptr<WorkState> work;
     std::unique_ptr<cuda::DeviceOp> device;  // CUDA buffers or stream; null for host ops
+    std::optional<Deadline> deadline;        // set when the op first starts
     bool resumed = false;  // started at submission and deferred (see run_now()): fault injected
   };
 

@@ -319,6 +319,38 @@ TEST(Mailbox, TimeoutNamesTheRankThatNeverPosted) {
   for (const auto& r : out) ASSERT_TRUE(r.ok()) << summary(out);
 }
 
+// A rank that keeps submitting ops without waiting retries the deferred head op at every
+// submission; it must still time out at RAILCC_TIMEOUT from the op's first start, naming the
+// rank that never posted, not be retried forever.
+TEST(Mailbox, DeferredOpStillTimesOutWhileTheCallerKeepsSubmitting) {
+  auto out = run_job(
+      2,
+      [](int rank) {
+        auto c = Communicator::init();
+        float x = 1.0f;
+        if (rank == 1) {
+          std::this_thread::sleep_for(4s);  // never calls the op
+          return;
+        }
+        Work first = c->all_reduce(&x, &x, 1, DataType::kFloat32, ReduceOp::kSum);
+        // Faster than the worker's tick, so only the submissions retry the op. They all queue
+        // behind it and never run, so they may share a buffer.
+        float y = 1.0f;
+        std::vector<Work> later;
+        const auto give_up = std::chrono::steady_clock::now() + 3s;
+        while (!first.is_completed() && std::chrono::steady_clock::now() < give_up) {
+          later.push_back(c->all_reduce(&y, &y, 1, DataType::kFloat32, ReduceOp::kSum));
+        }
+        CHECK(first.is_completed(), "the op never timed out while ops kept coming ({} submitted)",
+              later.size());
+        auto [code, msg] = expect_error([&] { first.wait(); });
+        CHECK(code == ErrorCode::kTimeout, "{}", msg);
+        CHECK(msg.find("still waiting on rank(s) 1 ") != std::string::npos, "{}", msg);
+      },
+      options("1"));
+  for (const auto& r : out) ASSERT_TRUE(r.ok()) << summary(out);
+}
+
 TEST(Mailbox, KilledRankIsNamed) {
   auto out = run_job(
       3,
