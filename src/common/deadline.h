@@ -15,6 +15,13 @@ class Deadline {
     out.when_ = d >= std::chrono::hours(24 * 365) ? Clock::time_point::max() : Clock::now() + d;
     return out;
   }
+  // `d` after `now` (a reading of Clock, or of a clock with the same epoch such as
+  // CLOCK_MONOTONIC_COARSE: cheaper, and at most a scheduler tick behind).
+  static Deadline after(std::chrono::milliseconds d, Clock::time_point now) {
+    Deadline out;
+    out.when_ = d >= std::chrono::hours(24 * 365) ? Clock::time_point::max() : now + d;
+    return out;
+  }
   static Deadline never() { return Deadline{}; }
   bool expired() const { return Clock::now() >= when_; }
   // Milliseconds left, clamped to [0, cap]; for poll()/epoll_wait().

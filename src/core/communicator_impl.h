@@ -113,6 +113,8 @@ class CommunicatorImpl final : public OpRunner {
   std::string timeout_message(const Op& op, const std::string& detail);
   void fail(ErrorCode code, const std::string& message);
   void note_straggler(const algo::Context& ctx, uint64_t op_ns);
+  // RAILCC_TIMEOUT (or set_timeout) from now.
+  Deadline op_deadline() const;
   // What the CUDA path's waits run meanwhile: connections progress, p2p ops finish.
   cuda::StreamOps::Hooks cuda_hooks();
 
@@ -146,6 +148,7 @@ class CommunicatorImpl final : public OpRunner {
   bool reaping_ = false;  // inside reap_p2p() (the CUDA waits it runs must not re-enter it)
   // Set once an op failed: the ranks are out of step and every later op fails the same way.
   std::mutex failure_mutex_;
+  std::atomic<bool> failed_{false};  // failure_code_ is set: ops check this without the lock
   ErrorCode failure_code_ = ErrorCode::kOk;
   std::string failure_;
   std::unique_ptr<telemetry::TraceRecorder> trace_;    // RAILCC_TRACE

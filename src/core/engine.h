@@ -14,6 +14,7 @@
 #include "railcc/config.hpp"
 #include "src/common/deadline.h"
 #include "src/common/socket.h"
+#include "src/telemetry/clock.h"
 #include "transport/connection.h"
 #include "transport/shm/shm_mailbox.h"
 #include "transport/shm/shm_segment.h"
@@ -74,12 +75,15 @@ class Engine {
         const_cast<void*>(static_cast<const void*>(&done)),
         [](void* d) { return static_cast<bool>((*static_cast<D*>(d))()); }, deadline);
   }
-  // Polls done() for at most `budget`, without progressing connections or sleeping: a pause
-  // between polls, or a yield when ranks outnumber cores. True once done() holds.
+  // Polls done() for about `budget` (at least 16 polls), without progressing connections or
+  // sleeping: a pause between polls, or a yield when ranks outnumber cores. True once done()
+  // holds. The clock (the tick counter) is read every 16th poll only, so a peer that answers
+  // within a few polls costs no clock read at all.
   template <typename Done>
   bool poll_for(Done&& done, std::chrono::microseconds budget) {
     if (done()) return true;
-    const auto until = Clock::now() + budget;
+    const uint64_t budget_ns = static_cast<uint64_t>(budget.count()) * 1000;
+    uint64_t since = 0;
     for (unsigned i = 1;; ++i) {
       if (tight_polls_ == 0) {
         std::this_thread::yield();
@@ -87,7 +91,13 @@ class Engine {
         relax();
       }
       if (done()) return true;
-      if ((i & 15) == 0 && Clock::now() >= until) return false;
+      if ((i & 15) != 0) continue;
+      const uint64_t now = telemetry::ticks();
+      if (since == 0) {
+        since = now;
+      } else if (telemetry::ticks_between_ns(since, now) >= budget_ns) {
+        return false;
+      }
     }
   }
   // One pass over every connection without waiting; true if bytes moved.
