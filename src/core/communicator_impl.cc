@@ -148,8 +148,10 @@ Work CommunicatorImpl::enqueue(OpArgs args, const std::optional<CudaStream>& str
     }
     queue_.push_back(std::move(op));
     ++queued_;
+    // A parked worker is only woken for an op a waiting thread may run: it then starts it after
+    // a tick nobody took it (see worker_loop()), like any such op.
     wake = !inline_ok || worker_parked_;
-    if (wake) worker_needed_ = true;
+    if (!inline_ok) worker_needed_ = true;
     ++enqueued_;
   }
   if (wake) queue_cv_.notify_one();
@@ -234,8 +236,13 @@ std::shared_ptr<WorkState> CommunicatorImpl::run_now(OpArgs& args) {
     ++queued_;
     ++enqueued_;
   }
-  if (busy || worker_parked_) {
+  if (busy) {
     worker_needed_ = true;
+    queue_cv_.notify_one();
+  } else if (worker_parked_) {
+    // Un-park the worker without calling for it: it starts the queued op only if nobody takes
+    // one for a whole tick. Called for, it would run the queue with waits that block, and a
+    // caller still submitting (benchmarks without waits) could no longer start ops itself.
     queue_cv_.notify_one();
   }
   return work;  // null when blocked: the caller queues the op
