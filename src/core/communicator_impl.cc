@@ -204,7 +204,11 @@ std::shared_ptr<WorkState> CommunicatorImpl::run_now(OpArgs& args) {
         blocked = true;
       } else {
         op.seq = next_seq_++;
-        if (flight_) op.flight_id = flight_->enqueued(args.op, op.seq, args.count, args.dtype, -1);
+        op.coarse_ns = telemetry::coarse_now_ns();
+        if (flight_) {
+          op.flight_id =
+              flight_->enqueued(args.op, op.seq, args.count, args.dtype, -1, op.coarse_ns);
+        }
       }
     }
   }
@@ -388,13 +392,17 @@ bool CommunicatorImpl::run(Op& op, std::chrono::microseconds defer_after) {
   // the precise one.
   const bool timed = p_.config.telemetry || flight_;
   const uint64_t start_ticks = timed ? telemetry::ticks() : 0;
-  const uint64_t start_ns =
-      trace_ ? telemetry::steady_now_ns() : (flight_ ? telemetry::coarse_now_ns() : 0);
+  // One coarse reading serves the deadline and the flight recorder (run_now() took it already).
+  const uint64_t coarse_ns =
+      op.coarse_ns && !op.resumed ? op.coarse_ns : telemetry::coarse_now_ns();
+  const uint64_t start_ns = trace_ ? telemetry::steady_now_ns() : (flight_ ? coarse_ns : 0);
   // A deferred op keeps the deadline of its first start: retried at every submission, it must
   // still time out (naming the late ranks) rather than be retried forever.
-  if (!op.deadline) op.deadline = op_deadline();
+  if (!op.deadline) op.deadline = op_deadline(coarse_ns);
   const Deadline deadline = *op.deadline;
-  if (defer_after.count() >= 0 && deadline.expired()) defer_after = std::chrono::microseconds(-1);
+  if (op.resumed && defer_after.count() >= 0 && deadline.expired()) {
+    defer_after = std::chrono::microseconds(-1);
+  }
   // Outlives the try block: on failure the connections still point at its requests until
   // fail() abandons them.
   algo::Context ctx(p_.rank, p_.size, p_.config, *engine_, op.args, op.seq, deadline, scratch_);
@@ -463,13 +471,12 @@ bool CommunicatorImpl::run(Op& op, std::chrono::microseconds defer_after) {
   return true;
 }
 
-Deadline CommunicatorImpl::op_deadline() const {
+Deadline CommunicatorImpl::op_deadline(uint64_t coarse_ns) const {
   const auto timeout = std::chrono::milliseconds(timeout_ms_.load(std::memory_order_relaxed));
   // A deadline a second or more away from the coarse clock (~8 ns to read here, against ~30 ns
   // for the precise one): it lags by at most a scheduler tick (~4 ms), 0.4% of the timeout.
   if (timeout < std::chrono::seconds(1)) return Deadline::after(timeout);
-  const auto now = Clock::time_point(std::chrono::nanoseconds(telemetry::coarse_now_ns()));
-  return Deadline::after(timeout, now);
+  return Deadline::after(timeout, Clock::time_point(std::chrono::nanoseconds(coarse_ns)));
 }
 
 void CommunicatorImpl::note_straggler(const algo::Context& ctx, uint64_t op_ns) {

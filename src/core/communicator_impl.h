@@ -67,7 +67,8 @@ class CommunicatorImpl final : public OpRunner {
     std::shared_ptr<WorkState> work;
     std::unique_ptr<cuda::DeviceOp> device;  // CUDA buffers or stream; null for host ops
     std::optional<Deadline> deadline;        // set when the op first starts
-    bool resumed = false;  // started at submission and deferred (see run_now()): fault injected
+    uint64_t coarse_ns = 0;  // coarse clock at submission, when run_now() started it
+    bool resumed = false;    // started at submission and deferred (see run_now()): fault injected
   };
 
   // A point-to-point op posted by the worker; it completes while later ops run, so a rank can
@@ -113,8 +114,8 @@ class CommunicatorImpl final : public OpRunner {
   std::string timeout_message(const Op& op, const std::string& detail);
   void fail(ErrorCode code, const std::string& message);
   void note_straggler(const algo::Context& ctx, uint64_t op_ns);
-  // RAILCC_TIMEOUT (or set_timeout) from now.
-  Deadline op_deadline() const;
+  // RAILCC_TIMEOUT (or set_timeout) from `coarse_ns` (telemetry::coarse_now_ns(), just read).
+  Deadline op_deadline(uint64_t coarse_ns) const;
   // What the CUDA path's waits run meanwhile: connections progress, p2p ops finish.
   cuda::StreamOps::Hooks cuda_hooks();
 

@@ -126,7 +126,7 @@ FlightRecorder::~FlightRecorder() {
 }
 
 uint64_t FlightRecorder::enqueued(wire::OpKind op, uint64_t seq, uint64_t count, DataType dtype,
-                                  int peer) {
+                                  int peer, uint64_t now_ns) {
   // One caller at a time (see the header): a load and a store, not a locked add.
   const uint64_t id = next_id_.load(kRelaxed);
   next_id_.store(id + 1, kRelaxed);
@@ -139,7 +139,7 @@ uint64_t FlightRecorder::enqueued(wire::OpKind op, uint64_t seq, uint64_t count,
   e.dtype.store(static_cast<uint8_t>(dtype), kRelaxed);
   e.peer.store(peer, kRelaxed);
   e.algo.store(nullptr, kRelaxed);
-  e.enqueued_ns.store(coarse_now_ns(), kRelaxed);
+  e.enqueued_ns.store(now_ns ? now_ns : coarse_now_ns(), kRelaxed);
   e.started_ns.store(0, kRelaxed);
   e.ended_ns.store(0, kRelaxed);
   e.waits.store(0, kRelaxed);

@@ -50,7 +50,9 @@ class FlightRecorder {
   // (never 0), which the calls below take. The enqueue time
   // comes from the coarse monotonic clock (a few ns instead of a few tens; it may read up to a
   // tick, ~4 ms, earlier than the precise clock the other times come from).
-  uint64_t enqueued(wire::OpKind op, uint64_t seq, uint64_t count, DataType dtype, int peer);
+  // `now_ns`: coarse_now_ns() if the caller has just read it (0: read it here).
+  uint64_t enqueued(wire::OpKind op, uint64_t seq, uint64_t count, DataType dtype, int peer,
+                    uint64_t now_ns = 0);
   // Times are steady_now_ns() readings the caller already has (the metrics take the same ones).
   void started(uint64_t id, uint64_t now_ns);
   // `algo`: a string literal, or null when none ran.
