@@ -20,6 +20,7 @@ inline MultiRailConnection::Options multirail_options(const Config& config) {
   options.rail_timeout = config.rail_timeout;
   options.max_unexpected_bytes = config.max_unexpected_bytes;
   options.checksums = config.checksum;
+  options.redial_timeout = config.timeout;
   return options;
 }
 

@@ -71,7 +71,7 @@ std::optional<std::string> validate(const FrameHeader& h) {
   }
   if (h.checksum != header_checksum(h)) return std::string("header checksum mismatch");
   if (h.kind < static_cast<uint8_t>(FrameKind::kData) ||
-      h.kind > static_cast<uint8_t>(FrameKind::kChecksum)) {
+      h.kind > static_cast<uint8_t>(FrameKind::kRedial)) {
     return fmt::format("unknown frame kind {}", h.kind);
   }
   if (h.op >= static_cast<uint8_t>(OpKind::kCount_)) return fmt::format("unknown op {}", h.op);
@@ -97,6 +97,11 @@ std::optional<std::string> validate(const FrameHeader& h) {
   if (h.kind == static_cast<uint8_t>(FrameKind::kChecksum) &&
       (h.length != 0 || h.count > 0xFFFFFFFFull)) {
     return std::string("malformed checksum frame");
+  }
+  if (h.kind == static_cast<uint8_t>(FrameKind::kRedial) &&
+      (h.length > kMaxErrorPayload || (h.flags != kRedialOpen && h.flags != kRedialReady) ||
+       (h.flags == kRedialReady && h.length != 0))) {
+    return std::string("malformed rail redial frame");
   }
   return std::nullopt;
 }

@@ -32,6 +32,11 @@ enum class FrameKind : uint8_t {
   // message's payload as the sender had it. No payload. The receive completes only once it
   // matches, so corrupted data never completes an op.
   kChecksum = 8,
+  // Multi-rail: re-creating rail `count`, whose stream broke for good (an RDMA queue pair in the
+  // error state), as stream number `seq` of that rail (its epoch). Sent on another rail. Flags
+  // kRedialOpen: the payload is the new end's connection data (at most kMaxErrorPayload bytes);
+  // kRedialReady: the sender connected its new end and can receive on it; no payload.
+  kRedial = 9,
 };
 
 // FrameHeader::flags of kAck frames.
@@ -46,6 +51,9 @@ inline constexpr uint8_t kAckCorrupt = 4;
 // FrameHeader::flags of kChunk frames: after the ChunkInfo come 8 bytes, the CRC32C of the
 // chunk's payload and 4 bytes of zero (RAILCC_CHECKSUM).
 inline constexpr uint8_t kChunkCrc = 1;
+// FrameHeader::flags of kRedial frames.
+inline constexpr uint8_t kRedialOpen = 1;
+inline constexpr uint8_t kRedialReady = 2;
 
 // What the sender is doing; receivers compare it with their own op to detect mismatches.
 enum class OpKind : uint8_t {

@@ -51,6 +51,8 @@ struct Wire {
   StreamOptions options;
   bool a_gone = false, b_gone = false;  // that end's process "exited"
   bool frozen = false;  // nothing moves either way, as on a link that drops every packet
+  // Frozen for good, and failure() says so, as for an RDMA queue pair in the error state.
+  bool broken = false;
 };
 
 class MemStream final : public Stream {
@@ -58,7 +60,7 @@ class MemStream final : public Stream {
   MemStream(std::shared_ptr<Wire> wire, bool is_a) : wire_(std::move(wire)), is_a_(is_a) {}
 
   std::size_t write_some(const void* data, std::size_t n) override {
-    if (wire_->frozen) return 0;
+    if (wire_->frozen || wire_->broken) return 0;
     if (peer_is_gone()) throw PeerFailureError("mem stream: peer gone (write)");
     Ring& out = is_a_ ? wire_->to_b : wire_->to_a;
     const std::size_t k = std::min({n, out.space(), wire_->options.max_write});
@@ -66,7 +68,7 @@ class MemStream final : public Stream {
     return k;
   }
   std::span<const std::byte> peek() override {
-    if (wire_->frozen) return {};
+    if (wire_->frozen || wire_->broken) return {};
     Ring& in = is_a_ ? wire_->to_a : wire_->to_b;
     const std::size_t contiguous = std::min(in.size, in.buf.size() - in.head);
     const std::size_t k = std::min(contiguous, wire_->options.max_read);
@@ -83,6 +85,7 @@ class MemStream final : public Stream {
     return peer_is_gone() && in.size == 0;
   }
   void inject_drop() override { wire_->a_gone = wire_->b_gone = true; }
+  std::string failure() const override { return wire_->broken ? "mem stream broken" : ""; }
   std::string describe() const override {
     return is_a_ ? "memstream(rank 0 -> rank 1)" : "memstream(rank 1 -> rank 0)";
   }

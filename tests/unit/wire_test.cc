@@ -166,7 +166,7 @@ TEST(WireTest, BadChecksum) {
 }
 
 TEST(WireTest, KindOutOfRange) {
-  for (int kind : {0, 9, 10, 128, 255}) {
+  for (int kind : {0, 10, 11, 128, 255}) {
     FrameHeader h = DataFrame();
     h.kind = static_cast<uint8_t>(kind);
     seal(h);
@@ -219,6 +219,27 @@ TEST(WireTest, HelloWithPayload) {
     h.length = len;
     seal(h);
     EXPECT_TRUE(Contains(Problem(h), "payload")) << len << ": " << Problem(h);
+  }
+}
+
+// Re-creating a rail (kRedial): an Open carries the new end's data, bounded like an error's
+// text; a Ready carries nothing; no other flag is known.
+TEST(WireTest, RedialFrames) {
+  auto redial = [](uint8_t flags, uint64_t length) {
+    FrameHeader h{};
+    h.kind = static_cast<uint8_t>(FrameKind::kRedial);
+    h.flags = flags;
+    h.seq = 2;    // epoch
+    h.count = 1;  // rail
+    h.length = length;
+    seal(h);
+    return h;
+  };
+  EXPECT_EQ(validate(redial(kRedialOpen, 80)), std::nullopt);
+  EXPECT_EQ(validate(redial(kRedialReady, 0)), std::nullopt);
+  for (const FrameHeader& h : {redial(kRedialOpen, kMaxErrorPayload + 1), redial(kRedialReady, 1),
+                               redial(0, 0), redial(3, 0)}) {
+    EXPECT_TRUE(Contains(Problem(h), "malformed rail redial frame")) << Problem(h);
   }
 }
 

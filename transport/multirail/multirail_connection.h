@@ -13,6 +13,9 @@
 // unacknowledged chunks are resent on the others and the receiver drops the copies it already
 // has. An out-of-service rail is probed (kAck ping/pong) and rejoins once it answers. When no
 // rail is left for RAILCC_RAIL_TIMEOUT the op fails with an error naming every rail and the peer.
+// A rail whose stream broke for good (an RDMA queue pair in the error state) and that can be
+// re-created (RailLink::redial) gets a new stream, agreed with the peer over another rail,
+// before it is probed (multirail_redial.cc).
 #pragma once
 
 #include <array>
@@ -26,6 +29,7 @@
 
 #include "transport/connection.h"
 #include "transport/multirail/chunk_info.h"
+#include "transport/multirail/rail_redial.h"
 #include "transport/multirail/rail_scheduler.h"
 #include "transport/multirail/rail_spec.h"
 #include "transport/stream.h"
@@ -42,6 +46,8 @@ struct RailLink {
   RailSpec local;            // our interface and address
   std::string peer_address;  // the peer's address on this rail (for messages)
   std::unique_ptr<Stream> stream;
+  // Makes a new stream once this one broke for good (null: it cannot be re-created).
+  std::unique_ptr<RailRedial> redial;
   // Bytes written and read on this rail, headers included (telemetry; null = not counted).
   telemetry::ChannelCounters* counters = nullptr;
 };
@@ -59,6 +65,9 @@ class MultiRailConnection final : public Connection {
     // check is not used, and the sender sends it again (on another rail where one is in
     // service). Receivers check whatever arrives with a CRC, whatever their own setting.
     bool checksums = false;
+    // RAILCC_TIMEOUT: how long re-creating a broken rail waits for the peer's answer before it
+    // gives up with a warning (the rail stays out of service and is tried again later).
+    std::chrono::milliseconds redial_timeout{300'000};
   };
   // Interface methods: see transport/connection.h.
   MultiRailConnection(int my_rank, int peer, uint64_t comm_id, std::vector<RailLink> rails,
@@ -92,6 +101,8 @@ class MultiRailConnection final : public Connection {
   uint64_t refused_chunks() const { return refused_chunks_; }
   // Chunks the peer found corrupted and that were sent again (RAILCC_CHECKSUM).
   uint64_t corrupt_chunks() const { return corrupt_chunks_; }
+  // Streams rail `rail` has had after its first (tests, logs).
+  uint32_t rail_epoch(int rail) const { return rails_[rail].epoch; }
 
   std::size_t buffered_bytes() const { return buffered_bytes_; }
 
@@ -144,7 +155,8 @@ class MultiRailConnection final : public Connection {
     Clock::time_point first_rx{};  // its first chunk began arriving (blocking_rail)
     std::vector<std::byte> buffer;
   };
-  enum class Sink { kNone, kDiscard, kDirect, kStage, kError };
+  // Where an incoming frame's payload goes; kText: `text` (kError, kRedial frames).
+  enum class Sink { kNone, kDiscard, kDirect, kStage, kText };
   struct RailState {
     RailLink link;
     std::deque<Frame> sendq;  // chunk frames; the front may be partly written
@@ -163,10 +175,17 @@ class MultiRailConnection final : public Connection {
     uint32_t chunk_index = 0;
     std::byte* direct = nullptr;
     std::vector<std::byte> stage;
-    std::string error_text;
+    std::string text;
     bool refused = false;  // the chunk being read is dropped and answered with kAckBusy
     bool has_crc = false;  // the chunk being read carries its CRC32C (kChunkCrc)
     uint32_t crc = 0;
+    // Re-creating its stream (multirail_redial.cc). `epoch` counts the streams it has had after
+    // the first; both ends move to the same one, so frames about an older one are ignored.
+    enum class Redial { kIdle, kOpened, kConnected } redial = Redial::kIdle;
+    uint32_t epoch = 0;
+    bool peer_ready = false;          // the peer connected its end of `epoch`
+    std::unique_ptr<Stream> pending;  // kConnected: the new stream, unused until the peer is ready
+    Clock::time_point redial_since{}, redial_after{};
   };
 
   // Sending (multirail_send.cc).
@@ -197,6 +216,16 @@ class MultiRailConnection final : public Connection {
   std::map<uint64_t, InMsg>::iterator drop_incoming(std::map<uint64_t, InMsg>::iterator it);
   bool is_completed(uint64_t msg) const;
   void mark_completed(uint64_t msg);
+  // Re-creating broken rails (multirail_redial.cc).
+  // Whether an out-of-service rail needs a new stream (or is getting one) rather than a probe.
+  bool needs_redial(int rail) const;
+  // The lowest-numbered rail in service but `rail`, or -1: one end's redial frames all go
+  // there, so they arrive in the order they were sent.
+  int redial_via(int rail) const;
+  void start_redial(int rail, uint32_t epoch);
+  void on_redial(int via, const wire::FrameHeader& h, const std::string& data);
+  void check_redial(int rail, Clock::time_point now);
+  void install_stream(int rail, std::unique_ptr<Stream> stream);
   // Health (multirail_health.cc).
   bool awaits_ack_on(int rail) const;
   void check_health(Clock::time_point now);

@@ -126,6 +126,8 @@ void MultiRailConnection::check_health(Clock::time_point now) {
           break;
         }
       }
+    } else if (link_up && needs_redial(i)) {
+      check_redial(i, now);  // a stream that broke for good answers no probe
     } else if (link_up && now - s.last_ping >= kProbePeriod && s.ctrlq.empty()) {
       s.last_ping = now;
       queue_ctrl(i, ack_header(0, 0, wire::kAckPing), nullptr);

@@ -81,8 +81,8 @@ bool MultiRailConnection::progress_recvs(int rail) {
     const std::size_t length = h->length;
     std::size_t n = 0;
     switch (s.sink) {
-      case Sink::kError:
-        n = s.link.stream->read_some(s.error_text.data() + s.payload_got, length - s.payload_got);
+      case Sink::kText:
+        n = s.link.stream->read_some(s.text.data() + s.payload_got, length - s.payload_got);
         break;
       case Sink::kDirect:
         n = s.link.stream->read_some(s.direct + s.payload_got, length - s.payload_got);
@@ -125,9 +125,9 @@ void MultiRailConnection::on_frame(int rail) {
     return;
   }
   s.in_payload = true;
-  if (kind == FrameKind::kError) {
-    s.sink = Sink::kError;
-    s.error_text.assign(h.length, '\0');
+  if (kind == FrameKind::kError || kind == FrameKind::kRedial) {
+    s.sink = Sink::kText;
+    s.text.assign(h.length, '\0');
     if (h.length == 0) finish_chunk(rail);
     return;
   }
@@ -222,10 +222,14 @@ void MultiRailConnection::finish_chunk(int rail) {
   s.head_got = 0;
   const Sink sink = s.sink;
   s.sink = Sink::kNone;
-  if (sink == Sink::kError) {
+  if (sink == Sink::kText && h.kind == static_cast<uint8_t>(FrameKind::kRedial)) {
+    on_redial(rail, h, s.text);
+    return;
+  }
+  if (sink == Sink::kText) {
     const auto code = static_cast<ErrorCode>(h.tag);
     throw_error(code == ErrorCode::kOk ? ErrorCode::kPeerFailure : code,
-                fmt::format("rank {} failed: {}", h.root, s.error_text));
+                fmt::format("rank {} failed: {}", h.root, s.text));
   }
   ChunkInfo c;
   std::memcpy(&c, s.head.data() + sizeof(FrameHeader), sizeof(c));

@@ -108,6 +108,13 @@ void PortEvents::handle(const ibv_async_event &event) {
   }
 }
 
+void PortEvents::forget_qp(uint32_t qp_num) {
+  std::lock_guard lock(mu_);
+  if (failed_qps_.erase(qp_num) == 0) return;
+  trouble_.store(!down_.empty() || !fatal_.empty() || !failed_qps_.empty(),
+                 std::memory_order_release);
+}
+
 std::string PortEvents::port_down() const {
   std::lock_guard lock(mu_);
   return fatal_.empty() ? down_ : fatal_;

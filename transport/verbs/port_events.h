@@ -41,6 +41,9 @@ class PortEvents {
   std::string port_down() const;
   // The event that failed queue pair `qp_num`, or the device; empty if none.
   std::string qp_failure(uint32_t qp_num) const;
+  // Forgets queue pair `qp_num`'s failure once it is destroyed: the HCA may reuse its number for
+  // a new queue pair (a rail being re-created), which must not inherit it.
+  void forget_qp(uint32_t qp_num);
   // False while no event has taken the port, the device or a queue pair down:
   // one atomic load, so streams can ask on every progress step before taking
   // the lock the others need.

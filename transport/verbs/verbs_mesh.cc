@@ -12,6 +12,7 @@
 #include "transport/multirail/multirail_connection.h"
 #include "transport/stream_connection.h"
 #include "transport/verbs/verbs_port.h"
+#include "transport/verbs/verbs_redial.h"
 #include "transport/verbs/verbs_stream.h"
 
 namespace railcc::transport::verbs {
@@ -163,6 +164,8 @@ std::map<int, std::unique_ptr<Connection>> connect_verbs_peers(
       link.peer_address = address_of(port->roce(), remote[r][k]);
       if (config.telemetry) link.counters = telemetry::Metrics::global().channel(link.local.name);
       link.stream = std::move(v[k]);
+      link.redial = std::make_unique<VerbsRedial>(port, r, config.ib_ring_bytes,
+                                                  link.stream->describe(), config.ib_zcopy_bytes);
       links.push_back(std::move(link));
     }
     const auto options = transport::multirail_options(config);

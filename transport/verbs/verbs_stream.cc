@@ -135,7 +135,10 @@ VerbsStream::~VerbsStream() {
 }
 
 void VerbsStream::teardown() {
-  if (qp_) api_.destroy_qp(qp_);
+  if (qp_) {
+    port_->events().forget_qp(qp_->qp_num);
+    api_.destroy_qp(qp_);
+  }
   if (cq_) api_.destroy_cq(cq_);
   if (channel_) api_.destroy_comp_channel(channel_);
   qp_ = nullptr, cq_ = nullptr, channel_ = nullptr;
