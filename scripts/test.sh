@@ -56,6 +56,8 @@ if [ $run_sanitize -eq 1 ]; then
 fi
 
 if [ $run_sanitize -eq 1 ]; then
+  # The mailbox tests too: their ops start on the submitting thread and may be finished by the
+  # worker (CommunicatorImpl::run_now).
   echo "== TSan build: multi-process tests (the worker thread and user threads)"
   cmake -S . -B build-tsan -DCMAKE_BUILD_TYPE=RelWithDebInfo -DRAILCC_SANITIZE=thread \
     -DRAILCC_CUDA=OFF -DRAILCC_BUILD_TESTS=ON -DRAILCC_BUILD_BENCH=OFF
@@ -64,7 +66,7 @@ if [ $run_sanitize -eq 1 ]; then
   # UCX_MEM_EVENTS=no: UCX's memory hooks (it patches mmap/munmap to invalidate its registration
   # cache) crash the ranks under TSan's own interceptors (SIGSEGV); railcc does not rely on them.
   (cd build-tsan && UCX_MEM_EVENTS=no ctest --output-on-failure --timeout 900 -j1 \
-    -R '^Transports/|^ErrorsTcp|^Ucx/|FakeCuda') || status=1
+    -R '^Transports/|^ErrorsTcp|^Ucx/|FakeCuda|^Mailbox\.') || status=1
 fi
 
 if [ $status -ne 0 ]; then
