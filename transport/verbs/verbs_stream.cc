@@ -455,46 +455,38 @@ std::size_t VerbsStream::write_some(const void* data, std::size_t n) {
 }
 
 std::size_t VerbsStream::write_some2(const void* a, std::size_t na, const void* b, std::size_t nb) {
-  poll();
-  std::size_t done = 0;
-  // Each round fills what the ring and the window allow; one write per contiguous piece.
-  while (done < na + nb) {
-    std::size_t room = writable();
-    if (room == 0) break;
-    const std::size_t off = static_cast<std::size_t>(sent_ % ring_bytes_);
-    room = std::min({room, na + nb - done, ring_bytes_ - off, kMaxWrite});
-    if (done < na) {
-      const std::size_t from_a = std::min(room, na - done);
-      post_write(static_cast<const std::byte*>(a) + done, from_a, b, room - from_a);
-    } else {
-      post_write(static_cast<const std::byte*>(b) + (done - na), room, nullptr, 0);
-    }
-    done += room;
-  }
-  return done;
+  return write_pieces(a, na, b, nb, std::nullopt);
 }
 
 std::size_t VerbsStream::write_some2_in_place(const void* a, std::size_t na, const void* b,
                                               std::size_t nb) {
   // Small pieces are cheaper to copy than to look up, and unregistered memory must be copied:
   // only registration tells us when the application may free or remap it.
-  if (zcopy_bytes_ == 0 || nb < zcopy_bytes_) return write_some2(a, na, b, nb);
-  const std::optional<uint32_t> lkey = port_->user_buffers().find(b, nb);
-  if (!lkey) return write_some2(a, na, b, nb);
+  if (zcopy_bytes_ == 0 || nb < zcopy_bytes_) return write_pieces(a, na, b, nb, std::nullopt);
+  return write_pieces(a, na, b, nb, port_->user_buffers().find(b, nb));
+}
+
+std::size_t VerbsStream::write_pieces(const void* a, std::size_t na, const void* b, std::size_t nb,
+                                      std::optional<uint32_t> lkey) {
   poll();
   std::size_t done = 0;
-  // The same pieces as write_some2 (ring room, ring end, kMaxWrite), except that the header
-  // travels alone, staged, and the payload from where it is.
+  // Each round fills what the ring and the window allow; one write per contiguous piece. With
+  // `lkey` the header travels alone, staged, and the payload from where it is.
   while (done < na + nb) {
     std::size_t room = writable();
     if (room == 0) break;
     const std::size_t off = static_cast<std::size_t>(sent_ % ring_bytes_);
     room = std::min({room, na + nb - done, ring_bytes_ - off, kMaxWrite});
+    const auto* pa = static_cast<const std::byte*>(a);
+    const auto* pb = static_cast<const std::byte*>(b);
     if (done < na) {
-      room = std::min(room, na - done);
-      post_write(static_cast<const std::byte*>(a) + done, room, nullptr, 0);
+      const std::size_t from_a = std::min(room, na - done);
+      if (lkey) room = from_a;
+      post_write(pa + done, from_a, pb, room - from_a);
+    } else if (lkey) {
+      post_write_in_place(pb + (done - na), room, *lkey);
     } else {
-      post_write_in_place(static_cast<const std::byte*>(b) + (done - na), room, *lkey);
+      post_write(pb + (done - na), room, nullptr, 0);
     }
     done += room;
   }

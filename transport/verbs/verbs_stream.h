@@ -32,6 +32,7 @@
 #include <cstdint>
 #include <deque>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -118,6 +119,10 @@ class VerbsStream final : public Stream {
   std::size_t writable() const;
   // Copies n bytes (from up to two pieces) into the staging ring and posts the write(s).
   void post_write(const void* a, std::size_t na, const void* b, std::size_t nb);
+  // write_some2 and its in-place form: pieces as large as the ring and write window allow; with
+  // `lkey` (the payload `b` lies in a registered buffer) the payload goes straight from `b`.
+  std::size_t write_pieces(const void* a, std::size_t na, const void* b, std::size_t nb,
+                           std::optional<uint32_t> lkey);
   // Posts one write of n bytes read in place from `data` (registered with `lkey`).
   void post_write_in_place(const void* data, std::size_t n, uint32_t lkey);
   // Posts the RDMA write with immediate of `sge` to the peer's ring at `off`.
