@@ -124,8 +124,7 @@ Work CommunicatorImpl::enqueue(OpArgs args, const std::optional<CudaStream>& str
   // Not ops on the GPU: waiting for their stream is the worker's job.
   const bool inline_ok = !device && args.op != OpKind::kSendRecv &&
                          args.count * data_type_size(args.dtype) <= p_.config.inline_bytes;
-  if (inline_ok && engine_->mailbox() &&
-      algo::mailbox_carries(args, p_.size, engine_->mailbox(), p_.config)) {
+  if (inline_ok && algo::mailbox_carries(args, p_.size, engine_->mailbox(), p_.config)) {
     if (std::shared_ptr<WorkState> done = run_now(args)) return Work(std::move(done));
   }
   auto work = std::make_shared<WorkState>();
