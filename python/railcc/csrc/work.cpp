@@ -53,6 +53,11 @@ bool RailccWork::wait_ops_for(std::chrono::milliseconds timeout) const noexcept 
 
 void RailccWork::finalize() {
   std::exception_ptr error;
+  // Dropped only after the lock: releasing the last C++ reference to a tensor Python also holds
+  // takes the GIL, and a thread holding the GIL may be waiting for this lock (getFuture() on the
+  // user's thread while the completion queue finalizes an op that finished at once).
+  std::vector<std::function<void()>> done_callbacks;
+  std::vector<at::Tensor> done_tensors;
   {
     std::lock_guard lock(finalize_mutex_);
     if (finalized_) return;
@@ -74,10 +79,12 @@ void RailccWork::finalize() {
         error = to_torch_error(ex);
       }
     }
-    on_success_.clear();
-    keep_alive_.clear();
+    done_callbacks.swap(on_success_);
+    done_tensors.swap(keep_alive_);
     finish(error);  // c10d::Work's state: completed_, exception_, profiler end
   }
+  done_callbacks.clear();
+  done_tensors.clear();
   // Outside the lock: callbacks chained with then() run here and may call back into this work.
   if (error) {
     future_->setError(error);
