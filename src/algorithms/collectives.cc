@@ -58,8 +58,9 @@ void all_reduce(Context& ctx) {
   const std::size_t bytes = a.count * ctx.elem_size();
   if (mailbox_applies(ctx, bytes)) {
     ctx.set_algorithm("mailbox");
-    RAILCC_DEBUG("algo", "all_reduce {} bytes x {} ranks -> mailbox (every rank on this host)",
-                 bytes, ctx.size());
+    RAILCC_DEBUG("algo", "all_reduce {} bytes x {} ranks -> mailbox ({}every rank on this host)",
+                 bytes, ctx.size(),
+                 mailbox_two_phases(bytes, ctx.size()) ? "reduce-scatter + all-gather, " : "");
     return mailbox_all_reduce(ctx);
   }
   if (ctx.size() > 1 && a.count >= static_cast<std::size_t>(ctx.size()) &&

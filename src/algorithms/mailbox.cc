@@ -42,12 +42,17 @@ bool mailbox_applies(const Context& ctx, std::size_t bytes, bool empty_ok) {
   return fits(ctx.mailbox(), ctx.config(), bytes, empty_ok);
 }
 
+bool mailbox_two_phases(std::size_t bytes, int size) {
+  return size > 1 && bytes >= kMailboxTwoPhaseBytes;
+}
+
 bool mailbox_carries(const OpArgs& a, int size, const transport::ShmMailbox* mb,
                      const Config& config) {
   using wire::OpKind;
   const std::size_t bytes = a.count * data_type_size(a.dtype);
   switch (a.op) {
-    case OpKind::kAllReduce:
+    case OpKind::kAllReduce:  // two exchanges cannot resume half-way
+      return !mailbox_two_phases(bytes, size) && fits(mb, config, bytes, false);
     case OpKind::kReduce:
     case OpKind::kBroadcast:
     case OpKind::kAllGather:  // count = elements per rank
@@ -63,9 +68,34 @@ bool mailbox_carries(const OpArgs& a, int size, const transport::ShmMailbox* mb,
 
 void mailbox_all_reduce(Context& ctx) {
   const OpArgs& a = ctx.args();
-  if (!exchange(ctx, a.send, a.count * ctx.elem_size())) return;
-  reduce_posts(ctx, a.recv, 0, a.count);
-  ctx.mailbox()->finish();
+  const std::size_t es = ctx.elem_size(), bytes = a.count * es;
+  if (!mailbox_two_phases(bytes, ctx.size())) {
+    if (!exchange(ctx, a.send, bytes)) return;
+    reduce_posts(ctx, a.recv, 0, a.count);
+    ctx.mailbox()->finish();
+    return;
+  }
+  // Reduce-scatter: each rank reduces its block of every post into its next post, at the
+  // block's place. That slot's previous exchange was read by every peer before it posted to the
+  // one just made, so it is free while peers still read this exchange's slot.
+  if (!exchange(ctx, a.send, bytes)) return;
+  transport::ShmMailbox& mb = *ctx.mailbox();
+  const int n = ctx.size(), me = ctx.rank();
+  const std::size_t lo = block_offset(a.count, n, me), hi = block_offset(a.count, n, me + 1);
+  std::byte* next = mb.next_payload();
+  reduce_posts(ctx, next + lo * es, lo * es, hi - lo);
+  mb.finish();
+  // All-gather: every rank copies each block from the post of the rank that reduced it. The
+  // post is the whole buffer's size, so blocks sit at the same offsets as in `recv`.
+  if (!ctx.mailbox_exchange(bytes)) return;  // never deferred (mailbox_carries)
+  const uint64_t t = ctx.trace_start();
+  for (int q = 0; q < n; ++q) {
+    const std::size_t qlo = block_offset(a.count, n, q) * es;
+    const std::size_t qhi = block_offset(a.count, n, q + 1) * es;
+    std::memcpy(a.recv + qlo, mb.payload(q) + qlo, qhi - qlo);
+  }
+  ctx.trace_kernel("copy", bytes, t);
+  mb.finish();
 }
 
 void mailbox_reduce(Context& ctx) {

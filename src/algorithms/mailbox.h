@@ -20,6 +20,12 @@ bool mailbox_applies(const Context& ctx, std::size_t bytes, bool empty_ok = fals
 bool mailbox_carries(const OpArgs& a, int size, const transport::ShmMailbox* mb,
                      const Config& config);
 
+// all_reduce ops of at least this many bytes take two exchanges (reduce-scatter, then all-gather,
+// through the posts): each rank then reads 2(n-1)/n of the buffer from its peers instead of n-1
+// times all of it, and reduces 1/n of it instead of all. Below this, one exchange's latency wins.
+inline constexpr std::size_t kMailboxTwoPhaseBytes = 128 * 1024;
+bool mailbox_two_phases(std::size_t bytes, int size);
+
 // Each reduces all posts in rank order, so all ranks get bit-identical results.
 void mailbox_all_reduce(Context& ctx);
 void mailbox_reduce(Context& ctx);

@@ -307,7 +307,7 @@ Config Config::from_map(const EnvMap& env) {
     c.shm_single_copy_bytes = parse_bytes("RAILCC_SHM_SINGLE_COPY_BYTES", *v, 0, 1ull << 40);
   }
   if (const std::string* v = find(env, "RAILCC_SHM_MAILBOX_BYTES")) {
-    c.shm_mailbox_bytes = parse_bytes("RAILCC_SHM_MAILBOX_BYTES", *v, 0, 1ull << 20);
+    c.shm_mailbox_bytes = parse_bytes("RAILCC_SHM_MAILBOX_BYTES", *v, 0, 64ull << 20);
   }
   if (const std::string* v = find(env, "RAILCC_MAX_UNEXPECTED_BYTES")) {
     c.max_unexpected_bytes = parse_bytes("RAILCC_MAX_UNEXPECTED_BYTES", *v, 0, 1ull << 40);

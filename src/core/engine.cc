@@ -171,6 +171,18 @@ void Engine::note_waiting(Clock::time_point since) {
     }
     ++n;
   }
+  // A mailbox exchange waits on the ranks that have not posted yet (no rail: shared memory).
+  if (const transport::ShmMailbox* mb = mailbox()) {
+    for (int r = 0; r < mb->size(); ++r) {
+      if (!mb->waits_for(r)) continue;
+      if (n < FlightRecorder::kMaxWaits) {
+        peers[n] = r;
+        rails[n] = -1;
+        names[n] = nullptr;
+      }
+      ++n;
+    }
+  }
   const auto since_ns =
       std::chrono::duration_cast<std::chrono::nanoseconds>(since.time_since_epoch());
   flight_->waiting(flight_id_, n, peers, rails, names, static_cast<uint64_t>(since_ns.count()));

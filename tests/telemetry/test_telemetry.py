@@ -48,7 +48,10 @@ def main():
     railcc_run, probe, report = sys.argv[1:4]
     base = free_port_pair()
     trace_dir = tempfile.mkdtemp(prefix="railcc-trace-")
-    env = dict(os.environ, RAILCC_METRICS=str(base), RAILCC_TRACE=trace_dir, RAILCC_TIMEOUT="60")
+    # The probe's 256 KiB ops would fit the shared-memory mailbox, which moves no messages; a
+    # smaller mailbox sends them as messages, so the shm byte counters have something to count.
+    env = dict(os.environ, RAILCC_METRICS=str(base), RAILCC_TRACE=trace_dir, RAILCC_TIMEOUT="60",
+               RAILCC_SHM_MAILBOX_BYTES="32K")
     proc = subprocess.Popen(
         [railcc_run, "-n", "2", probe, "--slow-rank", "1", "--ops", "12"],
         stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,

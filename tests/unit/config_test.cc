@@ -171,10 +171,11 @@ TEST(ConfigTest, ByteSizesWithSuffixes) {
   EXPECT_EQ(Parse({{"RAILCC_SMALL_MSG_BYTES", "1000"}}).small_message_bytes, 1000u);
   EXPECT_EQ(Parse({{"RAILCC_SMALL_MSG_BYTES", "1M"}}).small_message_bytes, 1u << 20);
 
-  EXPECT_EQ(Parse({}).shm_mailbox_bytes, 32u << 10);
+  EXPECT_EQ(Parse({}).shm_mailbox_bytes, 1u << 20);
   EXPECT_EQ(Parse({{"RAILCC_SHM_MAILBOX_BYTES", "0"}}).shm_mailbox_bytes, 0u);
   EXPECT_EQ(Parse({{"RAILCC_SHM_MAILBOX_BYTES", "16K"}}).shm_mailbox_bytes, 16u << 10);
-  EXPECT_THROW(Parse({{"RAILCC_SHM_MAILBOX_BYTES", "2M"}}), ConfigError);
+  EXPECT_EQ(Parse({{"RAILCC_SHM_MAILBOX_BYTES", "64M"}}).shm_mailbox_bytes, 64u << 20);
+  EXPECT_THROW(Parse({{"RAILCC_SHM_MAILBOX_BYTES", "65M"}}), ConfigError);
   EXPECT_THROW(Parse({{"RAILCC_SHM_MAILBOX_BYTES", "some"}}), ConfigError);
   EXPECT_EQ(Parse({{"RAILCC_SHM_RING_BYTES", "64K"}}).shm_ring_bytes, 64u << 10);
   EXPECT_EQ(Parse({{"RAILCC_SHM_RING_BYTES", "8M"}}).shm_ring_bytes, 8u << 20);

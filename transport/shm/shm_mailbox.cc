@@ -25,6 +25,10 @@ std::byte* ShmMailbox::payload() const {
   return reinterpret_cast<std::byte*>(&header(rank_)) + kMailboxInline;
 }
 
+std::byte* ShmMailbox::next_payload() const {
+  return reinterpret_cast<std::byte*>(&header(rank_, exchanges_ + 1)) + kMailboxInline;
+}
+
 const std::byte* ShmMailbox::payload(int r) const {
   return reinterpret_cast<const std::byte*>(&header(r)) + kMailboxInline;
 }

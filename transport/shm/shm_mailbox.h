@@ -54,6 +54,9 @@ class ShmMailbox {
 
   // Where this rank writes its payload for the next exchange (capacity() bytes).
   std::byte* payload() const;
+  // Where this rank writes its payload for the exchange after the current one. Free once the
+  // current exchange's posts have all arrived: every peer read it in the exchange before.
+  std::byte* next_payload() const;
   // Posts this rank's part of an exchange for op `e` (its payload already written) and wakes
   // peers that sleep.
   void post(const Expectation& e, std::size_t bytes);
@@ -63,6 +66,12 @@ class ShmMailbox {
     if (header(r).exchange.load(std::memory_order_seq_cst) != exchanges_ + 1) return false;
     check(r);
     return true;
+  }
+  // True while this rank's part of the current exchange is out and rank r has not posted its own
+  // (for the flight recorder: never throws, unlike arrived()).
+  bool waits_for(int r) const {
+    return posted_ && r != rank_ &&
+           header(r).exchange.load(std::memory_order_acquire) != exchanges_ + 1;
   }
   // Rank r's payload in the current exchange (after arrived(r)).
   const std::byte* payload(int r) const;

@@ -112,7 +112,7 @@ ShmSegment ShmSegment::open(const std::string& name) {
   const uint64_t magic =
       std::atomic_ref<uint64_t>(const_cast<uint64_t&>(h->magic)).load(std::memory_order_acquire);
   if (magic != kSegmentMagic || h->slots > 4096 || h->ring_bytes > (1ull << 30) ||
-      h->mailbox_bytes > (1u << 20) ||
+      h->mailbox_bytes > (64u << 20) ||
       segment_bytes(static_cast<int>(h->slots), h->ring_bytes, h->mailbox_bytes) != seg.size_) {
     throw ProtocolError(fmt::format("shared memory {} is not a railcc segment", name));
   }
