@@ -7,7 +7,7 @@
 #   build/bin/railcc-run -n NP --no-prefix build/bin/all_reduce_perf -b .. -e .. -f 2 -c 0 -n ITERS
 # once with RAILCC_ALGO unset (auto) and once with RAILCC_ALGO=<a> for each a in ALGOS. auto also
 # takes paths a forced RAILCC_ALGO turns off: the shared-memory mailbox (<= RAILCC_SHM_MAILBOX_BYTES,
-# 32 KiB) and all_pairs single copy (from RAILCC_SHM_SINGLE_COPY_BYTES/4 with 3+ ranks). Which
+# 2 MiB) and all_pairs single copy (from RAILCC_SHM_SINGLE_COPY_BYTES/4 with 3+ ranks). Which
 # path auto took per size comes from one extra short run with RAILCC_DEBUG=algo (-n 1, untimed).
 # hier is left out by default: on one host it does not apply (the selector never predicts it), and
 # faking hosts with RAILCC_RANKS_PER_HOST changes the layout auto would see as well, so it is not

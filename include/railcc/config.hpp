@@ -106,9 +106,9 @@ struct Config {
   // RAILCC_SHM_MAILBOX_BYTES: when every rank of a communicator shares one host, all_reduce ops
   // of at most this many bytes go through per-rank shared-memory mailboxes (each rank posts its
   // data, reads its peers' and reduces) instead of messages (src/algorithms/mailbox.h). The
-  // smallest value among the ranks applies. 0 = never. Default 1 MiB; at most 64 MiB. Each rank's
+  // smallest value among the ranks applies. 0 = never. Default 2 MiB; at most 64 MiB. Each rank's
   // segment holds two mailboxes of this size (pages are only used as far as ops fill them).
-  std::size_t shm_mailbox_bytes = 1024 * 1024;
+  std::size_t shm_mailbox_bytes = 2 * 1024 * 1024;
   // RAILCC_TCP_SOCKETS: sockets per peer for tcp; messages are spread over them. Default 2.
   int tcp_sockets_per_peer = 2;
   // RAILCC_SOCKET_ADDR: IP address to listen on for peers. Default: the local address that

@@ -36,8 +36,8 @@ TEST(Mailbox, SmallOpsUseItAndLargerOnesDoNot) {
       2,
       [](int) {
         auto c = Communicator::init();
-        // 4 B; 1 MiB (the default limit, in two exchanges); 1 MiB + 4 B
-        for (std::size_t count : {1, 262144, 262145}) {
+        // 4 B; 2 MiB (the default limit, in two exchanges); 2 MiB + 4 B
+        for (std::size_t count : {1, 524288, 524289}) {
           std::vector<int32_t> buf(count, 1);
           c->all_reduce(buf.data(), buf.data(), count, DataType::kInt32, ReduceOp::kSum).wait();
           CHECK(buf[0] == 2 && buf[count - 1] == 2, "{} elements: got {}", count, buf[0]);
@@ -47,10 +47,10 @@ TEST(Mailbox, SmallOpsUseItAndLargerOnesDoNot) {
   for (const auto& r : out) ASSERT_TRUE(r.ok()) << summary(out);
   const std::string& log = out[0].stderr_text;
   EXPECT_NE(log.find("all_reduce 4 bytes x 2 ranks -> mailbox"), std::string::npos) << log;
-  EXPECT_NE(log.find("all_reduce 1048576 bytes x 2 ranks -> mailbox (reduce-scatter + all-gather"),
+  EXPECT_NE(log.find("all_reduce 2097152 bytes x 2 ranks -> mailbox (reduce-scatter + all-gather"),
             std::string::npos)
       << log;
-  EXPECT_EQ(log.find("all_reduce 1048580 bytes x 2 ranks -> mailbox"), std::string::npos) << log;
+  EXPECT_EQ(log.find("all_reduce 2097156 bytes x 2 ranks -> mailbox"), std::string::npos) << log;
 }
 
 // RAILCC_SHM_MAILBOX_BYTES differs between ranks: the smallest applies to all, and 0 on any rank
@@ -91,8 +91,8 @@ TEST(Mailbox, SlotsAreReusedSafely) {
         [](int rank) {
           auto c = Communicator::init();
           const int p = c->size();
-          // 40001 x 4 B: two exchanges, blocks of unequal length; 262145 x 4 B: messages.
-          constexpr std::size_t kCounts[] = {1, 3, 64, 8192, 40001, 2, 262145};
+          // 40001 x 4 B: two exchanges, blocks of unequal length; 524289 x 4 B: messages.
+          constexpr std::size_t kCounts[] = {1, 3, 64, 8192, 40001, 2, 524289};
           constexpr int kInFlight = 3;
           std::vector<std::vector<int32_t>> send(kInFlight), recv(kInFlight);
           for (int k = 0; k < 1500; k += kInFlight) {

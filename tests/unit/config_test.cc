@@ -171,7 +171,7 @@ TEST(ConfigTest, ByteSizesWithSuffixes) {
   EXPECT_EQ(Parse({{"RAILCC_SMALL_MSG_BYTES", "1000"}}).small_message_bytes, 1000u);
   EXPECT_EQ(Parse({{"RAILCC_SMALL_MSG_BYTES", "1M"}}).small_message_bytes, 1u << 20);
 
-  EXPECT_EQ(Parse({}).shm_mailbox_bytes, 1u << 20);
+  EXPECT_EQ(Parse({}).shm_mailbox_bytes, 2u << 20);
   EXPECT_EQ(Parse({{"RAILCC_SHM_MAILBOX_BYTES", "0"}}).shm_mailbox_bytes, 0u);
   EXPECT_EQ(Parse({{"RAILCC_SHM_MAILBOX_BYTES", "16K"}}).shm_mailbox_bytes, 16u << 10);
   EXPECT_EQ(Parse({{"RAILCC_SHM_MAILBOX_BYTES", "64M"}}).shm_mailbox_bytes, 64u << 20);
