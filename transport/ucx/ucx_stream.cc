@@ -57,6 +57,11 @@ UcxStream::UcxStream(std::shared_ptr<UcxWorker> worker, int peer,
 UcxStream::~UcxStream() {
   worker_->detach(peer_);
   release_rx();
+  // A peer that failed without saying goodbye (see UcxWorker::note_peer_failed).
+  if (!closed_ && failure_.empty() && peer_exited()) {
+    break_stream(fmt::format("{} exited (process {} is gone)", who_, peer_pid_));
+  }
+  if (!closed_ && !failure_.empty()) worker_->note_peer_failed();
   if (!ep_) return;
   // A completed send only means UCX took the bytes; let what is still queued reach the peer (it
   // may be reading our last message), for a bounded time, then close the endpoint.

@@ -5,6 +5,9 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <mutex>
+#include <utility>
+#include <vector>
 
 #include "railcc/status.hpp"
 #include "src/common/log.h"
@@ -102,6 +105,16 @@ UcxWorker::UcxWorker(int rank, Options options)
 }
 
 UcxWorker::~UcxWorker() {
+  if (peer_failed_ && worker_) {
+    // Kept reachable (not a leak to LeakSanitizer), never destroyed.
+    static std::mutex parked_mutex;
+    static auto* parked = new std::vector<std::pair<ucp_worker_h, ucp_context_h>>;
+    std::lock_guard lock(parked_mutex);
+    parked->emplace_back(worker_, context_);
+    RAILCC_DEBUG("net", "rank {}: UCX worker ({}) parked until the process exits: a peer failed",
+                 rank_, o_.what);
+    return;
+  }
   if (worker_) api_.worker_destroy(worker_);
   if (context_) api_.cleanup(context_);
 }
