@@ -57,11 +57,9 @@ UcxStream::UcxStream(std::shared_ptr<UcxWorker> worker, int peer,
 UcxStream::~UcxStream() {
   worker_->detach(peer_);
   release_rx();
-  // A peer that failed without saying goodbye (see UcxWorker::note_peer_failed).
-  if (!closed_ && failure_.empty() && peer_exited()) {
-    break_stream(fmt::format("{} exited (process {} is gone)", who_, peer_pid_));
-  }
-  if (!closed_ && !failure_.empty()) worker_->note_peer_failed();
+  // A peer process that died without saying goodbye (see UcxWorker::note_peer_failed).
+  if (!closed_ && failure_.empty()) note_if_exited();
+  if (!closed_ && peer_died_) worker_->note_peer_failed();
   if (!ep_) return;
   // A completed send only means UCX took the bytes; let what is still queued reach the peer (it
   // may be reading our last message), for a bounded time, then close the endpoint.
@@ -261,10 +259,14 @@ bool UcxStream::peer_gone() {
     worker_->progress();
     reap();
   }
-  if (failure_.empty() && peer_exited()) {
-    break_stream(fmt::format("{} exited (process {} is gone)", who_, peer_pid_));
-  }
+  if (failure_.empty()) note_if_exited();
   return (closed_ || !failure_.empty()) && peek().empty();
+}
+
+void UcxStream::note_if_exited() {
+  if (!peer_exited()) return;
+  peer_died_ = true;
+  break_stream(fmt::format("{} exited (process {} is gone)", who_, peer_pid_));
 }
 
 bool UcxStream::peer_exited() const {

@@ -82,6 +82,8 @@ class UcxStream final : public Stream {
   void break_stream(std::string why);
   // Closes the endpoint (flushing first unless `force`), waiting at most `limit_ms` for it.
   void close_endpoint(bool force, int limit_ms);
+  // Breaks the stream when the peer's process is gone (a death, not a close).
+  void note_if_exited();
   void release_rx();
   // Tells the peer we are closing (best effort, bounded), so it does not wait for us.
   void send_goodbye(Goodbye::Kind kind);
@@ -104,7 +106,8 @@ class UcxStream final : public Stream {
   std::byte* rx_ = nullptr;
   std::size_t rx_len_ = 0, rx_off_ = 0;
   std::string failure_;
-  bool closed_ = false;  // the peer said goodbye: gone once its bytes are read
+  bool peer_died_ = false;  // its process exited (note_if_exited)
+  bool closed_ = false;     // the peer said goodbye: gone once its bytes are read
 };
 
 }  // namespace railcc::transport::ucx

@@ -69,11 +69,11 @@ class UcxWorker {
   // An endpoint's error callback: tells the live stream that owns `ep`. An endpoint whose stream
   // is gone (closed, but UCX not yet done with it) has no one left to tell.
   void on_endpoint_error(ucp_ep_h ep, ucs_status_t status);
-  // A stream closed on a peer that failed without its goodbye (exited, endpoint error). The
-  // worker is then parked until the process exits rather than destroyed: UCX 1.13 (Debian 12)
-  // aborts in ucp_worker_destroy on an assertion when it purges a wireup reply still queued to
-  // the dead peer (fixed upstream by openucx/ucx#8175), and a surviving rank must be able to
-  // destroy its communicator. One worker per such communicator stays allocated.
+  // A stream closed on a peer whose process died without its goodbye. The worker is then parked
+  // until the process exits rather than destroyed: UCX 1.13 (Debian 12) aborts in
+  // ucp_worker_destroy on an assertion when it purges a wireup reply still queued to the dead peer
+  // (fixed upstream by openucx/ucx#8175), and a surviving rank must be able to destroy its
+  // communicator. One worker per such communicator stays allocated.
   void note_peer_failed() { peer_failed_ = true; }
 
  private:
