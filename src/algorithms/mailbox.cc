@@ -69,17 +69,16 @@ bool mailbox_carries(const OpArgs& a, int size, const transport::ShmMailbox* mb,
 void mailbox_all_reduce(Context& ctx) {
   const OpArgs& a = ctx.args();
   const std::size_t es = ctx.elem_size(), bytes = a.count * es;
+  if (!exchange(ctx, a.send, bytes)) return;
+  transport::ShmMailbox& mb = *ctx.mailbox();
   if (!mailbox_two_phases(bytes, ctx.size())) {
-    if (!exchange(ctx, a.send, bytes)) return;
     reduce_posts(ctx, a.recv, 0, a.count);
-    ctx.mailbox()->finish();
+    mb.finish();
     return;
   }
   // Reduce-scatter: each rank reduces its block of every post into its next post, at the
   // block's place. That slot's previous exchange was read by every peer before it posted to the
   // one just made, so it is free while peers still read this exchange's slot.
-  if (!exchange(ctx, a.send, bytes)) return;
-  transport::ShmMailbox& mb = *ctx.mailbox();
   const int n = ctx.size(), me = ctx.rank();
   const std::size_t lo = block_offset(a.count, n, me), hi = block_offset(a.count, n, me + 1);
   std::byte* next = mb.next_payload();
