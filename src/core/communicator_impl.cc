@@ -169,55 +169,52 @@ std::shared_ptr<WorkState> CommunicatorImpl::run_now(OpArgs& args) {
   // that has other ops to submit first (even with RAILCC_SPIN_US set high against slow wake-ups).
   const auto budget = std::chrono::microseconds(std::min(p_.config.spin_us, 50));
   // Ops queued earlier come first (one deferred earlier, say), as long as they finish in time.
-  bool blocked = false;
-  while (!blocked) {
-    Op op;
-    {
-      std::lock_guard lock(mutex_);
-      if (queue_.empty()) break;
-      if (!starts_at_submission(queue_.front())) {
-        blocked = true;
-        break;
-      }
-      op = std::move(queue_.front());
-      queue_.pop_front();
-      --queued_;
-      ++dequeued_;
-    }
-    if (!run(op, budget)) {
-      op.resumed = true;
-      std::lock_guard lock(mutex_);
-      queue_.push_front(std::move(op));
-      ++queued_;
-      blocked = true;
-    }
-  }
   Op op;
-  std::shared_ptr<WorkState> work;
-  bool finished = false;
-  if (!blocked) {
+  bool blocked = false, numbered = false;
+  while (!blocked && !numbered) {
+    Op queued;
     {
       std::lock_guard lock(mutex_);
-      // Numbered under the queue's lock: an op queued by another thread meanwhile comes after.
-      if (!queue_.empty()) {
-        blocked = true;
-      } else {
+      if (queue_.empty()) {
+        // Numbered under the queue's lock, in the same pass that found it empty (one lock per
+        // op at 8 B): an op queued by another thread meanwhile comes after.
         op.seq = next_seq_++;
         op.coarse_ns = telemetry::coarse_now_ns();
         if (flight_) {
           op.flight_id =
               flight_->enqueued(args.op, op.seq, args.count, args.dtype, -1, op.coarse_ns);
         }
+        numbered = true;
+        break;
       }
+      if (!starts_at_submission(queue_.front())) {
+        blocked = true;
+        break;
+      }
+      queued = std::move(queue_.front());
+      queue_.pop_front();
+      --queued_;
+      ++dequeued_;
+    }
+    if (!run(queued, budget)) {
+      queued.resumed = true;
+      std::lock_guard lock(mutex_);
+      queue_.push_front(std::move(queued));
+      ++queued_;
+      blocked = true;
     }
   }
+  std::shared_ptr<WorkState> work;
+  bool finished = false;
   if (!blocked) {
     op.args = std::move(args);
     work = std::make_shared<WorkState>();
     work->spin_us = p_.config.spin_us;
     work->op = summarize(op.args, op.seq);
     op.work = work;
+    op.unshared = true;  // no Work refers to it until this returns
     finished = run(op, budget);
+    op.unshared = false;
     if (!finished) {
       // A peer is late. The op waits at the head of the queue, before any op queued meanwhile;
       // whoever waits for it (or the worker) finishes it.
@@ -448,23 +445,23 @@ bool CommunicatorImpl::run(Op& op, std::chrono::microseconds defer_after) {
     ok = true;
     flight_end();
     record();
-    op.work->finish({});
+    op.work->finish({}, !op.unshared);
     return true;
   } catch (const TimeoutError& e) {
     flight_end();
     const std::string msg = timeout_message(op, e.what());
     fail(ErrorCode::kTimeout, msg);
-    op.work->finish(make_error(ErrorCode::kTimeout, msg));
+    op.work->finish(make_error(ErrorCode::kTimeout, msg), !op.unshared);
   } catch (const Error& e) {
     flight_end();
     const std::string msg = fmt::format("{} failed: {}", where(), e.what());
     fail(e.code(), msg);
-    op.work->finish(make_error(e.code(), msg));
+    op.work->finish(make_error(e.code(), msg), !op.unshared);
   } catch (const std::exception& e) {
     flight_end();
     const std::string msg = fmt::format("{} failed: internal error: {}", where(), e.what());
     fail(ErrorCode::kInternal, msg);
-    op.work->finish(make_error(ErrorCode::kInternal, msg));
+    op.work->finish(make_error(ErrorCode::kInternal, msg), !op.unshared);
   }
   record();
   return true;

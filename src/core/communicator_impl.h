@@ -69,6 +69,7 @@ class CommunicatorImpl final : public OpRunner {
     std::optional<Deadline> deadline;        // set when the op first starts
     uint64_t coarse_ns = 0;  // coarse clock at submission, when run_now() started it
     bool resumed = false;    // started at submission and deferred (see run_now()): fault injected
+    bool unshared = false;   // run by run_now() before any Work refers to `work`
   };
 
   // A point-to-point op posted by the worker; it completes while later ops run, so a rank can
