@@ -103,6 +103,9 @@ class Connection {
   virtual bool needs_peer() const = 0;
   // Highest collective sequence number seen from this peer (0 = none): proof it reached that op.
   virtual uint64_t max_seq_seen() const = 0;
+  // telemetry::ticks() when the first frame of collective max_seq_seen() arrived (0: unknown).
+  // Against an op's start it tells a peer that came late from one whose bytes take long to move.
+  virtual uint64_t max_seq_first_ticks() const { return 0; }
   virtual std::string describe() const = 0;
   // True when large messages to and from this peer move by single copy (shared memory with
   // cross-memory attach, see StreamConnection::enable_single_copy).

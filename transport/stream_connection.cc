@@ -411,7 +411,10 @@ void StreamConnection::on_header(StreamState& s) {
   s.stalled = false;
   s.next_msg_id += streams_.size();
   const auto op = static_cast<wire::OpKind>(h.op);
-  if (op != wire::OpKind::kSendRecv && h.seq > max_seq_seen_) max_seq_seen_ = h.seq;
+  if (op != wire::OpKind::kSendRecv && h.seq > max_seq_seen_) {
+    max_seq_seen_ = h.seq;
+    max_seq_ticks_ = telemetry::ticks();
+  }
   if (it != posted_.end()) {
     try {
       check_expectation(h, *it->second);

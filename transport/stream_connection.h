@@ -38,6 +38,7 @@ class StreamConnection final : public Connection {
   void check_alive() override;
   bool needs_peer() const override;
   uint64_t max_seq_seen() const override { return max_seq_seen_; }
+  uint64_t max_seq_first_ticks() const override { return max_seq_ticks_; }
   std::string describe() const override;
   bool single_copy() const override { return single_copy_min_ > 0; }
   bool has_pending_control() const override { return control_queued_ > 0; }
@@ -144,6 +145,7 @@ class StreamConnection final : public Connection {
   std::size_t unexpected_limit_ = std::size_t{64} << 20;
   std::deque<std::unique_ptr<OwnedSend>> owned_;
   uint64_t max_seq_seen_ = 0;
+  uint64_t max_seq_ticks_ = 0;  // when its first frame arrived
   // Single copy (cross-memory attach); off while peer_pid_ is 0.
   int peer_pid_ = 0;
   std::size_t single_copy_min_ = 0;

@@ -169,6 +169,21 @@ void Context::account_wait(int peer, uint64_t start_ticks) {
   }
 }
 
+uint64_t Context::peer_lateness_ns(int peer) const {
+  if (peer < 0 || peer == rank_ || peer >= size_) return 0;
+  const uint64_t waited = peer == slowest_peer_ ? slowest_wait_ns_ : 0;
+  if (mailbox_op_) return waited;
+  const transport::Connection* c = engine_.find_connection(peer);
+  if (!c) return waited;
+  const uint64_t seen = c->max_seq_seen();
+  if (seen > expect_.seq) return 0;
+  const uint64_t first = c->max_seq_first_ticks();
+  // No frame of this op came from the peer (it only took ours), or the transport does not say
+  // when: its wait is all there is to go by.
+  if (seen < expect_.seq || first == 0) return waited;
+  return telemetry::ticks_between_ns(op_start_ticks_, first);
+}
+
 void Context::stamp_done() {
   uint64_t now = 0;
   for (auto& r : sends_) {

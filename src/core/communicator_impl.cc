@@ -476,12 +476,14 @@ Deadline CommunicatorImpl::op_deadline(uint64_t coarse_ns) const {
 }
 
 void CommunicatorImpl::note_straggler(const algo::Context& ctx, uint64_t op_ns) {
-  // A peer this op waited on for most of its time, and long enough not to be noise, arrived
-  // late. One such op is an event; a peer late in most recent ops is named in a warning.
+  // The peer this op waited on longest came late if it got here after half of the op, and long
+  // enough not to be noise. Not the wait itself: a large op waits on its peers' bytes for most of
+  // its time, and both ranks of a pair would name each other. One such op is an event; a peer
+  // late in most recent ops is named in a warning.
   constexpr uint64_t kLateNs = 5'000'000;
   const int peer = ctx.slowest_peer();
-  const bool late =
-      peer >= 0 && ctx.slowest_peer_wait_ns() >= kLateNs && ctx.slowest_peer_wait_ns() * 2 >= op_ns;
+  const uint64_t lateness = peer >= 0 ? ctx.peer_lateness_ns(peer) : 0;
+  const bool late = lateness >= kLateNs && lateness * 2 >= op_ns;
   if (!late) {
     if (!late_history_.empty()) late_history_.push_back(-1);
   } else {
@@ -496,9 +498,9 @@ void CommunicatorImpl::note_straggler(const algo::Context& ctx, uint64_t op_ns) 
     last_straggler_warning_ = now;
     RAILCC_WARN("coll",
                 "rank {}: rank {} is a straggler: it arrived late in {} of the last {} "
-                "collectives (this op waited {:.1f} ms of {:.1f} ms for it)",
-                p_.rank, peer, times, late_history_.size(), ctx.slowest_peer_wait_ns() / 1e6,
-                op_ns / 1e6);
+                "collectives (it came {:.1f} ms after this rank to the latest, which took {:.1f} "
+                "ms)",
+                p_.rank, peer, times, late_history_.size(), lateness / 1e6, op_ns / 1e6);
   }
 }
 

@@ -51,6 +51,10 @@ class Engine {
   Engine(int rank, int size, const Config& config, Mesh mesh, const std::atomic<bool>* abort);
 
   transport::Connection& connection(int peer) { return *mesh_.connections[peer]; }
+  // Null for this rank itself (and any peer without a connection).
+  const transport::Connection* find_connection(int peer) const {
+    return mesh_.connections[peer].get();
+  }
   const std::vector<int>& host_of() const { return mesh_.host_of; }
   transport::verbs::VerbsPorts* verbs_ports() const { return mesh_.verbs_ports.get(); }
   // Small collectives through shared memory; null unless every rank shares this host.

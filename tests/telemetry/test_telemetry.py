@@ -155,6 +155,32 @@ def main():
             if rails.get((rail, direction), 0) <= 0:
                 failures.append(f"multi-rail: no {direction} bytes on rail {rail}: {rails}")
 
+    # No straggler where none is late: 32 MiB ops over tcp wait on the peer's bytes for most of
+    # their time, on both ranks at once, and neither rank may name the other.
+    base = free_port_pair()
+    env = dict(os.environ, RAILCC_METRICS=str(base), RAILCC_TRANSPORT="tcp", RAILCC_TIMEOUT="60")
+    proc = subprocess.Popen([railcc_run, "-n", "2", probe, "--ops", "8", "--count", "8388608"],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True, env=env)
+    ready = 0
+    while ready < 2:
+        line = proc.stdout.readline()
+        if not line:
+            print(proc.stderr.read())
+            raise SystemExit("tcp job ended before both ranks were ready")
+        ready += "ready" in line
+    for rank in (0, 1):
+        with urllib.request.urlopen(f"http://127.0.0.1:{base + rank}/metrics", timeout=10) as r:
+            m = samples(r.read().decode())
+        late = {l["straggler"]: v for l, v in m.get("railcc_straggler_events_total", [])}
+        waits = {l["peer"]: v for l, v in m.get("railcc_peer_wait_seconds_total", [])}
+        if any(v > 0 for v in late.values()):
+            failures.append(f"tcp, nobody late: rank {rank} counted straggler events {late} "
+                            f"(peer waits {waits})")
+    _, err = proc.communicate(timeout=60)
+    if "straggler" in err:
+        failures.append("tcp, nobody late: a straggler was named:\n" + err)
+
     if failures:
         print("FAILED:\n  " + "\n  ".join(failures))
         return 1

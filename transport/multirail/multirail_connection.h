@@ -88,6 +88,7 @@ class MultiRailConnection final : public Connection {
   void check_alive() override;
   bool needs_peer() const override;
   uint64_t max_seq_seen() const override { return max_seq_seen_; }
+  uint64_t max_seq_first_ticks() const override { return max_seq_ticks_; }
   std::string describe() const override;
   Blocker blocking_rail() const override;
 
@@ -251,6 +252,7 @@ class MultiRailConnection final : public Connection {
   uint64_t completed_below_ = 0;  // every message below this id is complete
   std::set<uint64_t> completed_above_;
   uint64_t max_seq_seen_ = 0;
+  uint64_t max_seq_ticks_ = 0;  // when its first chunk arrived
   uint64_t resent_chunks_ = 0;
   // Flow control (RAILCC_MAX_UNEXPECTED_BYTES). Receiving: bytes held by buffered messages.
   // Sending: refused chunks wait in refused_ until retry_at_; while peer_busy_ no new chunk is

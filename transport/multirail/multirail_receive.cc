@@ -157,6 +157,7 @@ void MultiRailConnection::on_chunk(int rail, const FrameHeader& h, const ChunkIn
   RailState& s = rails_[rail];
   if (static_cast<wire::OpKind>(h.op) != wire::OpKind::kSendRecv && h.seq > max_seq_seen_) {
     max_seq_seen_ = h.seq;
+    max_seq_ticks_ = telemetry::ticks();
   }
   if (is_completed(h.msg_id)) return;  // a resent copy; acknowledged again when read
   auto it = incoming_.find(h.msg_id);
