@@ -1,6 +1,6 @@
 // Decides which rail carries the next chunk, from each rail's measured throughput.
 //
-// Every rail keeps at most a small window of unacknowledged bytes (about 20 ms of its measured
+// Every rail keeps at most a window of unacknowledged bytes (about 100 ms of its measured
 // rate, at least 4 chunks), and a chunk goes to the rail that would finish it first:
 // (outstanding + chunk) / rate. A fast rail therefore drains and asks for more sooner, so the
 // bytes split in proportion to the rates, and a rail that slows down (congestion, a tc throttle)
