@@ -44,6 +44,20 @@ def samples(text):
     return out
 
 
+def start_job(what, cmd, env):
+    """Starts a 2-rank job of the probe and returns once both ranks printed "ready"."""
+    proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=env)
+    ready = 0
+    while ready < 2:
+        line = proc.stdout.readline()
+        if not line:
+            print(proc.stderr.read())
+            raise SystemExit(f"{what} ended before both ranks were ready")
+        ready += "ready" in line
+    return proc
+
+
 def main():
     railcc_run, probe, report = sys.argv[1:4]
     base = free_port_pair()
@@ -52,18 +66,8 @@ def main():
     # smaller mailbox sends them as messages, so the shm byte counters have something to count.
     env = dict(os.environ, RAILCC_METRICS=str(base), RAILCC_TRACE=trace_dir, RAILCC_TIMEOUT="60",
                RAILCC_SHM_MAILBOX_BYTES="32K")
-    proc = subprocess.Popen(
-        [railcc_run, "-n", "2", probe, "--slow-rank", "1", "--ops", "12"],
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-        env=env)
-    ready = 0
-    while ready < 2:
-        line = proc.stdout.readline()
-        if not line:
-            print(proc.stderr.read())
-            raise SystemExit("job ended before both ranks were ready")
-        if "ready" in line:
-            ready += 1
+    proc = start_job("job", [railcc_run, "-n", "2", probe, "--slow-rank", "1", "--ops", "12"],
+                     env)
     failures = []
     scraped = {}
     for rank in (0, 1):
@@ -137,15 +141,7 @@ def main():
     base = free_port_pair()
     env = dict(os.environ, RAILCC_METRICS=str(base), RAILCC_TRANSPORT="tcp",
                RAILCC_RAILS="lo,127.0.0.1", RAILCC_RAIL_CHUNK_BYTES="16K", RAILCC_TIMEOUT="60")
-    proc = subprocess.Popen([railcc_run, "-n", "2", probe, "--ops", "5"], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
-    ready = 0
-    while ready < 2:
-        line = proc.stdout.readline()
-        if not line:
-            print(proc.stderr.read())
-            raise SystemExit("multi-rail job ended before both ranks were ready")
-        ready += "ready" in line
+    proc = start_job("multi-rail job", [railcc_run, "-n", "2", probe, "--ops", "5"], env)
     with urllib.request.urlopen(f"http://127.0.0.1:{base}/metrics", timeout=10) as r:
         m = samples(r.read().decode())
     proc.communicate(timeout=60)
@@ -159,16 +155,8 @@ def main():
     # their time, on both ranks at once, and neither rank may name the other.
     base = free_port_pair()
     env = dict(os.environ, RAILCC_METRICS=str(base), RAILCC_TRANSPORT="tcp", RAILCC_TIMEOUT="60")
-    proc = subprocess.Popen([railcc_run, "-n", "2", probe, "--ops", "8", "--count", "8388608"],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=env)
-    ready = 0
-    while ready < 2:
-        line = proc.stdout.readline()
-        if not line:
-            print(proc.stderr.read())
-            raise SystemExit("tcp job ended before both ranks were ready")
-        ready += "ready" in line
+    proc = start_job("tcp job", [railcc_run, "-n", "2", probe, "--ops", "8", "--count",
+                                 "8388608"], env)
     for rank in (0, 1):
         with urllib.request.urlopen(f"http://127.0.0.1:{base + rank}/metrics", timeout=10) as r:
             m = samples(r.read().decode())
@@ -186,8 +174,8 @@ def main():
     if failures:
         print("FAILED:\n  " + "\n  ".join(failures))
         return 1
-    print("telemetry: metrics of 2 ranks scraped and parsed, straggler named, traces merged, "
-          "per-rail bytes counted")
+    print("telemetry: metrics of 2 ranks scraped and parsed, straggler named (and none where "
+          "nobody is late), traces merged, per-rail bytes counted")
     return 0
 
 
