@@ -23,7 +23,7 @@ MultiRailConnection::MultiRailConnection(int my_rank, int peer, uint64_t comm_id
       peer_(peer),
       comm_id_(comm_id),
       options_(aligned(options)),
-      sched_(static_cast<int>(rails.size()), options_.chunk_bytes) {
+      sched_(static_cast<int>(rails.size()), options_.chunk_bytes, options_.window) {
   const auto now = Clock::now();
   rails_.resize(rails.size());
   for (std::size_t i = 0; i < rails.size(); ++i) {

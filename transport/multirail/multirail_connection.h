@@ -55,7 +55,13 @@ struct RailLink {
 class MultiRailConnection final : public Connection {
  public:
   struct Options {
-    std::size_t chunk_bytes = 128 * 1024;         // RAILCC_RAIL_CHUNK_BYTES
+    std::size_t chunk_bytes = 128 * 1024;  // RAILCC_RAIL_CHUNK_BYTES
+    // Unacknowledged bytes each rail may hold, in time at its measured rate (RailScheduler).
+    // Kernel tcp sockets want 100 ms: on a CPU-bound host (2 cores driving 4 x 1 Gbit/s rails
+    // both ways) acknowledgements come tens of ms late, and 20 ms windows collapsed rails to a
+    // fifth of their speed (np 2, 64 MiB, 2 rails: 0.16-0.18 GB/s at 20 ms, 0.23 at 100 ms).
+    // UCX rails keep 20 ms (ucx_mesh.cc).
+    std::chrono::milliseconds window{100};
     std::chrono::milliseconds rail_timeout{500};  // RAILCC_RAIL_TIMEOUT
     // RAILCC_MAX_UNEXPECTED_BYTES: bytes of messages that arrived before their receive was
     // posted that this end buffers. A chunk of a further such message is refused (kAckBusy): the

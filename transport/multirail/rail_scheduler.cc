@@ -11,26 +11,19 @@ constexpr double kInitialRate = 125e6;
 constexpr double kMinRate = 1e6;
 // Weight of a new sample: high, so a throttled rail loses its share in ~2 periods (50 ms).
 constexpr double kAlpha = 0.5;
-// Unacknowledged bytes a rail may hold, in seconds of its rate. It must cover the acknowledgement
-// round trip with room to spare: a rail whose window is smaller than rate x round trip can only
-// show window / round trip, a lower rate, which shrinks its window again. On a CPU-bound host
-// (2 cores driving 4 x 1 Gbit/s both ways) acknowledgements come tens of ms late, and a 20 ms
-// window collapsed rails to a fifth of their speed (np 2, 64 MiB over 4 rails: 0.33 GB/s at
-// 20 ms, 0.36-0.41 at 100 ms). A slow rail still holds no long tail: pick() sends each chunk
-// where it would finish first, so every rail's queue drains in about the same time.
-constexpr double kWindowSeconds = 0.1;
 constexpr std::size_t kMinWindowChunks = 4;
 }  // namespace
 
-RailScheduler::RailScheduler(int rails, std::size_t chunk_bytes)
+RailScheduler::RailScheduler(int rails, std::size_t chunk_bytes, std::chrono::milliseconds window)
     : rails_(static_cast<std::size_t>(rails)),
       chunk_bytes_(chunk_bytes),
+      window_seconds_(std::chrono::duration<double>(window).count()),
       period_start_(Clock::now()) {
   for (auto& r : rails_) r.rate = kInitialRate;
 }
 
 std::size_t RailScheduler::window(int rail) const {
-  const auto by_rate = static_cast<std::size_t>(rails_[rail].rate * kWindowSeconds);
+  const auto by_rate = static_cast<std::size_t>(rails_[rail].rate * window_seconds_);
   return std::max(by_rate, kMinWindowChunks * chunk_bytes_);
 }
 

@@ -1,7 +1,7 @@
 // Decides which rail carries the next chunk, from each rail's measured throughput.
 //
-// Every rail keeps at most a window of unacknowledged bytes (about 100 ms of its measured
-// rate, at least 4 chunks), and a chunk goes to the rail that would finish it first:
+// Every rail keeps at most a window of unacknowledged bytes (`window` of its measured rate, at
+// least 4 chunks), and a chunk goes to the rail that would finish it first:
 // (outstanding + chunk) / rate. A fast rail therefore drains and asks for more sooner, so the
 // bytes split in proportion to the rates, and a rail that slows down (congestion, a tc throttle)
 // loses share within a few measurement periods. Small messages go to the least loaded rail,
@@ -18,7 +18,12 @@ namespace railcc::transport {
 
 class RailScheduler {
  public:
-  RailScheduler(int rails, std::size_t chunk_bytes);
+  // `window`: unacknowledged bytes a rail may hold, in time at its measured rate. It must cover
+  // the acknowledgement round trip with room to spare: a rail whose window is below rate x
+  // round trip can only show window / round trip, a lower rate, which shrinks its window again
+  // (see MultiRailConnection::Options::window for the figures).
+  RailScheduler(int rails, std::size_t chunk_bytes,
+                std::chrono::milliseconds window = std::chrono::milliseconds(100));
 
   // Rail for a chunk of `bytes`, or -1 when every rail in service is at its window.
   int pick(std::size_t bytes) const;
@@ -53,6 +58,7 @@ class RailScheduler {
   };
   std::vector<Rail> rails_;
   std::size_t chunk_bytes_;
+  double window_seconds_;
   Clock::time_point period_start_;
 };
 
