@@ -169,11 +169,11 @@ void Context::account_wait(int peer, uint64_t start_ticks) {
   }
 }
 
-uint64_t Context::peer_lateness_ns(int peer) const {
-  if (peer < 0 || peer == rank_ || peer >= size_) return 0;
-  const uint64_t waited = peer == slowest_peer_ ? slowest_wait_ns_ : 0;
+uint64_t Context::slowest_peer_lateness_ns() const {
+  if (slowest_peer_ < 0) return 0;
+  const uint64_t waited = slowest_wait_ns_;
   if (mailbox_op_) return waited;
-  const transport::Connection* c = engine_.find_connection(peer);
+  const transport::Connection* c = engine_.find_connection(slowest_peer_);
   if (!c) return waited;
   const uint64_t seen = c->max_seq_seen();
   if (seen > expect_.seq) return 0;

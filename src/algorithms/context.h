@@ -70,11 +70,11 @@ class Context {
   }
   // The peer this op waited on longest (straggler detection).
   int slowest_peer() const { return slowest_peer_; }
-  // How late `peer` came to this op, as far as this rank can tell (needs set_op_start). Through
-  // the mailbox its post is its arrival: the wait on it. Through messages, from this op's start
-  // to the peer's first frame of the op (0 if that was there first, or the peer is already past
-  // this op). A large op waits on its peers most of the time without any of them being late.
-  uint64_t peer_lateness_ns(int peer) const;
+  // How late slowest_peer() came to this op, as far as this rank can tell (needs set_op_start).
+  // Through the mailbox its post is its arrival: the wait on it. Through messages, from this op's
+  // start to the peer's first frame of the op (0 if that was there first, or the peer is already
+  // past this op). A large op waits on its peers most of the time without any of them being late.
+  uint64_t slowest_peer_lateness_ns() const;
   // Host index of every rank as the bootstrap found them (empty for a single rank).
   const std::vector<int>& host_of() const { return engine_.host_of(); }
 

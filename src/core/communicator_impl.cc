@@ -429,6 +429,8 @@ bool CommunicatorImpl::run(Op& op, std::chrono::microseconds defer_after) {
     }
     if (ok) note_straggler(ctx, duration_ns);
   };
+  // Without the lock or a notify while no Work refers to the op yet (run_now's first try).
+  auto finish = [&](WorkError e) { op.work->finish(std::move(e), /*shared=*/!op.unshared); };
   try {
     if (abort_) throw AbortedError("communicator aborted");
     RAILCC_DEBUG("coll", "{} starts", where());
@@ -445,23 +447,23 @@ bool CommunicatorImpl::run(Op& op, std::chrono::microseconds defer_after) {
     ok = true;
     flight_end();
     record();
-    op.work->finish({}, !op.unshared);
+    finish({});
     return true;
   } catch (const TimeoutError& e) {
     flight_end();
     const std::string msg = timeout_message(op, e.what());
     fail(ErrorCode::kTimeout, msg);
-    op.work->finish(make_error(ErrorCode::kTimeout, msg), !op.unshared);
+    finish(make_error(ErrorCode::kTimeout, msg));
   } catch (const Error& e) {
     flight_end();
     const std::string msg = fmt::format("{} failed: {}", where(), e.what());
     fail(e.code(), msg);
-    op.work->finish(make_error(e.code(), msg), !op.unshared);
+    finish(make_error(e.code(), msg));
   } catch (const std::exception& e) {
     flight_end();
     const std::string msg = fmt::format("{} failed: internal error: {}", where(), e.what());
     fail(ErrorCode::kInternal, msg);
-    op.work->finish(make_error(ErrorCode::kInternal, msg), !op.unshared);
+    finish(make_error(ErrorCode::kInternal, msg));
   }
   record();
   return true;
@@ -482,7 +484,7 @@ void CommunicatorImpl::note_straggler(const algo::Context& ctx, uint64_t op_ns) 
   // late in most recent ops is named in a warning.
   constexpr uint64_t kLateNs = 5'000'000;
   const int peer = ctx.slowest_peer();
-  const uint64_t lateness = peer >= 0 ? ctx.peer_lateness_ns(peer) : 0;
+  const uint64_t lateness = ctx.slowest_peer_lateness_ns();
   const bool late = lateness >= kLateNs && lateness * 2 >= op_ns;
   if (!late) {
     if (!late_history_.empty()) late_history_.push_back(-1);

@@ -351,8 +351,11 @@ TEST(MultiRailTest, MismatchIsReported) {
   EXPECT_THROW(p.PumpUntil([&] { return r.done; }), MismatchError);
 }
 
+// The tcp rails' default window.
+const std::chrono::milliseconds kWindow = MultiRailConnection::Options{}.window;
+
 TEST(RailSchedulerTest, EqualRailsShareEqually) {
-  RailScheduler s(4, kChunk);
+  RailScheduler s(4, kChunk, kWindow);
   std::vector<int> got(4, 0);
   for (int i = 0; i < 8; ++i) {
     const int rail = s.pick(kChunk);
@@ -364,7 +367,7 @@ TEST(RailSchedulerTest, EqualRailsShareEqually) {
 }
 
 TEST(RailSchedulerTest, WeightsFollowMeasuredThroughput) {
-  RailScheduler s(2, kChunk);
+  RailScheduler s(2, kChunk, kWindow);
   auto t = Clock::now();
   // Both rails stay busy; rail 1 acknowledges a tenth of what rail 0 does.
   s.on_assigned(0, 20000 * kChunk);

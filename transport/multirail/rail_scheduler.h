@@ -21,9 +21,8 @@ class RailScheduler {
   // `window`: unacknowledged bytes a rail may hold, in time at its measured rate. It must cover
   // the acknowledgement round trip with room to spare: a rail whose window is below rate x
   // round trip can only show window / round trip, a lower rate, which shrinks its window again
-  // (see MultiRailConnection::Options::window for the figures).
-  RailScheduler(int rails, std::size_t chunk_bytes,
-                std::chrono::milliseconds window = std::chrono::milliseconds(100));
+  // (MultiRailConnection::Options::window holds the default and the figures behind it).
+  RailScheduler(int rails, std::size_t chunk_bytes, std::chrono::milliseconds window);
 
   // Rail for a chunk of `bytes`, or -1 when every rail in service is at its window.
   int pick(std::size_t bytes) const;
