@@ -150,7 +150,13 @@ bool execute(State& s, Qp& q, const Msg& m, const std::string& payload, int repl
     }
     complete(s, q.qp.recv_cq, wc);
   }
-  ack(s, reply_fd, m, IBV_WC_SUCCESS);
+  // A success goes back on this QP's own connection when it has one, the one its own requests
+  // travel on: on a fabric the ACK leaves before any request the responder's CPU posts after
+  // seeing this one's completion, and arrives first. On the connection the request came in on
+  // (another socket) a later request could overtake it, and the requester would take its buffer
+  // back only after the peer had answered it (a false "source changed in flight"). Errors keep
+  // that connection: the responder's QP fails with them, and its own connection may go first.
+  ack(s, q.conn >= 0 ? q.conn : reply_fd, m, IBV_WC_SUCCESS);
   return true;
 }
 
