@@ -15,9 +15,13 @@
 #
 # Prints per NP: size, out-of-place time (us) of every algorithm, the best forced one, auto's
 # path, auto/best (marked "<-" above 1.10), then the sizes that miss the 10% target. For NP=4 it
-# also runs railcc-sim (--per-host 4: one host, shared memory; cost model from RAILCC_COST_INTRA /
-# RAILCC_COST_REDUCE_GBPS / RAILCC_CHUNK_BYTES, as the library reads them) for ring and tree and
-# prints predicted vs measured (marked where |pred/meas - 1| > 30%). JSON: bench/results/algos-<date>.json.
+# also runs railcc-sim (--per-host 4: one host, shared memory; --cores-per-host SIM_CORES: the 4
+# ranks share this machine's CPUs for their copies and reductions; cost model from
+# RAILCC_COST_INTRA / RAILCC_COST_REDUCE_GBPS / RAILCC_CHUNK_BYTES, as the library reads them) for
+# ring and tree and prints predicted vs measured (marked where |pred/meas - 1| > 30%). To predict
+# this machine, fit the cost model to one run with bench/fit_sim.py and check it on another run
+# with the fitted RAILCC_COST_* set (the library then reads them too). JSON:
+# bench/results/algos-<date>.json.
 #
 # Sizes double from MIN_BYTES to MAX_BYTES, in three bands with their own iteration counts:
 #   size <= 64 KiB: ITERS_SMALL;  <= 4 MiB: ITERS_MID;  larger: ITERS_LARGE.
@@ -26,6 +30,7 @@
 #   ITERS_SMALL [500] ITERS_MID [100] ITERS_LARGE [20]   timed calls per size; WARMUP [2] (-w)
 #   REPEAT [2]     the whole sequence runs REPEAT times; each size keeps each algorithm's best time
 #   ALGOS ["ring tree hd rd direct"]   forced algorithms compared with auto
+#   SIM_CORES [nproc]  CPUs railcc-sim gives the one modelled host (0: one per rank)
 #   BUILD_DIR [build]  RESULTS_DIR [bench/results]  OUT [RESULTS_DIR/algos-<date>.json; when that
 #                  exists, algos-<date>-<HHMMSS>.json]  LOG_DIR [BUILD_DIR/algos-logs/<stamp>]
 #   RUN_TIMEOUT [600] seconds per benchmark run (a run that fails or times out prints FAILED and
@@ -47,6 +52,7 @@ BUILD_DIR=${BUILD_DIR:-build}
 MIN_BYTES=${MIN_BYTES:-8} MAX_BYTES=${MAX_BYTES:-256M}
 ITERS_SMALL=${ITERS_SMALL:-500} ITERS_MID=${ITERS_MID:-100} ITERS_LARGE=${ITERS_LARGE:-20}
 WARMUP=${WARMUP:-2} REPEAT=${REPEAT:-2} RUN_TIMEOUT=${RUN_TIMEOUT:-600}
+SIM_CORES=${SIM_CORES:-$(nproc)}
 read -ra ALGOS <<<"${ALGOS:-ring tree hd rd direct}"
 RESULTS_DIR=${RESULTS_DIR:-bench/results}
 STAMP=$(date +%Y-%m-%d-%H%M%S)
@@ -54,6 +60,7 @@ LOG_DIR=${LOG_DIR:-$BUILD_DIR/algos-logs/$STAMP}
 for v in ITERS_SMALL ITERS_MID ITERS_LARGE REPEAT RUN_TIMEOUT; do
   [[ ${!v} =~ ^[0-9]+$ && ${!v} -ge 1 ]] || { note "$v must be a positive integer"; exit 2; }
 done
+[[ $SIM_CORES =~ ^[0-9]+$ ]] || { note "SIM_CORES must be an integer >= 0"; exit 2; }
 [[ $WARMUP =~ ^[0-9]+$ ]] || { note "WARMUP must be an integer >= 0"; exit 2; }
 for a in "${ALGOS[@]}"; do
   [[ $a =~ ^(ring|tree|hd|rd|hier|direct)$ ]] || { note "unknown algorithm '$a' in ALGOS"; exit 2; }
@@ -138,7 +145,8 @@ elapsed=$(($(date +%s) - t_start))
 
 sim=$LOG_DIR/sim_np4.txt
 if [[ " ${NPS[*]} " == *" 4 "* ]]; then
-  "$BUILD_DIR/bin/railcc-sim" -n 4 --per-host 4 --algos ring,tree -b "$MINB" -e "$MAXB" -f 2 >"$sim" 2>&1 ||
+  "$BUILD_DIR/bin/railcc-sim" -n 4 --per-host 4 --cores-per-host "$SIM_CORES" --algos ring,tree \
+    -b "$MINB" -e "$MAXB" -f 2 >"$sim" 2>&1 ||
     { note "railcc-sim FAILED, see $sim"; failures=$((failures + 1)); }
 fi
 
@@ -152,6 +160,7 @@ meta=$LOG_DIR/meta.env
   echo "cost_env=$(env | grep -E '^RAILCC_(COST_|CHUNK_BYTES|SHM_)' | tr '\n' ' ' || true)"
   echo "cpu_model=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)"
   echo "cpus=$(nproc)"
+  echo "sim_cores=$SIM_CORES"
   echo "railcc_commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo '+dirty')"
   echo "railcc_binary_mtime=$(date -u -r "$BUILD_DIR/bin/all_reduce_perf" +%Y-%m-%dT%H:%M:%SZ)"
   echo "loadavg_start=$loadavg_start"

@@ -116,7 +116,9 @@ def main():
         sim = sim_times(args.sim) if np_ == 4 else {}
         if sim:
             algos = [a for a in ("ring", "tree") if a in forced]
-            print(f"\nnp 4: railcc-sim (-n 4 --per-host 4, cost model from the environment) vs measured "
+            cores = meta.get("sim_cores", "0")
+            print(f"\nnp 4: railcc-sim (-n 4 --per-host 4 --cores-per-host {cores}, "
+                  f"cost model from the environment) vs measured "
                   f"(us); '<-' |pred/meas - 1| > {SIM_TARGET:.0%}")
             print(f"{'size':>6}" + "".join(f" {a + ' ' + c:>11}" for a in algos for c in ("pred", "meas", "ratio")))
             srows, smiss = [], []

@@ -25,6 +25,7 @@ struct Job {
   railcc::algo::CostModel cost;
   std::size_t chunk_bytes = 0;
   std::size_t max_steps = 0;
+  int cores_per_host = 0;
 };
 
 std::vector<int> parse_list(const std::string& s) {
@@ -134,6 +135,7 @@ void sweep(const Job& job, const std::vector<Algo>& algos, std::size_t lo, std::
       prm.cost = job.cost;
       prm.count = count;
       prm.elem_size = 4;
+      prm.cores_per_host = job.cores_per_host;
       const auto res = railcc::sim::simulate(schedules, prm);
       if (!res.ok) {
         row += fmt::format(" {:>18}", "FAIL");
@@ -155,7 +157,7 @@ void sweep(const Job& job, const std::vector<Algo>& algos, std::size_t lo, std::
 int main(int argc, char** argv) {
   CLI::App app{"railcc-sim: verify and time railcc's all_reduce schedules on a modelled cluster"};
   std::string ranks_list = "8", algo_list = "ring,tree,hd,rd,hier,direct";
-  int per_host = 0;
+  int per_host = 0, cores_per_host = 0;
   std::string intra, inter;
   double reduce_gbps = 0;
   std::size_t lo = 8, hi = 256u << 20, factor = 4, chunk = 0, max_steps = 20'000'000;
@@ -163,6 +165,10 @@ int main(int argc, char** argv) {
   std::string counts_list;
   app.add_option("-n,--ranks", ranks_list, "comma list of rank counts, e.g. 2,3,8,4096");
   app.add_option("--per-host", per_host, "ranks per host (0: all on one host)");
+  app.add_option("--cores-per-host", cores_per_host,
+                 "CPUs the ranks of a host share for shared-memory copies and reductions (0: one "
+                 "per rank)")
+      ->check(CLI::NonNegativeNumber);
   app.add_option("--algos", algo_list, "comma list of ring,tree,hd,rd,hier,direct");
   app.add_flag("--verify", do_verify, "verify every schedule symbolically instead of timing");
   app.add_option("--counts", counts_list,
@@ -220,6 +226,7 @@ int main(int argc, char** argv) {
     job.cost = railcc::algo::CostModel::from_config(cfg);
     job.chunk_bytes = cfg.chunk_bytes;
     job.max_steps = max_steps;
+    job.cores_per_host = cores_per_host;
     for (int r = 0; r < n; ++r) job.host_of.push_back(per_host > 0 ? r / per_host : 0);
     if (do_verify) {
       ok = verify(job, algos, counts_list.empty() ? std::vector<int>{} : parse_list(counts_list)) &&

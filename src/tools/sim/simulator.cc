@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <deque>
 #include <queue>
 #include <unordered_map>
 
@@ -84,6 +85,11 @@ class Sim {
       }
       for (uint32_t q = 0; q < k.queues.size(); ++q) k.active.push_back(q);
       steps_ += sch[r].steps.size();
+      if (p.cores_per_host > 0) {
+        const std::size_t h = static_cast<std::size_t>(p.host_of[r]);
+        if (cores_.size() <= h) cores_.resize(h + 1);
+        cores_[h].resize(static_cast<std::size_t>(p.cores_per_host));
+      }
       if (p.verify) {
         const std::size_t elems = p.count;
         k.recv.assign(elems, 0);
@@ -103,6 +109,7 @@ class Sim {
       while (!events_.empty()) {
         const Event e = events_.top();
         events_.pop();
+        now_ = e.time;
         complete(e);
         pump(e.rank, e.time);
       }
@@ -119,6 +126,31 @@ class Sim {
  private:
   int level(int a, int b) const { return p_.host_of[a] == p_.host_of[b] ? 0 : 1; }
   const algo::Level& link(int lv) const { return lv ? p_.cost.inter : p_.cost.intra; }
+  bool shared_cores() const { return p_.cores_per_host > 0; }
+
+  // Runs `seconds` of CPU work of rank r, ready at `ready`, in the earliest idle stretch of one
+  // of its host's CPUs (without preempting work already placed there); returns when it ends.
+  // Work is placed as the simulation meets it, and some of it is ready only later (a receive's
+  // copy), so a CPU keeps a list of busy intervals rather than a single "free at" time.
+  double on_cpu(int r, double ready, double seconds) {
+    if (!shared_cores()) return ready + seconds;
+    ready = std::max(ready, now_);
+    Cpu* best = nullptr;
+    double best_start = 0;
+    for (Cpu& cpu : cores_[static_cast<std::size_t>(p_.host_of[r])]) {
+      while (!cpu.empty() && cpu.front().second <= now_) cpu.pop_front();  // in the past
+      double start = ready;
+      for (const auto& [s, e] : cpu) {
+        if (start + seconds <= s) break;
+        start = std::max(start, e);
+      }
+      if (!best || start < best_start) best = &cpu, best_start = start;
+    }
+    const auto at = std::lower_bound(best->begin(), best->end(),
+                                     std::make_pair(best_start, best_start + seconds));
+    best->insert(at, {best_start, best_start + seconds});
+    return best_start + seconds;
+  }
 
   uint64_t* mem(int r, Buf b, std::size_t off) {
     Rank& k = ranks_[r];
@@ -202,8 +234,10 @@ class Sim {
         k.msg_of[i] = n;
         // A quarter of α is the sender's per-message overhead (it occupies the link, so many
         // small messages do not overlap for free); the rest is flight time. Same as the model.
+        // Over shared memory the sender's share is a copy into the ring, on one of the host's CPUs.
         const double t0 = std::max(now, k.egress_free[lv]);
-        const double left = t0 + algo::kOverheadShare * link(lv).alpha + st.bytes * link(lv).beta;
+        const double busy = algo::kOverheadShare * link(lv).alpha + st.bytes * link(lv).beta;
+        const double left = lv == 0 ? on_cpu(r, t0, busy) : t0 + busy;
         k.egress_free[lv] = left;
         Message& m = message(r, st.peer, n);
         m.bytes = st.bytes;
@@ -233,7 +267,7 @@ class Sim {
         // busy until it is done (the next local step waits, see ready()).
         if (p_.verify) apply_local(r, st);
         k.local_busy = true;
-        push(now + (st.op == StepOp::kCopy ? g / 2 : g), 1, r, i);
+        push(on_cpu(r, now, st.op == StepOp::kCopy ? g / 2 : g), 1, r, i);
         return;
     }
   }
@@ -264,10 +298,23 @@ class Sim {
                       n, from, to, m.bytes, to, m.recv_step, st.bytes));
     }
     const int lv = level(to, from);
-    double t = std::max(m.arrival, m.recv_start);
-    t = std::max(t, k.ingress_free[lv] + st.bytes * link(lv).beta);
-    k.ingress_free[lv] = t;
-    if (st.op == StepOp::kRecvReduce) t += p_.cost.gamma * st.bytes;
+    const double copy = st.bytes * link(lv).beta;
+    double t = 0;
+    if (lv == 0 && shared_cores()) {
+      // The receiver's copy out of the ring needs a CPU of its own; it streams behind the
+      // sender's copy in, so it may start up to one copy's time before the message is complete.
+      // A receive that reduces does it in that same pass (the executor reduces straight out of
+      // the ring), at the slower of the two rates.
+      const bool reduce = st.op == StepOp::kRecvReduce;
+      const double work = reduce ? std::max(copy, p_.cost.gamma * st.bytes) : copy;
+      const double ready = std::max({m.recv_start, k.ingress_free[lv], m.arrival - work});
+      t = std::max(m.arrival, on_cpu(to, ready, work));
+      k.ingress_free[lv] = t;
+    } else {
+      t = std::max({m.arrival, m.recv_start, k.ingress_free[lv] + copy});
+      k.ingress_free[lv] = t;
+      if (st.op == StepOp::kRecvReduce) t += p_.cost.gamma * st.bytes;
+    }
     push(t, 1, to, static_cast<uint32_t>(m.recv_step));
   }
 
@@ -358,6 +405,9 @@ class Sim {
   const Params& p_;
   std::vector<Rank> ranks_;
   std::size_t steps_ = 0;
+  using Cpu = std::deque<std::pair<double, double>>;  // busy [start, end), sorted by start
+  std::vector<std::vector<Cpu>> cores_;               // per host, its CPUs
+  double now_ = 0;                                    // time of the event being handled
   std::unordered_map<uint64_t, std::vector<Message>> channels_;
   std::unordered_map<uint64_t, uint32_t> sent_, received_;
   std::priority_queue<Event, std::vector<Event>, std::greater<Event>> events_;

@@ -21,6 +21,11 @@ struct Params {
   bool in_place = false;  // the send buffer is the receive buffer
   std::size_t count = 0;  // elements of the all_reduce
   std::size_t elem_size = 8;
+  // CPUs each host's ranks share. Over shared memory a message is copied by CPUs (into the
+  // ring by its sender, out by its receiver), so the copies and reductions of all of a host's
+  // ranks queue for them (with more ranks than CPUs, as on an oversubscribed machine). 0: no CPU
+  // model; a rank's sends and receives overlap like a full-duplex link's.
+  int cores_per_host = 0;
 };
 
 struct Result {
