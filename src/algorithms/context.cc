@@ -171,16 +171,15 @@ void Context::account_wait(int peer, uint64_t start_ticks) {
 
 uint64_t Context::slowest_peer_lateness_ns() const {
   if (slowest_peer_ < 0) return 0;
-  const uint64_t waited = slowest_wait_ns_;
-  if (mailbox_op_) return waited;
+  if (mailbox_op_) return slowest_wait_ns_;
   const transport::Connection* c = engine_.find_connection(slowest_peer_);
-  if (!c) return waited;
+  if (!c) return slowest_wait_ns_;
   const uint64_t seen = c->max_seq_seen();
   if (seen > expect_.seq) return 0;
   const uint64_t first = c->max_seq_first_ticks();
   // No frame of this op came from the peer (it only took ours), or the transport does not say
   // when: its wait is all there is to go by.
-  if (seen < expect_.seq || first == 0) return waited;
+  if (seen < expect_.seq || first == 0) return slowest_wait_ns_;
   return telemetry::ticks_between_ns(op_start_ticks_, first);
 }
 
