@@ -53,8 +53,15 @@ def main():
     ap.add_argument("--sim", default="build/bin/railcc-sim")
     ap.add_argument("--cores", type=int, help="CPUs of the host (default: the run's cpus)")
     args = ap.parse_args()
-    run = json.loads(Path(args.results).read_text())
-    rows = run["np"]["4"]["rows"]
+    try:
+        run = json.loads(Path(args.results).read_text())
+        rows = run["np"]["4"]["rows"]
+    except (OSError, ValueError, KeyError, TypeError) as e:
+        sys.exit(f"fit_sim.py: {args.results} is not a bench/algos.sh result with np 4 "
+                 f"({type(e).__name__}: {e})")
+    if not Path(args.sim).is_file():
+        sys.exit(f"fit_sim.py: {args.sim} is missing; build it (cmake --build build --target "
+                 f"railcc-sim) or pass --sim")
     meas = {r["size"]: r["time_us"] for r in rows
             if r["time_us"].get("ring") and r["time_us"].get("tree")}
     if not meas:
