@@ -301,10 +301,10 @@ class Sim {
     const double copy = st.bytes * link(lv).beta;
     double t = 0;
     if (lv == 0 && shared_cores()) {
-      // The receiver's copy out of the ring needs a CPU of its own; it streams behind the
-      // sender's copy in, so it may start up to one copy's time before the message is complete.
-      // A receive that reduces does it in that same pass (the executor reduces straight out of
-      // the ring), at the slower of the two rates.
+      // The receiver's copy out of the ring needs a CPU of its own. It streams behind the
+      // sender's copy in, so it may start as long before the message is complete as it takes
+      // itself (and cannot end before). A receive that reduces does it in that same pass (the
+      // executor reduces straight out of the ring), at the slower of the two rates.
       const bool reduce = st.op == StepOp::kRecvReduce;
       const double work = reduce ? std::max(copy, p_.cost.gamma * st.bytes) : copy;
       const double ready = std::max({m.recv_start, k.ingress_free[lv], m.arrival - work});
