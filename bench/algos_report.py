@@ -42,11 +42,14 @@ def auto_paths(log):
 
 
 def sim_times(log):
-    """size -> {algo: predicted us} from railcc-sim's sweep."""
+    """size -> {algo: predicted us} from railcc-sim's sweep saved in `log`."""
+    return parse_sim(Path(log).read_text()) if Path(log).exists() else {}
+
+
+def parse_sim(text):
+    """size -> {algo: predicted us} from railcc-sim's sweep output (also used by fit_sim.py)."""
     out, algos = {}, []
-    if not Path(log).exists():
-        return out
-    for line in Path(log).read_text().splitlines():
+    for line in text.splitlines():
         f = line.split()
         if f and f[0] == "size":
             algos = f[1:-2]

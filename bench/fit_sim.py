@@ -21,15 +21,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+from algos_report import parse_sim  # bench/ is on sys.path: this script's folder
+
 TARGET = 0.30
 ALPHA_US = [1, 1.5, 2, 2.5, 3, 3.5, 4, 5, 6, 8, 10, 12, 15, 20]
 COPY_GBPS = [1, 1.5, 2, 3, 4, 6, 8, 12, 16, 20, 24, 32, 48]
 REDUCE_GBPS = [1, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48]
-
-
-def size_bytes(name):
-    mult = {"K": 1 << 10, "M": 1 << 20, "G": 1 << 30}
-    return int(name[:-1]) * mult[name[-1]] if name[-1] in mult else int(name)
 
 
 def predict(sim, cores, lo, hi, alpha, copy, reduce):
@@ -38,13 +35,7 @@ def predict(sim, cores, lo, hi, alpha, copy, reduce):
          "-b", str(lo), "-e", str(hi), "-f", "2", "--intra", f"{alpha},{copy}",
          "--reduce-gbps", str(reduce)],
         capture_output=True, text=True, check=True).stdout
-    times = {}
-    for line in out.splitlines():
-        f = line.split()
-        if not f or line.startswith("#") or f[0] == "size":
-            continue
-        times[size_bytes(f[0])] = {"ring": float(f[1]), "tree": float(f[3])}
-    return times
+    return parse_sim(out)
 
 
 def main():
