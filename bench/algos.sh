@@ -30,7 +30,8 @@
 #   ITERS_SMALL [500] ITERS_MID [100] ITERS_LARGE [20]   timed calls per size; WARMUP [2] (-w)
 #   REPEAT [2]     the whole sequence runs REPEAT times; each size keeps each algorithm's best time
 #   ALGOS ["ring tree hd rd direct"]   forced algorithms compared with auto
-#   SIM_CORES [nproc]  CPUs railcc-sim gives the one modelled host (0: one per rank)
+#   SIM_CORES [nproc]  CPUs railcc-sim gives the one modelled host (0: no CPU model, a rank's
+#                  sends and receives overlap like a full-duplex link's)
 #   BUILD_DIR [build]  RESULTS_DIR [bench/results]  OUT [RESULTS_DIR/algos-<date>.json; when that
 #                  exists, algos-<date>-<HHMMSS>.json]  LOG_DIR [BUILD_DIR/algos-logs/<stamp>]
 #   RUN_TIMEOUT [600] seconds per benchmark run (a run that fails or times out prints FAILED and
