@@ -138,6 +138,19 @@ RAILCC_API railcc_status railcc_comm_register_buffer(railcc_comm_t comm, const v
                                                      size_t bytes, uint64_t* handle);
 /* No op using the buffer may be pending. Unknown handles are ignored. */
 RAILCC_API railcc_status railcc_comm_deregister_buffer(railcc_comm_t comm, uint64_t handle);
+/* Host memory the ranks of one host can share (like ncclMemAlloc): *ptr gets `bytes` of zeroed,
+ * page-aligned memory. Free it with railcc_mem_free. */
+RAILCC_API railcc_status railcc_mem_alloc(size_t bytes, void** ptr);
+/* NULL and unknown pointers are ignored. Deregister windows inside the memory first. */
+RAILCC_API railcc_status railcc_mem_free(void* ptr);
+/* Collective, in the same order as the ops on every rank: registers [ptr, ptr + bytes), inside
+ * memory from railcc_mem_alloc, as a window. When every rank shares one host, all_reduce,
+ * reduce_scatter and all_gather ops of at least RAILCC_SHM_WINDOW_BYTES whose buffers lie in
+ * windows on every rank read and write their peers' buffers in place. */
+RAILCC_API railcc_status railcc_comm_register_window(railcc_comm_t comm, const void* ptr,
+                                                     size_t bytes, uint64_t* handle);
+/* Collective: every rank passes the handle railcc_comm_register_window gave it. */
+RAILCC_API railcc_status railcc_comm_deregister_window(railcc_comm_t comm, uint64_t handle);
 /* Collective: ranks passing the same color form a new communicator ordered by (key, rank).
  * A rank passing color < 0 takes part but gets *out = NULL. */
 RAILCC_API railcc_status railcc_comm_split(railcc_comm_t comm, int color, int key,

@@ -186,6 +186,10 @@ std::variant<Options, int> ParseArgs(int argc, char** argv, const std::string& p
   app.add_option("-a,--average", opts.average,
                  "Time reported across ranks: 0 rank 0, 1 mean, 2 min, 3 max")
       ->capture_default_str();
+  app.add_option("-R,--local_register", opts.local_register,
+                 "1 or 2: host buffers from railcc::mem_alloc, registered as windows (ranks of a "
+                 "host then reduce from each other's buffers in place)")
+      ->capture_default_str();
   app.add_option("-J,--json,--output_file", opts.json_path,
                  "Also write every result as JSON to this file (rank 0)");
   const char* device_env = std::getenv("RAILCC_BENCH_DEVICE");
@@ -233,6 +237,7 @@ std::variant<Options, int> ParseArgs(int argc, char** argv, const std::string& p
     InRange("--blocking", opts.blocking, 0, 3, "see --help");
     InRange("--average", opts.average, 0, 3, "0 rank 0, 1 mean, 2 min, 3 max");
     InRange("--report_cputime", report_cputime, 0, 1, "0 or 1");
+    InRange("--local_register", opts.local_register, 0, 2, "0, 1 or 2");
     opts.report_cputime = report_cputime != 0;
     opts.types = ParseTypes(opts.datatype_arg);
     opts.ops = ParseOps(opts.op_arg);

@@ -32,6 +32,9 @@ struct Options {
   std::vector<ReduceOp> ops{ReduceOp::kSum};        // -o
   int root = 0;                                     // -r, -1 = every rank in turn
   std::string json_path;                            // --json / -J
+  // -R 1 or 2 (nccl-tests: local or symmetric registration): host buffers come from
+  // railcc::mem_alloc and are registered as windows (Communicator::register_window).
+  int local_register = 0;
   // --device / RAILCC_BENCH_DEVICE: where the buffers live. cuda: GPU memory (rank r uses GPU
   // local_rank % GPUs, like nccl-tests), calls ordered on a CUDA stream, results checked after
   // copying them back.

@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <exception>
 #include <fstream>
 #include <memory>
 #include <nlohmann/json.hpp>
@@ -22,6 +23,7 @@
 #include "bench/common/perf_args.h"
 #include "bench/common/perf_report.h"
 #include "railcc/config.hpp"
+#include "railcc/memory.hpp"
 #include "railcc/status.hpp"
 #include "railcc/version.hpp"
 #include "src/cuda/device_api.h"
@@ -55,26 +57,36 @@ constexpr std::size_t kDeviceInfoBytes = 1024;
 
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
 
-// A zero-filled, page-aligned allocation (the zero fill also faults the pages in).
+// A zero-filled, page-aligned allocation (the zero fill also faults the pages in); `shared`: from
+// railcc::mem_alloc, so it can be registered as a window.
 class Buffer {
  public:
-  explicit Buffer(std::size_t bytes) {
+  explicit Buffer(std::size_t bytes, bool shared = false) : shared_(shared) {
     constexpr std::size_t kPage = 4096;
-    const std::size_t rounded = std::max<std::size_t>((bytes + kPage - 1) / kPage * kPage, kPage);
-    data_.reset(static_cast<std::byte*>(std::aligned_alloc(kPage, rounded)));
+    bytes_ = std::max<std::size_t>((bytes + kPage - 1) / kPage * kPage, kPage);
+    data_ = static_cast<std::byte*>(shared ? mem_alloc(bytes_) : std::aligned_alloc(kPage, bytes_));
     if (!data_) {
       throw std::runtime_error(
-          fmt::format("cannot allocate {} bytes for a buffer (lower --maxbytes)", rounded));
+          fmt::format("cannot allocate {} bytes for a buffer (lower --maxbytes)", bytes_));
     }
-    std::memset(data_.get(), 0, rounded);
+    std::memset(data_, 0, bytes_);
   }
-  std::byte* get() const { return data_.get(); }
+  ~Buffer() {
+    if (shared_) {
+      mem_free(data_);
+    } else {
+      std::free(data_);
+    }
+  }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  std::byte* get() const { return data_; }
+  std::size_t bytes() const { return bytes_; }
 
  private:
-  struct Free {
-    void operator()(std::byte* p) const { std::free(p); }
-  };
-  std::unique_ptr<std::byte, Free> data_;
+  bool shared_;
+  std::size_t bytes_ = 0;
+  std::byte* data_ = nullptr;
 };
 
 // The next benchmarked size after `size`, or nullopt past `max`. A size of 0 is followed by 1 so
@@ -150,12 +162,22 @@ class Runner {
         program_(std::move(program)),
         rank_(comm.rank()),
         nranks_(comm.size()),
-        send_(opts.max_bytes),
-        recv_(opts.max_bytes) {
+        send_(opts.max_bytes, Registered()),
+        recv_(opts.max_bytes, Registered()) {
     if (opts_.check > 0) expected_ = std::make_unique<Buffer>(opts.max_bytes);
     if (opts_.cuda) OpenDevice();
+    if (Registered()) {
+      windows_ = {comm_.register_window(send_.get(), send_.bytes()),
+                  comm_.register_window(recv_.get(), recv_.bytes())};
+    }
   }
-  ~Runner() { CloseDevice(); }
+  ~Runner() {
+    CloseDevice();
+    // Collective: only when every rank gets here alike (not while an error unwinds one).
+    if (std::uncaught_exceptions() == 0) {
+      for (uint64_t w : windows_) comm_.deregister_window(w);
+    }
+  }
 
   int Run();
 
@@ -195,6 +217,9 @@ class Runner {
   double ReduceTime(double seconds);
   int64_t SumOverRanks(int64_t value);
 
+  // -R: the host buffers are windows (GPU buffers are not).
+  bool Registered() const { return opts_.local_register > 0 && !opts_.cuda; }
+
   Communicator& comm_;
   const Collective& coll_;
   const Options& opts_;
@@ -204,7 +229,8 @@ class Runner {
   Buffer send_;
   Buffer recv_;
   std::unique_ptr<Buffer> expected_;
-  int seed_ = 0;  // bumped before every checked run, so stale data never matches
+  std::vector<uint64_t> windows_;  // -R: send_'s and recv_'s window handles
+  int seed_ = 0;                   // bumped before every checked run, so stale data never matches
   int64_t local_errors_ = 0;
   double busbw_sum_ = 0;
   int64_t busbw_count_ = 0;

@@ -111,6 +111,20 @@ class Communicator {
   // No op of this communicator that uses the buffer may be pending. Unknown handles are ignored.
   void deregister_buffer(uint64_t handle);
 
+  // Collective over this communicator (every rank calls it, in the same order as its ops):
+  // registers [ptr, ptr + bytes), which must lie inside memory from railcc::mem_alloc, as a
+  // window (like NCCL's ncclCommWindowRegister). Every rank of a host maps the windows of the
+  // others, so all_reduce, reduce_scatter and all_gather ops of at least RAILCC_SHM_WINDOW_BYTES
+  // whose buffers lie in windows on every rank read and write their peers' buffers in place
+  // (when every rank shares one host; elsewhere the window does nothing). An op with a buffer
+  // outside the windows on any rank runs as usual. Ops queued before it finish first. Throws
+  // InvalidArgumentError on every rank when a rank passed memory not from mem_alloc, and
+  // SystemError when a rank cannot map a peer's window.
+  uint64_t register_window(const void* ptr, std::size_t bytes);
+  // Collective: every rank passes the handle its register_window returned. Ops queued before it
+  // finish first; free the memory only after it.
+  void deregister_window(uint64_t handle);
+
   // Fails every pending and future op of this communicator with AbortedError. Any thread.
   void abort() noexcept;
 

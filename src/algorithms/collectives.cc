@@ -1,11 +1,14 @@
-// Algorithm choice per collective. When every rank shares one host, all_reduce, reduce_scatter,
-// all_gather, broadcast, reduce and barrier ops that post up to RAILCC_SHM_MAILBOX_BYTES per rank
-// go through the shared-memory mailbox (mailbox.h). Between ranks of one host that read each
-// other's memory (single copy) and from RAILCC_SHM_SINGLE_COPY_BYTES up, all_reduce,
-// reduce_scatter and all_gather run all-pairs (all_pairs.h) unless RAILCC_ALGO forces another.
-// Otherwise all_reduce asks the cost model (cost_model.h) unless RAILCC_ALGO forces one;
-// reduce_scatter and all_gather run the ring schedule. broadcast and reduce take the one-round
-// direct path up to RAILCC_SMALL_MSG_BYTES, then a pipelined chain / ring.
+// Algorithm choice per collective. When every rank shares one host and buffers were registered
+// as windows, all_reduce, reduce_scatter and all_gather ops from RAILCC_SHM_WINDOW_BYTES up whose
+// buffers all lie in windows run in place on them (window.h). Otherwise, when every rank shares
+// one host, all_reduce, reduce_scatter, all_gather, broadcast, reduce and barrier ops that post up
+// to RAILCC_SHM_MAILBOX_BYTES per rank go through the shared-memory mailbox (mailbox.h). Between
+// ranks of one host that read each other's memory (single copy) and from
+// RAILCC_SHM_SINGLE_COPY_BYTES up, all_reduce, reduce_scatter and all_gather run all-pairs
+// (all_pairs.h) unless RAILCC_ALGO forces another. Otherwise all_reduce asks the cost model
+// (cost_model.h) unless RAILCC_ALGO forces one; reduce_scatter and all_gather run the ring
+// schedule. broadcast and reduce take the one-round direct path up to RAILCC_SMALL_MSG_BYTES, then
+// a pipelined chain / ring.
 #include <cstring>
 
 #include "kernels/cpu/reduce.h"
@@ -18,6 +21,7 @@
 #include "src/algorithms/executor.h"
 #include "src/algorithms/mailbox.h"
 #include "src/algorithms/ring.h"
+#include "src/algorithms/window.h"
 #include "src/common/log.h"
 
 namespace railcc::algo {
@@ -56,6 +60,12 @@ void all_reduce(Context& ctx) {
   const OpArgs& a = ctx.args();
   const Config& cfg = ctx.config();
   const std::size_t bytes = a.count * ctx.elem_size();
+  if (window_exchange_applies(ctx, bytes) && window_all_reduce(ctx)) {
+    ctx.set_algorithm("window");
+    RAILCC_DEBUG("algo", "all_reduce {} bytes x {} ranks -> window (every buffer registered)",
+                 bytes, ctx.size());
+    return;
+  }
   if (mailbox_applies(ctx, bytes)) {
     ctx.set_algorithm("mailbox");
     RAILCC_DEBUG("algo", "all_reduce {} bytes x {} ranks -> mailbox ({}every rank on this host)",
@@ -106,6 +116,10 @@ void all_reduce(Context& ctx) {
 void reduce_scatter(Context& ctx) {
   const OpArgs& a = ctx.args();  // count = elements per rank
   const std::size_t total = a.count * ctx.size(), es = ctx.elem_size();
+  if (window_exchange_applies(ctx, total * es) && window_reduce_scatter(ctx)) {
+    ctx.set_algorithm("window");
+    return;
+  }
   if (mailbox_applies(ctx, total * es)) {
     ctx.set_algorithm("mailbox");
     return mailbox_reduce_scatter(ctx);
@@ -138,6 +152,10 @@ void reduce_scatter(Context& ctx) {
 void all_gather(Context& ctx) {
   const OpArgs& a = ctx.args();  // count = elements per rank
   const std::size_t es = ctx.elem_size();
+  if (window_exchange_applies(ctx, a.count * ctx.size() * es) && window_all_gather(ctx)) {
+    ctx.set_algorithm("window");
+    return;
+  }
   if (mailbox_applies(ctx, a.count * es)) {
     ctx.set_algorithm("mailbox");
     return mailbox_all_gather(ctx);

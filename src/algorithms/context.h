@@ -94,6 +94,13 @@ class Context {
   // nothing if the part is already out (a deferred op run again).
   // Returns false only when the op may be deferred (set_defer_after) and the peers were late.
   [[nodiscard]] bool mailbox_exchange(std::size_t bytes);
+  // The op's exchanges through the mailbox are over (every peer posted to them) and it goes on
+  // with messages, on every rank alike: peers' posts for this op no longer mean they took
+  // another path.
+  void continue_with_messages() {
+    mailbox_op_ = false;
+    messages_after_mailbox_ = true;
+  }
   // An op started on the caller's thread at submission: a mailbox exchange waits at most
   // `budget` for its peers, then gives up rather than block the caller longer. The op then
   // returns at once with deferred() set: this rank's part is posted, and running the op again
@@ -137,8 +144,9 @@ class Context {
   uint64_t op_start_ticks_ = 0, op_start_ns_ = 0;
   std::chrono::microseconds defer_after_{-1};  // < 0: never defer
   bool deferred_ = false;
-  bool mailbox_op_ = false;      // this op went through the mailbox
-  bool idle_check_set_ = false;  // this context installed the engine's idle check
+  bool mailbox_op_ = false;              // this op went through the mailbox
+  bool messages_after_mailbox_ = false;  // see continue_with_messages()
+  bool idle_check_set_ = false;          // this context installed the engine's idle check
   int slowest_peer_ = -1;
   uint64_t slowest_wait_ns_ = 0;
   Scratch& scratch_;

@@ -20,6 +20,7 @@
 #include "railcc.h"
 #include "railcc/communicator.hpp"
 #include "railcc/data_type.hpp"
+#include "railcc/memory.hpp"
 #include "railcc/reduce_op.hpp"
 #include "railcc/status.hpp"
 #include "railcc/version.hpp"
@@ -311,6 +312,42 @@ railcc_status railcc_comm_deregister_buffer(railcc_comm_t comm, uint64_t handle)
   static constexpr const char* kFn = "railcc_comm_deregister_buffer";
   return Guard(kFn, [&] {
     Comm(kFn, comm).deregister_buffer(handle);
+    return RAILCC_OK;
+  });
+}
+
+railcc_status railcc_mem_alloc(size_t bytes, void** ptr) {
+  static constexpr const char* kFn = "railcc_mem_alloc";
+  return Guard(kFn, [&] {
+    NotNull(kFn, ptr, "ptr");
+    *ptr = railcc::mem_alloc(bytes);
+    return RAILCC_OK;
+  });
+}
+
+railcc_status railcc_mem_free(void* ptr) {
+  static constexpr const char* kFn = "railcc_mem_free";
+  return Guard(kFn, [&] {
+    railcc::mem_free(ptr);
+    return RAILCC_OK;
+  });
+}
+
+railcc_status railcc_comm_register_window(railcc_comm_t comm, const void* ptr, size_t bytes,
+                                          uint64_t* handle) {
+  static constexpr const char* kFn = "railcc_comm_register_window";
+  return Guard(kFn, [&] {
+    railcc::Communicator& c = Comm(kFn, comm);
+    NotNull(kFn, handle, "handle");
+    *handle = c.register_window(ptr, bytes);
+    return RAILCC_OK;
+  });
+}
+
+railcc_status railcc_comm_deregister_window(railcc_comm_t comm, uint64_t handle) {
+  static constexpr const char* kFn = "railcc_comm_deregister_window";
+  return Guard(kFn, [&] {
+    Comm(kFn, comm).deregister_window(handle);
     return RAILCC_OK;
   });
 }

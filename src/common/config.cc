@@ -309,6 +309,9 @@ Config Config::from_map(const EnvMap& env) {
   if (const std::string* v = find(env, "RAILCC_SHM_MAILBOX_BYTES")) {
     c.shm_mailbox_bytes = parse_bytes("RAILCC_SHM_MAILBOX_BYTES", *v, 0, 64ull << 20);
   }
+  if (const std::string* v = find(env, "RAILCC_SHM_WINDOW_BYTES")) {
+    c.shm_window_bytes = parse_bytes("RAILCC_SHM_WINDOW_BYTES", *v, 0, 1ull << 40);
+  }
   if (const std::string* v = find(env, "RAILCC_MAX_UNEXPECTED_BYTES")) {
     c.max_unexpected_bytes = parse_bytes("RAILCC_MAX_UNEXPECTED_BYTES", *v, 0, 1ull << 40);
   }
@@ -476,6 +479,8 @@ std::string Config::to_string() const {
       shm_single_copy_bytes == 0 ? "0 (off)" : std::to_string(shm_single_copy_bytes));
   row("RAILCC_SHM_MAILBOX_BYTES",
       shm_mailbox_bytes == 0 ? "0 (off)" : std::to_string(shm_mailbox_bytes));
+  row("RAILCC_SHM_WINDOW_BYTES",
+      shm_window_bytes == 0 ? "0 (off)" : std::to_string(shm_window_bytes));
   row("RAILCC_TCP_SOCKETS", std::to_string(tcp_sockets_per_peer));
   row("RAILCC_SOCKET_ADDR", socket_addr.empty() ? "(auto)" : socket_addr);
   row("RAILCC_INLINE_BYTES",

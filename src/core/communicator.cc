@@ -437,4 +437,10 @@ uint64_t Communicator::register_buffer(const void* ptr, std::size_t bytes) {
 
 void Communicator::deregister_buffer(uint64_t handle) { impl_->deregister_buffer(handle); }
 
+uint64_t Communicator::register_window(const void* ptr, std::size_t bytes) {
+  return impl_->register_window(ptr, bytes);
+}
+
+void Communicator::deregister_window(uint64_t handle) { impl_->deregister_window(handle); }
+
 }  // namespace railcc

@@ -17,6 +17,7 @@
 #include "src/telemetry/metrics.h"
 #include "src/telemetry/metrics_exporter.h"
 #include "src/telemetry/trace.h"
+#include "transport/shm/shared_memory.h"
 #include "transport/verbs/verbs_mesh.h"
 
 namespace railcc::detail {
@@ -735,17 +736,21 @@ std::string CommunicatorImpl::timeout_message(const Op& op, const std::string& d
   return msg;
 }
 
-std::shared_ptr<Communicator> CommunicatorImpl::split(int color, int key, uint64_t group_hash) {
-  // Every rank learns every (color, key, group hash) through an ordered all_gather.
-  std::vector<int64_t> mine = {color, key, static_cast<int64_t>(group_hash)};
-  std::vector<int64_t> all(3 * p_.size);
+std::vector<int64_t> CommunicatorImpl::gather_setup(const std::vector<int64_t>& mine) {
+  std::vector<int64_t> all(mine.size() * p_.size);
   OpArgs a;
   a.op = OpKind::kSplit;
   a.send = reinterpret_cast<const std::byte*>(mine.data());
   a.recv = reinterpret_cast<std::byte*>(all.data());
-  a.count = 3;
+  a.count = mine.size();
   a.dtype = DataType::kInt64;
   enqueue(std::move(a)).wait();
+  return all;
+}
+
+std::shared_ptr<Communicator> CommunicatorImpl::split(int color, int key, uint64_t group_hash) {
+  // Every rank learns every (color, key, group hash) through an ordered all_gather.
+  const std::vector<int64_t> all = gather_setup({color, key, static_cast<int64_t>(group_hash)});
   const uint64_t split_index = ++split_count_;
   for (int r = 0; r < p_.size; ++r) {
     if (all[3 * r + 2] != static_cast<int64_t>(group_hash)) {
@@ -836,6 +841,113 @@ uint64_t CommunicatorImpl::register_buffer(const void* ptr, std::size_t bytes) {
 
 void CommunicatorImpl::deregister_buffer(uint64_t handle) {
   transport::verbs::deregister_user_buffer(engine_->verbs_ports(), handle);
+}
+
+namespace {
+// "1, 3 and 4"
+std::string list_ranks(const std::vector<int>& ranks) {
+  std::string s;
+  for (std::size_t i = 0; i < ranks.size(); ++i) {
+    if (i > 0) s += i + 1 == ranks.size() ? " and " : ", ";
+    s += std::to_string(ranks[i]);
+  }
+  return s;
+}
+}  // namespace
+
+uint64_t CommunicatorImpl::register_window(const void* ptr, std::size_t bytes) {
+  // Each rank tells the others: whether its buffer is usable, its pid, the allocation's fd, the
+  // buffer's offset in it and length, and its RAILCC_SHM_WINDOW_BYTES.
+  enum { kOk, kPid, kFd, kOffset, kBytes, kMinBytes, kFields };
+  const auto region = ptr && bytes ? transport::find_shared_region(ptr, bytes) : std::nullopt;
+  std::vector<int64_t> mine(kFields, 0);
+  mine[kOk] = region.has_value();
+  mine[kPid] = ::getpid();
+  if (region) {
+    mine[kFd] = region->fd;
+    mine[kOffset] = static_cast<const std::byte*>(ptr) - region->base;
+    mine[kBytes] = static_cast<int64_t>(bytes);
+  }
+  mine[kMinBytes] = static_cast<int64_t>(p_.config.shm_window_bytes);
+  const std::vector<int64_t> all = gather_setup(mine);
+  auto field = [&](int r, int f) { return all[r * kFields + f]; };
+  std::vector<int> bad;
+  for (int r = 0; r < p_.size; ++r) {
+    if (!field(r, kOk)) bad.push_back(r);
+  }
+  if (!bad.empty()) {
+    throw InvalidArgumentError(fmt::format(
+        "rank {}: register_window: rank(s) {} passed a buffer that is empty or not inside memory "
+        "from railcc::mem_alloc{}",
+        p_.rank, list_ranks(bad),
+        region ? "" : fmt::format(" (this rank: {} bytes at {})", bytes, ptr)));
+  }
+  // Every rank maps every peer's window where all ranks share this host (the mailbox says so);
+  // elsewhere a window does nothing. The ranks then agree that all of them could.
+  const bool local = engine_->mailbox() != nullptr;
+  transport::ShmWindows::Window w;
+  w.base.assign(p_.size, nullptr);
+  w.bytes.assign(p_.size, 0);
+  w.base[p_.rank] = static_cast<std::byte*>(const_cast<void*>(ptr));
+  w.bytes[p_.rank] = bytes;
+  std::string problem;
+  for (int r = 0; local && r < p_.size && problem.empty(); ++r) {
+    if (r == p_.rank) continue;
+    try {
+      const std::string who = fmt::format("rank {} (pid {})", r, field(r, kPid));
+      w.mapped.emplace_back(static_cast<pid_t>(field(r, kPid)), static_cast<int>(field(r, kFd)),
+                            static_cast<std::size_t>(field(r, kOffset)),
+                            static_cast<std::size_t>(field(r, kBytes)), who.c_str());
+      w.base[r] = w.mapped.back().data();
+      w.bytes[r] = static_cast<std::size_t>(field(r, kBytes));
+    } catch (const SystemError& e) {
+      problem = e.what();
+    }
+  }
+  const std::vector<int64_t> mapped = gather_setup({problem.empty() ? 1 : 0});
+  bad.clear();
+  for (int r = 0; r < p_.size; ++r) {
+    if (!mapped[r]) bad.push_back(r);
+  }
+  if (!bad.empty()) {
+    throw SystemError(fmt::format(
+        "rank {}: register_window: rank(s) {} could not map their peers' "
+        "windows{}",
+        p_.rank, list_ranks(bad), problem.empty() ? "" : fmt::format(" (this rank: {})", problem)));
+  }
+  // 0 on any rank turns windows off for all; otherwise the largest threshold applies.
+  std::size_t min_bytes = 0;
+  bool off = false;
+  for (int r = 0; r < p_.size; ++r) {
+    const auto v = static_cast<std::size_t>(field(r, kMinBytes));
+    off = off || v == 0;
+    min_bytes = std::max(min_bytes, v);
+  }
+  const uint64_t handle = engine_->windows().add(std::move(w), off ? 0 : min_bytes);
+  RAILCC_DEBUG("shm", "rank {}: window {} registered ({} bytes at {}; {})", p_.rank, handle, bytes,
+               ptr,
+               !local ? "ranks on several hosts: not used"
+               : off  ? "RAILCC_SHM_WINDOW_BYTES=0 on some rank: not used"
+                      : fmt::format("ops from {} bytes run in place", min_bytes));
+  return handle;
+}
+
+void CommunicatorImpl::deregister_window(uint64_t handle) {
+  const std::vector<int64_t> all = gather_setup({static_cast<int64_t>(handle)});
+  for (int r = 0; r < p_.size; ++r) {
+    if (all[r] != static_cast<int64_t>(handle)) {
+      throw MismatchError(fmt::format(
+          "rank {}: deregister_window: rank {} passed handle {}, this rank {}; every rank must "
+          "deregister the same window at once",
+          p_.rank, r, all[r], handle));
+    }
+  }
+  if (!engine_->windows().remove(handle)) {
+    throw InvalidArgumentError(fmt::format(
+        "rank {}: deregister_window: no window has handle {} (not registered, or deregistered "
+        "already)",
+        p_.rank, handle));
+  }
 }
 
 void CommunicatorImpl::abort() noexcept {

@@ -57,6 +57,9 @@ class CommunicatorImpl final : public OpRunner {
   // Communicator::register_buffer / deregister_buffer.
   uint64_t register_buffer(const void* ptr, std::size_t bytes);
   void deregister_buffer(uint64_t handle);
+  // Communicator::register_window / deregister_window.
+  uint64_t register_window(const void* ptr, std::size_t bytes);
+  void deregister_window(uint64_t handle);
   void help(const WorkState* until) override;
 
  private:
@@ -85,6 +88,9 @@ class CommunicatorImpl final : public OpRunner {
   };
 
   explicit CommunicatorImpl(CommParams params);
+  // Every rank's `mine` (each the same length), in rank order, through a collective queued after
+  // the ops before it: how communicator setup calls (split, windows) agree.
+  std::vector<int64_t> gather_setup(const std::vector<int64_t>& mine);
   void worker_loop();
   // Runs queued ops in order until `until` has finished (null: until the queue is empty).
   void drain(const WorkState* until);

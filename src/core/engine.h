@@ -18,6 +18,7 @@
 #include "transport/connection.h"
 #include "transport/shm/shm_mailbox.h"
 #include "transport/shm/shm_segment.h"
+#include "transport/shm/shm_windows.h"
 
 namespace railcc::transport::verbs {
 struct VerbsPorts;
@@ -59,6 +60,9 @@ class Engine {
   transport::verbs::VerbsPorts* verbs_ports() const { return mesh_.verbs_ports.get(); }
   // Small collectives through shared memory; null unless every rank shares this host.
   transport::ShmMailbox* mailbox() const { return mesh_.mailbox.get(); }
+  // Buffers registered as windows (Communicator::register_window; used only with a mailbox).
+  transport::ShmWindows& windows() { return windows_; }
+  const transport::ShmWindows& windows() const { return windows_; }
   // Called by every wait before it sleeps (after the spin phase), so a wait can notice what no
   // connection reports (a peer that died or called another op while this rank waits on its
   // mailbox). May throw; null: none.
@@ -155,6 +159,7 @@ class Engine {
   int size_;
   Config config_;
   Mesh mesh_;
+  transport::ShmWindows windows_;
   const std::atomic<bool>* abort_;
   std::vector<pollfd> pollfds_;
   int last_mover_ = -1;

@@ -338,6 +338,29 @@ TEST_F(CapiTest, RegisterAndDeregisterBuffer) {
   ExpectInvalid(railcc_comm_deregister_buffer(nullptr, 1), "comm is NULL");
 }
 
+// Windows need memory from railcc_mem_alloc; with one rank they only validate and hand out
+// handles, and collectives on them still work.
+TEST_F(CapiTest, MemAllocAndWindows) {
+  void* mem = nullptr;
+  ASSERT_EQ(railcc_mem_alloc(4000, &mem), RAILCC_OK) << railcc_last_error();
+  auto* f = static_cast<float*>(mem);
+  EXPECT_EQ(f[999], 0.0f);  // zeroed
+  for (int i = 0; i < 1000; ++i) f[i] = static_cast<float>(i);
+  uint64_t h = 0;
+  ASSERT_EQ(railcc_comm_register_window(comm_, mem, 4000, &h), RAILCC_OK) << railcc_last_error();
+  EXPECT_NE(h, 0u);
+  ASSERT_EQ(railcc_all_reduce(comm_, f, f, 1000, RAILCC_FLOAT32, RAILCC_SUM, nullptr), RAILCC_OK);
+  EXPECT_EQ(f[999], 999.0f);
+  EXPECT_EQ(railcc_comm_deregister_window(comm_, h), RAILCC_OK);
+  ExpectInvalid(railcc_comm_deregister_window(comm_, h), "no window has handle");
+  std::vector<float> plain(10);
+  ExpectInvalid(railcc_comm_register_window(comm_, plain.data(), 40, &h), "railcc::mem_alloc");
+  ExpectInvalid(railcc_comm_register_window(comm_, mem, 4000, nullptr), "handle is NULL");
+  ExpectInvalid(railcc_mem_alloc(16, nullptr), "ptr is NULL");
+  EXPECT_EQ(railcc_mem_free(mem), RAILCC_OK);
+  EXPECT_EQ(railcc_mem_free(nullptr), RAILCC_OK);
+}
+
 TEST_F(CapiTest, AbortFailsLaterOps) {
   ASSERT_EQ(railcc_comm_abort(comm_), RAILCC_OK);
   float x = 1.0f;

@@ -177,6 +177,10 @@ TEST(ConfigTest, ByteSizesWithSuffixes) {
   EXPECT_EQ(Parse({{"RAILCC_SHM_MAILBOX_BYTES", "64M"}}).shm_mailbox_bytes, 64u << 20);
   EXPECT_THROW(Parse({{"RAILCC_SHM_MAILBOX_BYTES", "65M"}}), ConfigError);
   EXPECT_THROW(Parse({{"RAILCC_SHM_MAILBOX_BYTES", "some"}}), ConfigError);
+  EXPECT_EQ(Parse({}).shm_window_bytes, 128u << 10);
+  EXPECT_EQ(Parse({{"RAILCC_SHM_WINDOW_BYTES", "0"}}).shm_window_bytes, 0u);
+  EXPECT_EQ(Parse({{"RAILCC_SHM_WINDOW_BYTES", "1M"}}).shm_window_bytes, 1u << 20);
+  EXPECT_THROW(Parse({{"RAILCC_SHM_WINDOW_BYTES", "-1"}}), ConfigError);
   EXPECT_EQ(Parse({{"RAILCC_SHM_RING_BYTES", "64K"}}).shm_ring_bytes, 64u << 10);
   EXPECT_EQ(Parse({{"RAILCC_SHM_RING_BYTES", "8M"}}).shm_ring_bytes, 8u << 20);
   EXPECT_EQ(Parse({{"RAILCC_SHM_RING_BYTES", "1G"}}).shm_ring_bytes, 1u << 30);
