@@ -30,6 +30,9 @@
 #   WARMUP [2]       warm-up calls per size before each band's first row (every library)
 #   REPEAT [2]       see above (best of REPEAT interleaved passes, against other load)
 #   CHECK [0]        -c for every benchmark (1: also verify every result exactly; untimed)
+#   REGISTER [0]     1: railcc's buffers come from railcc::mem_alloc and are registered as windows
+#                    (all_reduce_perf -R 1, like nccl-tests' local registration): ranks reduce
+#                    from each other's buffers in place. The peers' buffers are plain either way.
 #   PEER_INPLACE [0] 1: peers also measure in place (railcc always does; the tables only use
 #                    out-of-place figures)
 #   PEERS ["mpi gloo"]  which peers to run (a subset is fine; the table shows "-" for the rest)
@@ -68,6 +71,7 @@ WARMUP=${WARMUP:-2}
 REPEAT=${REPEAT:-2}
 CHECK=${CHECK:-0}
 PEER_INPLACE=${PEER_INPLACE:-0}
+REGISTER=${REGISTER:-0}
 PEERS=${PEERS:-mpi gloo}
 GLOO_ALGO=${GLOO_ALGO:-ring}
 RESULTS_DIR=${RESULTS_DIR:-bench/results}
@@ -82,8 +86,8 @@ LOG_DIR=${LOG_DIR:-$BUILD_DIR/peers/logs/$STAMP}
 for v in ITERS_SMALL ITERS_MID ITERS_LARGE REPEAT; do
   [[ ${!v} =~ ^[0-9]+$ && ${!v} -ge 1 ]] || { echo "compare.sh: $v must be a positive integer" >&2; exit 2; }
 done
-[[ $WARMUP =~ ^[0-9]+$ && $CHECK =~ ^[0-9]+$ && $PEER_INPLACE =~ ^[01]$ ]] ||
-  { echo "compare.sh: WARMUP and CHECK must be integers >= 0, PEER_INPLACE 0 or 1" >&2; exit 2; }
+[[ $WARMUP =~ ^[0-9]+$ && $CHECK =~ ^[0-9]+$ && $PEER_INPLACE =~ ^[01]$ && $REGISTER =~ ^[012]$ ]] ||
+  { echo "compare.sh: WARMUP and CHECK must be integers >= 0, PEER_INPLACE 0 or 1, REGISTER 0, 1 or 2" >&2; exit 2; }
 RUN_MPI=0 RUN_GLOO=0
 for p in $PEERS; do
   case $p in
@@ -182,7 +186,8 @@ export OMPI_MCA_rmaps_base_oversubscribe=1
 
 run_railcc() {  # np minb maxb iters log
   timeout -k 10 "$RUN_TIMEOUT" "$BUILD_DIR/bin/railcc-run" -n "$1" --no-prefix \
-    "$BUILD_DIR/bin/all_reduce_perf" -b "$2" -e "$3" -f 2 -c "$CHECK" -n "$4" -w "$WARMUP" >"$5" 2>&1
+    "$BUILD_DIR/bin/all_reduce_perf" -b "$2" -e "$3" -f 2 -c "$CHECK" -n "$4" -w "$WARMUP" \
+    -R "$REGISTER" >"$5" 2>&1
 }
 run_mpi() {
   timeout -k 10 "$RUN_TIMEOUT" mpirun --allow-run-as-root --oversubscribe --bind-to none -np "$1" \
@@ -310,13 +315,14 @@ meta=$LOG_DIR/meta.env
 {
   echo "date=$(date -Iseconds)"
   echo "command=bench/compare.sh ${NPS[*]}"
-  echo "env=MIN_BYTES=$MIN_BYTES MAX_BYTES=$MAX_BYTES ITERS_SMALL=$ITERS_SMALL ITERS_MID=$ITERS_MID ITERS_LARGE=$ITERS_LARGE WARMUP=$WARMUP REPEAT=$REPEAT CHECK=$CHECK PEER_INPLACE=$PEER_INPLACE GLOO_ALGO=$GLOO_ALGO"
+  echo "env=MIN_BYTES=$MIN_BYTES MAX_BYTES=$MAX_BYTES ITERS_SMALL=$ITERS_SMALL ITERS_MID=$ITERS_MID ITERS_LARGE=$ITERS_LARGE WARMUP=$WARMUP REPEAT=$REPEAT CHECK=$CHECK REGISTER=$REGISTER PEER_INPLACE=$PEER_INPLACE GLOO_ALGO=$GLOO_ALGO"
   echo "cpu_model=$(lscpu 2>/dev/null | sed -n 's/^Model name:[[:space:]]*//p' | head -n1)"
   echo "cpus=$(nproc)"
   echo "mem_total_kib=$(awk '/^MemTotal:/ {print $2}' /proc/meminfo)"
   echo "kernel=$(uname -sr)"
   # shellcheck disable=SC1091
   echo "os=$(. /etc/os-release 2>/dev/null && echo "$PRETTY_NAME")"
+  echo "railcc_buffers=$([[ $REGISTER == 0 ]] && echo plain || echo "windows (mem_alloc + register_window, -R $REGISTER)")"
   echo "hypervisor=$(lscpu 2>/dev/null | sed -n 's/^Hypervisor vendor:[[:space:]]*//p' | head -n1)"
   echo "railcc_commit=$(git rev-parse --short HEAD 2>/dev/null || echo unknown)$(git diff --quiet HEAD -- 2>/dev/null || echo '+dirty')"
   echo "railcc_binary_mtime=$(date -u -r "$BUILD_DIR/bin/all_reduce_perf" +%Y-%m-%dT%H:%M:%SZ)"

@@ -146,6 +146,7 @@ def main():
         "date": meta.get("date"),
         "command": meta.get("command"),
         "env": meta.get("env"),
+        "railcc_buffers": meta.get("railcc_buffers", "plain"),
         "machine": {k: meta.get(k) for k in ("cpu_model", "cpus", "mem_total_kib", "kernel", "os",
                                              "hypervisor", "loadavg_start", "loadavg_end")},
         "versions": {k: meta.get(k) for k in ("railcc_commit", "railcc_binary_mtime", "openmpi", "gloo",
@@ -169,6 +170,8 @@ def main():
           f" ratio = railcc busbw / peer busbw ('<': railcc slower)", file=out)
     print(f"# single-thread memcpy, 64 MiB: {memcpy_gbps if memcpy_gbps is not None else '-'} GB/s",
           file=out)
+    print(f"# railcc's buffers: {meta.get('railcc_buffers', 'plain')}; the peers': plain", file=out)
+    md[0] += f" railcc's buffers: {meta.get('railcc_buffers', 'plain')}; the peers': plain."
     for n in nps:
         libs = best.get(n, {})
         sizes = sorted(set().union(*[set(v.keys()) for v in libs.values()]) if libs else [])

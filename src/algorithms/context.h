@@ -53,6 +53,8 @@ class Context {
 
   int rank() const { return rank_; }
   int size() const { return size_; }
+  // The op's collective number (equal on every rank).
+  uint64_t seq() const { return expect_.seq; }
   const Config& config() const { return config_; }
   const OpArgs& args() const { return args_; }
   std::size_t elem_size() const { return elem_; }

@@ -62,28 +62,32 @@ bool exchange_refs(Context& ctx, std::size_t send_bytes, std::size_t recv_bytes,
   return true;
 }
 
-// dst[0, count) = reduction over ranks of send[r] + `at` bytes, tile by tile so the partial result
-// stays in cache while every rank's part is added. This rank's own part comes first: in place,
-// dst is that part, so it must be read before it is overwritten. (Each block is reduced by one
-// rank only, so every rank still ends with the same bits.)
-void reduce_block(Context& ctx, std::byte* dst, const Buffers& b, std::size_t at,
-                  std::size_t count) {
+// out[0, len) = reduction over ranks of send[r] + `from` bytes. This rank's own part comes
+// first: in place, out is that part, so it must be read before it is overwritten. (Each block is
+// reduced by one rank only, so every rank still ends with the same bits.)
+void reduce_tile(Context& ctx, std::byte* out, const Buffers& b, std::size_t from,
+                 std::size_t len) {
   const OpArgs& a = ctx.args();
   const int n = ctx.size(), me = ctx.rank();
+  kernels::reduce(out, b.send[me] + from, b.send[(me + 1) % n] + from, len, a.dtype, a.redop);
+  for (int k = 2; k < n; ++k) {
+    kernels::reduce(out, out, b.send[(me + k) % n] + from, len, a.dtype, a.redop);
+  }
+  if (a.redop == ReduceOp::kAvg) kernels::divide(out, out, len, a.dtype, n);
+}
+
+// dst[0, count) = the reduction of every rank's send + `at` bytes, tile by tile so the partial
+// result stays in cache while every rank's part is added.
+void reduce_block(Context& ctx, std::byte* dst, const Buffers& b, std::size_t at,
+                  std::size_t count) {
   const std::size_t es = ctx.elem_size();
   const uint64_t t = ctx.trace_start();
-  const Chunks ch(count, es, n > 2 ? ctx.config().chunk_bytes : count * es);
+  const Chunks ch(count, es, ctx.config().chunk_bytes);
   for (std::size_t c = 0; c < ch.n; ++c) {
-    const std::size_t off = ch.begin(c) * es, len = ch.length(c);
-    std::byte* out = dst + off;
-    const std::size_t from = at + off;
-    kernels::reduce(out, b.send[me] + from, b.send[(me + 1) % n] + from, len, a.dtype, a.redop);
-    for (int k = 2; k < n; ++k) {
-      kernels::reduce(out, out, b.send[(me + k) % n] + from, len, a.dtype, a.redop);
-    }
-    if (a.redop == ReduceOp::kAvg) kernels::divide(out, out, len, a.dtype, n);
+    const std::size_t off = ch.begin(c) * es;
+    reduce_tile(ctx, dst + off, b, at + off, ch.length(c));
   }
-  ctx.trace_kernel("reduce", count * es * (n - 1), t);
+  ctx.trace_kernel("reduce", count * es * (ctx.size() - 1), t);
 }
 
 // An exchange with nothing in it: every rank has reached this point of the op.
@@ -108,16 +112,55 @@ bool window_all_reduce(Context& ctx) {
   const std::size_t es = ctx.elem_size(), bytes = a.count * es;
   Buffers b;
   if (!exchange_refs(ctx, bytes, bytes, b)) return false;
+  // Each rank reduces its block tile by tile and publishes how many tiles are done; between its
+  // own tiles it copies the peers' finished ones, while they are still in the cache they were
+  // written to, rather than waiting for whole blocks.
+  transport::ShmMailbox& mb = *ctx.mailbox();
   auto lo = [&](int q) { return block_offset(a.count, n, q) * es; };
-  const std::size_t own = block_offset(a.count, n, me + 1) - block_offset(a.count, n, me);
-  reduce_block(ctx, a.recv + lo(me), b, lo(me), own);
-  sync(ctx);
-  const uint64_t t = ctx.trace_start();
-  for (int k = 1; k < n; ++k) {
-    const int q = (me + k) % n;  // ranks start at different owners
-    std::memcpy(a.recv + lo(q), b.recv[q] + lo(q), lo(q + 1) - lo(q));
+  auto tiles = [&](int q) {
+    return Chunks(block_offset(a.count, n, q + 1) - block_offset(a.count, n, q), es,
+                  ctx.config().chunk_bytes);
+  };
+  // Progress of this op: its collective number above, tiles done below.
+  const uint64_t tag = (ctx.seq() & 0xFFFFFFFFull) << 32;
+  auto done_tiles = [&](int q) -> std::size_t {
+    const uint64_t v = mb.progress(q);
+    return (v & ~0xFFFFFFFFull) == tag ? static_cast<std::size_t>(v & 0xFFFFFFFFull) : 0;
+  };
+  std::vector<std::size_t> copied(n, 0);  // tiles of rank q's block copied so far
+  // Copies rank q's finished tiles; true once all are here.
+  auto copy_ready = [&](int q) {
+    const Chunks ch = tiles(q);
+    const std::size_t ready = std::min(done_tiles(q), ch.n);
+    if (copied[q] == ready) return copied[q] == ch.n;
+    const uint64_t t = ctx.trace_start();
+    const std::size_t from = lo(q) + ch.begin(copied[q]) * es;
+    const std::size_t len = (ch.begin(ready - 1) + ch.length(ready - 1)) * es + lo(q) - from;
+    std::memcpy(a.recv + from, b.recv[q] + from, len);
+    ctx.trace_kernel("copy", len, t);
+    copied[q] = ready;
+    return copied[q] == ch.n;
+  };
+  const Chunks mine = tiles(me);
+  for (std::size_t c = 0; c < mine.n; ++c) {
+    const std::size_t off = lo(me) + mine.begin(c) * es;
+    const uint64_t t = ctx.trace_start();
+    reduce_tile(ctx, a.recv + off, b, off, mine.length(c));
+    ctx.trace_kernel("reduce", mine.length(c) * es * (n - 1), t);
+    mb.publish_progress(tag | (c + 1));
+    for (int k = 1; k < n; ++k) copy_ready((me + k) % n);
   }
-  ctx.trace_kernel("copy", bytes - (lo(me + 1) - lo(me)), t);
+  for (int k = 1; k < n; ++k) {
+    const int q = (me + k) % n;
+    try {
+      ctx.progress_until([&] { return copy_ready(q); });
+    } catch (const TimeoutError&) {
+      throw TimeoutError(fmt::format(
+          "still waiting on rank {} to reduce its block of collective #{} in its window ({} of "
+          "{} tiles done)",
+          q, ctx.seq(), done_tiles(q), tiles(q).n));
+    }
+  }
   sync(ctx);
   return true;
 }

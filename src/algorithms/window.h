@@ -1,11 +1,12 @@
 // Collectives on windows (transport/shm/shm_windows.h): when every rank's buffers of an op lie in
 // registered windows, ranks read each other's inputs and results straight from the shared pages.
-// The mailbox's exchanges (mailbox.h) are the only synchronisation:
+// The mailbox's exchanges (mailbox.h) and each rank's published progress synchronise them:
 //   1. every rank posts where its buffers lie (a WindowRef); once all have, every input is ready;
 //   2. all_reduce and reduce_scatter: each rank reduces its block of every rank's input into its
 //      own output; all_gather: each rank copies every peer's input into its output;
-//   3. all_reduce only: an exchange says every block is reduced, and each rank copies the other
-//      blocks from the outputs of the ranks that reduced them;
+//   3. all_reduce only: each rank publishes how many tiles of its block it has reduced, and
+//      copies its peers' finished tiles from their outputs between its own tiles, while they are
+//      still in cache;
 //   4. a last exchange says every rank is done reading its peers' buffers, so none returns (and
 //      lets its caller reuse them) while a peer still reads them.
 // Every input byte is read once and every output byte written once per rank that needs it: no

@@ -69,6 +69,13 @@ void ShmMailbox::post(const Expectation& e, std::size_t bytes) {
   }
 }
 
+void ShmMailbox::publish_progress(uint64_t value) {
+  segments_[rank_]->progress().store(value, std::memory_order_seq_cst);
+  for (int r = 0; r < size(); ++r) {
+    if (r != rank_) segments_[r]->ring_doorbell_if_sleeping();
+  }
+}
+
 void ShmMailbox::check(int r) const {
   const MailboxHeader& h = header(r);
   if (h.seq.load(std::memory_order_relaxed) == current_seq_ &&

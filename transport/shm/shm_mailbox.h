@@ -83,6 +83,12 @@ class ShmMailbox {
     ++exchanges_;
     posted_ = false;
   }
+  // Progress within an op, between exchanges (ShmSegment::progress): publishes this rank's, waking
+  // peers that sleep (seq_cst, as post()), and reads rank r's.
+  void publish_progress(uint64_t value);
+  uint64_t progress(int r) const {
+    return segments_[r]->progress().load(std::memory_order_seq_cst);
+  }
   // The latest collective number rank r posted (0: none yet).
   uint64_t latest_seq(int r) const;
   // Rank r's latest post, as a frame header (to describe it, or to compare with another op).

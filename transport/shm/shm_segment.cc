@@ -28,6 +28,7 @@ struct SegmentHeader {
   uint64_t ring_bytes;
   Doorbell doorbell;
   cpu_set_t cpus;  // the CPUs the owner may run on (see ShmSegment::owner_cpus)
+  alignas(64) std::atomic<uint64_t> progress;  // see ShmSegment::progress
 };
 static_assert(sizeof(SegmentHeader) <= kHeaderBytes);
 
@@ -140,6 +141,8 @@ ShmSegment::~ShmSegment() {
 }
 
 Doorbell& ShmSegment::doorbell() const { return header(base_)->doorbell; }
+
+std::atomic<uint64_t>& ShmSegment::progress() const { return header(base_)->progress; }
 
 RingControl& ShmSegment::control(int slot) const {
   return reinterpret_cast<RingControl*>(base_ + kHeaderBytes +

@@ -43,6 +43,9 @@ class ShmSegment {
   ~ShmSegment();
 
   Doorbell& doorbell() const;
+  // How far the owner has got in the op it is running, for peers that wait on its parts one by
+  // one (src/algorithms/window.cc); its meaning is the op's.
+  std::atomic<uint64_t>& progress() const;
   RingControl& control(int slot) const;
   std::byte* ring(int slot) const;
   std::size_t ring_bytes() const;
