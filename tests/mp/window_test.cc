@@ -153,6 +153,32 @@ TEST(Window, ManyTilesBetweenSmallOps) {
   }
 }
 
+// Ops larger than the last-level cache copy with non-temporal stores (window.cc): results exact,
+// in place and out of place, with a length that leaves unaligned heads and tails.
+TEST(Window, OpsLargerThanTheCacheStreamTheirCopies) {
+  auto out = run_job(
+      2,
+      [](int rank) {
+        auto c = Communicator::init();
+        constexpr std::size_t kN = (36u << 20) / 4 + 3;  // 36 MiB + 12 B of int32
+        Shared mem(2 * kN * sizeof(int32_t));
+        c->register_window(mem.p, 2 * kN * sizeof(int32_t));
+        int32_t* a = mem.as<int32_t>();
+        for (bool in_place : {true, false}) {
+          for (std::size_t i = 0; i < kN; ++i) a[i] = value(rank, i, in_place);
+          int32_t* dst = in_place ? a : a + kN;
+          c->all_reduce(a + 0, dst, kN, DataType::kInt32, ReduceOp::kSum).wait();
+          for (std::size_t i = 0; i < kN; ++i) {
+            const int32_t want = value(0, i, in_place) + value(1, i, in_place);
+            CHECK(dst[i] == want, "in place {} [{}]: {} != {}", in_place, i, dst[i], want);
+          }
+        }
+      },
+      options());
+  for (const auto& r : out) ASSERT_TRUE(r.ok()) << summary(out);
+  EXPECT_EQ(count_of(out[0].stderr_text, "-> window"), 2u) << out[0].stderr_text;
+}
+
 // Rank 1 passes a buffer outside its windows: every rank sees it in the refs and runs the op the
 // usual way, with the right result. Once rank 1 uses its window too, the window path is back.
 TEST(Window, OneRankOutsideItsWindowsFallsBackEverywhere) {

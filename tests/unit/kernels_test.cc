@@ -18,6 +18,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/copy.h"
 #include "kernels/cpu/reduce.h"
 #include "kernels/cpu/reduce_internal.h"
 
@@ -200,6 +201,25 @@ std::string TargetParamName(const ::testing::TestParamInfo<int64_t>& info) {
 
 INSTANTIATE_TEST_SUITE_P(Targets, KernelsTest, ::testing::ValuesIn(TargetsToTest()),
                          TargetParamName);
+
+// Every length around the 16-byte alignment and 64-byte block edges, from every source and
+// destination offset: exact bytes, nothing written outside.
+TEST(CopyStreamingTest, CopiesExactlyAtEveryAlignment) {
+  std::vector<unsigned char> src(600), dst(700);
+  for (std::size_t i = 0; i < src.size(); ++i) src[i] = static_cast<unsigned char>(i * 7 + 1);
+  for (std::size_t n : {0u, 1u, 15u, 16u, 63u, 64u, 79u, 80u, 95u, 127u, 128u, 129u, 500u}) {
+    for (std::size_t so = 0; so < 17; so += 3) {
+      for (std::size_t d_off = 0; d_off < 17; ++d_off) {
+        std::fill(dst.begin(), dst.end(), 0xEE);
+        copy_streaming(dst.data() + d_off, src.data() + so, n);
+        ASSERT_EQ(std::memcmp(dst.data() + d_off, src.data() + so, n), 0)
+            << "n " << n << " src+" << so << " dst+" << d_off;
+        for (std::size_t i = 0; i < d_off; ++i) ASSERT_EQ(dst[i], 0xEE);
+        for (std::size_t i = d_off + n; i < dst.size(); ++i) ASSERT_EQ(dst[i], 0xEE);
+      }
+    }
+  }
+}
 
 TEST(KernelsDispatchTest, UsesBestSupportedTarget) {
   const uint64_t have =
