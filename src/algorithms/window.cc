@@ -57,7 +57,7 @@ bool exchange_refs(Context& ctx, std::size_t send_bytes, std::size_t recv_bytes,
       throw MismatchError(fmt::format(
           "rank {} at collective #{}: rank {} names buffers outside its windows (send: window {} "
           "at {}, recv: window {} at {}, {} / {} bytes); its windows differ from this rank's",
-          me, mb.latest_seq(me), r, refs[r].send_window, refs[r].send_offset, refs[r].recv_window,
+          me, ctx.seq(), r, refs[r].send_window, refs[r].send_offset, refs[r].recv_window,
           refs[r].recv_offset, send_bytes, recv_bytes));
     }
   }

@@ -890,6 +890,7 @@ uint64_t CommunicatorImpl::register_window(const void* ptr, std::size_t bytes) {
   w.bytes.assign(p_.size, 0);
   w.base[p_.rank] = static_cast<std::byte*>(const_cast<void*>(ptr));
   w.bytes[p_.rank] = bytes;
+  w.local_region = region ? region->id : 0;
   std::string problem;
   for (int r = 0; local && r < p_.size && problem.empty(); ++r) {
     if (r == p_.rank) continue;

@@ -9,6 +9,8 @@
 #include <unistd.h>
 
 #include <cstring>
+#include <span>
+#include <vector>
 
 #include "railcc/memory.hpp"
 #include "railcc/status.hpp"
@@ -66,12 +68,15 @@ TEST(SharedMemory, MappingAMissingFdNamesThePeer) {
 }
 
 TEST(ShmWindows, RangesThatLeaveAWindowAreRefused) {
-  std::vector<std::byte> mine(1000), theirs(500);
+  auto* mine_mem = static_cast<std::byte*>(mem_alloc(1000));
+  std::span<std::byte> mine(mine_mem, 1000);
+  std::vector<std::byte> theirs(500);
   ShmWindows w;
   EXPECT_FALSE(w.exchanges_refs(1 << 20));
   ShmWindows::Window win;
   win.base = {mine.data(), theirs.data()};
   win.bytes = {mine.size(), theirs.size()};
+  win.local_region = find_shared_region(mine.data(), 1)->id;
   EXPECT_EQ(w.add(std::move(win), 4096), 1u);
   EXPECT_TRUE(w.exchanges_refs(4096));
   EXPECT_FALSE(w.exchanges_refs(4095));
@@ -86,6 +91,25 @@ TEST(ShmWindows, RangesThatLeaveAWindowAreRefused) {
   EXPECT_FALSE(w.remove(1));
   EXPECT_EQ(w.at(1, 0, 0, 1), nullptr);
   EXPECT_EQ(w.find(0, mine.data(), 1).first, -1);
+  mem_free(mine_mem);
+}
+
+// Memory freed while still registered (a misuse) and allocated again, even at the same address,
+// is not the window's: ops on it must not run in place.
+TEST(ShmWindows, FreedMemoryIsNoLongerTheWindow) {
+  auto* p = static_cast<std::byte*>(mem_alloc(8192));
+  ShmWindows w;
+  ShmWindows::Window win;
+  win.base = {p};
+  win.bytes = {8192};
+  win.local_region = find_shared_region(p, 1)->id;
+  w.add(std::move(win), 1);
+  EXPECT_EQ(w.find(0, p, 8192).first, 0);
+  mem_free(p);
+  EXPECT_EQ(w.find(0, p, 8192).first, -1);
+  auto* q = static_cast<std::byte*>(mem_alloc(8192));  // often at the same address
+  EXPECT_EQ(w.find(0, q, 8192).first, -1);
+  mem_free(q);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cstring>
 #include <iterator>
@@ -57,7 +58,8 @@ void* shared_alloc(std::size_t bytes) {
     throw SystemError(fmt::format("mem_alloc: cannot map {} bytes of shared memory: {}", mapped,
                                   std::strerror(e)));
   }
-  SharedRegion r{static_cast<std::byte*>(p), bytes, fd};
+  static std::atomic<uint64_t> next_id{1};
+  SharedRegion r{static_cast<std::byte*>(p), bytes, fd, next_id.fetch_add(1)};
   Registry& reg = registry();
   std::lock_guard lock(reg.mutex);
   reg.regions[r.base] = r;

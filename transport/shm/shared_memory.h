@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstddef>
+#include <cstdint>
 #include <optional>
 
 namespace railcc::transport {
@@ -15,6 +16,7 @@ struct SharedRegion {
   std::byte* base = nullptr;  // start of the allocation in this process
   std::size_t bytes = 0;      // as allocated (the mapping is rounded up to pages)
   int fd = -1;                // the memfd, open until the allocation is freed
+  uint64_t id = 0;            // unique per allocation of this process (addresses and fds recur)
 };
 
 // Throws SystemError when the kernel refuses (no memfd, out of memory).

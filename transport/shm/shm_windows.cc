@@ -28,6 +28,10 @@ std::pair<int32_t, uint64_t> ShmWindows::find(int rank, const void* p, std::size
     if (!w || b < w->base[rank]) continue;
     const std::size_t at = static_cast<std::size_t>(b - w->base[rank]);
     if (at <= w->bytes[rank] && bytes <= w->bytes[rank] - at) {
+      // Freed and allocated again (mem_free before deregister_window, a misuse): peers would
+      // read the old pages, so the op must not run on the window.
+      const auto region = find_shared_region(p, bytes);
+      if (!region || region->id != w->local_region) return {-1, 0};
       return {static_cast<int32_t>(i), at};
     }
   }

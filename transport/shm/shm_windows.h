@@ -33,6 +33,9 @@ class ShmWindows {
  public:
   struct Window {
     uint64_t handle = 0;
+    // The mem_alloc allocation this rank's buffer lies in (SharedRegion::id): memory freed and
+    // allocated again at the same address is not the window's any more.
+    uint64_t local_region = 0;
     std::vector<std::byte*> base;     // by rank: where its buffer lies in this process
     std::vector<std::size_t> bytes;   // by rank
     std::vector<PeerMapping> mapped;  // keeps the peers' buffers mapped
@@ -50,7 +53,7 @@ class ShmWindows {
   // Unmaps the window with this handle; false if there is none.
   bool remove(uint64_t handle);
   // Where [p, p + bytes) lies in one of `rank`'s windows (rank = this process): (window, offset),
-  // or (-1, 0).
+  // or (-1, 0), also when the window's memory was freed (its allocation is gone or another).
   std::pair<int32_t, uint64_t> find(int rank, const void* p, std::size_t bytes) const;
   // Rank r's bytes [offset, offset + bytes) of window w, as mapped here; null if the window is
   // gone or the range leaves it (a garbled ref: it must never touch memory).
