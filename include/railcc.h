@@ -145,8 +145,8 @@ RAILCC_API railcc_status railcc_mem_alloc(size_t bytes, void** ptr);
 RAILCC_API railcc_status railcc_mem_free(void* ptr);
 /* Collective, in the same order as the ops on every rank: registers [ptr, ptr + bytes), inside
  * memory from railcc_mem_alloc, as a window. When every rank shares one host, all_reduce,
- * reduce_scatter and all_gather ops of at least RAILCC_SHM_WINDOW_BYTES whose buffers lie in
- * windows on every rank read and write their peers' buffers in place. */
+ * reduce_scatter, all_gather, broadcast and reduce ops of at least RAILCC_SHM_WINDOW_BYTES whose
+ * buffers lie in windows on every rank read and write their peers' buffers in place. */
 RAILCC_API railcc_status railcc_comm_register_window(railcc_comm_t comm, const void* ptr,
                                                      size_t bytes, uint64_t* handle);
 /* Collective: every rank passes the handle railcc_comm_register_window gave it. */

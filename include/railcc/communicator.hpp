@@ -114,8 +114,9 @@ class Communicator {
   // Collective over this communicator (every rank calls it, in the same order as its ops):
   // registers [ptr, ptr + bytes), which must lie inside memory from railcc::mem_alloc, as a
   // window (like NCCL's ncclCommWindowRegister). Every rank of a host maps the windows of the
-  // others, so all_reduce, reduce_scatter and all_gather ops of at least RAILCC_SHM_WINDOW_BYTES
-  // whose buffers lie in windows on every rank read and write their peers' buffers in place
+  // others, so all_reduce, reduce_scatter, all_gather, broadcast and reduce ops of at least
+  // RAILCC_SHM_WINDOW_BYTES whose buffers lie in windows on every rank (broadcast: the root's
+  // input; reduce: every input and the root's output) read and write their peers' buffers in place
   // (when every rank shares one host; elsewhere the window does nothing). An op with a buffer
   // outside the windows on any rank runs as usual. Ops queued before it finish first. Throws
   // InvalidArgumentError on every rank when a rank passed memory not from mem_alloc, and

@@ -111,8 +111,9 @@ struct Config {
   std::size_t shm_mailbox_bytes = 2 * 1024 * 1024;
   // RAILCC_SHM_WINDOW_BYTES: when every rank of a communicator shares one host and buffers from
   // railcc::mem_alloc were registered (Communicator::register_window), all_reduce,
-  // reduce_scatter and all_gather ops of at least this many bytes whose buffers all lie in
-  // windows read and write their peers' buffers in place (src/algorithms/window.h). The largest
+  // reduce_scatter, all_gather, broadcast and reduce ops of at least this many bytes whose
+  // buffers lie in windows read and write their peers' buffers in place
+  // (src/algorithms/window.h). The largest
   // value among the ranks at registration applies. 0 = never. Default 128 KiB.
   std::size_t shm_window_bytes = 128 * 1024;
   // RAILCC_TCP_SOCKETS: sockets per peer for tcp; messages are spread over them. Default 2.

@@ -1,12 +1,12 @@
 // Algorithm choice per collective. When every rank shares one host and buffers were registered
-// as windows, all_reduce, reduce_scatter and all_gather ops from RAILCC_SHM_WINDOW_BYTES up whose
-// buffers all lie in windows run in place on them (window.h). Otherwise, when every rank shares
-// one host, all_reduce, reduce_scatter, all_gather, broadcast, reduce and barrier ops that post up
-// to RAILCC_SHM_MAILBOX_BYTES per rank go through the shared-memory mailbox (mailbox.h). Between
-// ranks of one host that read each other's memory (single copy) and from
-// RAILCC_SHM_SINGLE_COPY_BYTES up, all_reduce, reduce_scatter and all_gather run all-pairs
-// (all_pairs.h) unless RAILCC_ALGO forces another. Otherwise all_reduce asks the cost model
-// (cost_model.h) unless RAILCC_ALGO forces one; reduce_scatter and all_gather run the ring
+// as windows, all_reduce, reduce_scatter, all_gather, broadcast and reduce ops from
+// RAILCC_SHM_WINDOW_BYTES up whose buffers lie in windows run in place on them (window.h).
+// Otherwise, when every rank shares one host, all_reduce, reduce_scatter, all_gather, broadcast,
+// reduce and barrier ops that post up to RAILCC_SHM_MAILBOX_BYTES per rank go through the
+// shared-memory mailbox (mailbox.h). Between ranks of one host that read each other's memory
+// (single copy) and from RAILCC_SHM_SINGLE_COPY_BYTES up, all_reduce, reduce_scatter and all_gather
+// run all-pairs (all_pairs.h) unless RAILCC_ALGO forces another. Otherwise all_reduce asks the cost
+// model (cost_model.h) unless RAILCC_ALGO forces one; reduce_scatter and all_gather run the ring
 // schedule. broadcast and reduce take the one-round direct path up to RAILCC_SMALL_MSG_BYTES, then
 // a pipelined chain / ring.
 #include <cstring>
@@ -118,6 +118,7 @@ void reduce_scatter(Context& ctx) {
   const std::size_t total = a.count * ctx.size(), es = ctx.elem_size();
   if (window_exchange_applies(ctx, total * es) && window_reduce_scatter(ctx)) {
     ctx.set_algorithm("window");
+    RAILCC_DEBUG("algo", "reduce_scatter {} bytes x {} ranks -> window", total * es, ctx.size());
     return;
   }
   if (mailbox_applies(ctx, total * es)) {
@@ -154,6 +155,8 @@ void all_gather(Context& ctx) {
   const std::size_t es = ctx.elem_size();
   if (window_exchange_applies(ctx, a.count * ctx.size() * es) && window_all_gather(ctx)) {
     ctx.set_algorithm("window");
+    RAILCC_DEBUG("algo", "all_gather {} bytes x {} ranks -> window", a.count * ctx.size() * es,
+                 ctx.size());
     return;
   }
   if (mailbox_applies(ctx, a.count * es)) {
@@ -182,6 +185,11 @@ void broadcast(Context& ctx) {
   const OpArgs& a = ctx.args();
   const int p = ctx.size(), r = ctx.rank();
   const std::size_t es = ctx.elem_size(), bytes = a.count * es;
+  if (window_exchange_applies(ctx, bytes) && window_broadcast(ctx)) {
+    ctx.set_algorithm("window");
+    RAILCC_DEBUG("algo", "broadcast {} bytes x {} ranks -> window", bytes, ctx.size());
+    return;
+  }
   if (mailbox_applies(ctx, bytes)) {
     ctx.set_algorithm("mailbox");
     return mailbox_broadcast(ctx);
@@ -223,6 +231,11 @@ void reduce(Context& ctx) {
   const OpArgs& a = ctx.args();
   const int p = ctx.size(), r = ctx.rank();
   const std::size_t es = ctx.elem_size(), bytes = a.count * es;
+  if (window_exchange_applies(ctx, bytes) && window_reduce(ctx)) {
+    ctx.set_algorithm("window");
+    RAILCC_DEBUG("algo", "reduce {} bytes x {} ranks -> window", bytes, ctx.size());
+    return;
+  }
   if (mailbox_applies(ctx, bytes)) {
     ctx.set_algorithm("mailbox");
     return mailbox_reduce(ctx);

@@ -23,13 +23,25 @@ struct Buffers {
   std::vector<std::byte*> recv;
 };
 
-// Posts where this rank's buffers lie and reads where every rank's do. False when some rank's
-// are not all in windows (every rank sees the same posts, so all return false alike).
-bool exchange_refs(Context& ctx, std::size_t send_bytes, std::size_t recv_bytes, Buffers& out) {
+// Which ranks' buffers an op reads or writes in place.
+enum class Uses {
+  kAll,        // every rank's input and output (all_reduce, reduce_scatter, all_gather)
+  kRootInput,  // the root's input only (broadcast)
+  kRootOutput  // every rank's input and the root's output (reduce)
+};
+
+// Posts where this rank's buffers lie and reads where every rank's do. False when a buffer the op
+// uses is not in a window (every rank sees the same posts, so all return false alike).
+bool exchange_refs(Context& ctx, std::size_t send_bytes, std::size_t recv_bytes, Buffers& out,
+                   Uses uses = Uses::kAll) {
   const OpArgs& a = ctx.args();
   const transport::ShmWindows& w = ctx.engine().windows();
   transport::ShmMailbox& mb = *ctx.mailbox();
   const int n = ctx.size(), me = ctx.rank();
+  auto uses_send = [&](int r) { return uses != Uses::kRootInput || r == a.root; };
+  auto uses_recv = [&](int r) {
+    return uses == Uses::kAll || (uses == Uses::kRootOutput && r == a.root);
+  };
   WindowRef mine;
   std::tie(mine.send_window, mine.send_offset) = w.find(me, a.send, send_bytes);
   std::tie(mine.recv_window, mine.recv_offset) = w.find(me, a.recv, recv_bytes);
@@ -41,19 +53,20 @@ bool exchange_refs(Context& ctx, std::size_t send_bytes, std::size_t recv_bytes,
   bool all = true;
   for (int r = 0; r < n; ++r) {
     std::memcpy(&refs[r], mb.payload(r), sizeof(WindowRef));
-    all = all && refs[r].in_windows();
+    all = all && (!uses_send(r) || refs[r].send_window >= 0) &&
+          (!uses_recv(r) || refs[r].recv_window >= 0);
   }
   mb.finish();
   if (!all) {
     ctx.continue_with_messages();
     return false;
   }
-  out.send.resize(n);
-  out.recv.resize(n);
+  out.send.assign(n, nullptr);
+  out.recv.assign(n, nullptr);
   for (int r = 0; r < n; ++r) {
-    out.send[r] = w.at(r, refs[r].send_window, refs[r].send_offset, send_bytes);
-    out.recv[r] = w.at(r, refs[r].recv_window, refs[r].recv_offset, recv_bytes);
-    if (!out.send[r] || !out.recv[r]) {
+    if (uses_send(r)) out.send[r] = w.at(r, refs[r].send_window, refs[r].send_offset, send_bytes);
+    if (uses_recv(r)) out.recv[r] = w.at(r, refs[r].recv_window, refs[r].recv_offset, recv_bytes);
+    if ((uses_send(r) && !out.send[r]) || (uses_recv(r) && !out.recv[r])) {
       throw MismatchError(fmt::format(
           "rank {} at collective #{}: rank {} names buffers outside its windows (send: window {} "
           "at {}, recv: window {} at {}, {} / {} bytes); its windows differ from this rank's",
@@ -64,30 +77,30 @@ bool exchange_refs(Context& ctx, std::size_t send_bytes, std::size_t recv_bytes,
   return true;
 }
 
-// out[0, len) = reduction over ranks of send[r] + `from` bytes. This rank's own part comes
-// first: in place, out is that part, so it must be read before it is overwritten. (Each block is
-// reduced by one rank only, so every rank still ends with the same bits.)
-void reduce_tile(Context& ctx, std::byte* out, const Buffers& b, std::size_t from,
-                 std::size_t len) {
+// out[0, len) = reduction over ranks of send[r] + `from` bytes, starting with rank `first`'s
+// part: in place, out is that rank's part, so it must be read before it is overwritten. (Each
+// block is reduced by one rank only, so every rank still ends with the same bits.)
+void reduce_tile(Context& ctx, std::byte* out, const Buffers& b, std::size_t from, std::size_t len,
+                 int first) {
   const OpArgs& a = ctx.args();
-  const int n = ctx.size(), me = ctx.rank();
-  kernels::reduce(out, b.send[me] + from, b.send[(me + 1) % n] + from, len, a.dtype, a.redop);
+  const int n = ctx.size();
+  kernels::reduce(out, b.send[first] + from, b.send[(first + 1) % n] + from, len, a.dtype, a.redop);
   for (int k = 2; k < n; ++k) {
-    kernels::reduce(out, out, b.send[(me + k) % n] + from, len, a.dtype, a.redop);
+    kernels::reduce(out, out, b.send[(first + k) % n] + from, len, a.dtype, a.redop);
   }
   if (a.redop == ReduceOp::kAvg) kernels::divide(out, out, len, a.dtype, n);
 }
 
 // dst[0, count) = the reduction of every rank's send + `at` bytes, tile by tile so the partial
 // result stays in cache while every rank's part is added.
-void reduce_block(Context& ctx, std::byte* dst, const Buffers& b, std::size_t at,
-                  std::size_t count) {
+void reduce_block(Context& ctx, std::byte* dst, const Buffers& b, std::size_t at, std::size_t count,
+                  int first) {
   const std::size_t es = ctx.elem_size();
   const uint64_t t = ctx.trace_start();
   const Chunks ch(count, es, ctx.config().chunk_bytes);
   for (std::size_t c = 0; c < ch.n; ++c) {
     const std::size_t off = ch.begin(c) * es;
-    reduce_tile(ctx, dst + off, b, at + off, ch.length(c));
+    reduce_tile(ctx, dst + off, b, at + off, ch.length(c), first);
   }
   ctx.trace_kernel("reduce", count * es * (ctx.size() - 1), t);
 }
@@ -174,7 +187,7 @@ bool window_all_reduce(Context& ctx) {
   for (std::size_t c = 0; c < mine.n; ++c) {
     const std::size_t off = lo(me) + mine.begin(c) * es;
     const uint64_t t = ctx.trace_start();
-    reduce_tile(ctx, a.recv + off, b, off, mine.length(c));
+    reduce_tile(ctx, a.recv + off, b, off, mine.length(c), me);
     ctx.trace_kernel("reduce", mine.length(c) * es * (n - 1), t);
     mb.publish_progress(tag | (c + 1));
     for (int k = 1; k < n; ++k) copy_ready((me + k) % n);
@@ -200,7 +213,7 @@ bool window_reduce_scatter(Context& ctx) {
   const std::size_t es = ctx.elem_size(), block = a.count * es;
   Buffers b;
   if (!exchange_refs(ctx, block * n, block, b)) return false;
-  reduce_block(ctx, a.recv, b, block * me, a.count);
+  reduce_block(ctx, a.recv, b, block * me, a.count, me);
   sync(ctx);
   return true;
 }
@@ -219,6 +232,37 @@ bool window_all_gather(Context& ctx) {
   }
   ctx.trace_kernel("copy", block * n, t);
   sync(ctx);
+  return true;
+}
+
+bool window_broadcast(Context& ctx) {
+  const OpArgs& a = ctx.args();
+  const std::size_t bytes = a.count * ctx.elem_size();
+  Buffers b;
+  if (!exchange_refs(ctx, bytes, bytes, b, Uses::kRootInput)) return false;
+  const uint64_t t = ctx.trace_start();
+  if (ctx.rank() != a.root) {
+    std::memcpy(a.recv, b.send[a.root], bytes);
+  } else if (a.recv != a.send) {
+    std::memmove(a.recv, a.send, bytes);
+  }
+  ctx.trace_kernel("copy", bytes, t);
+  sync(ctx);  // the root's input is read until every rank is here
+  return true;
+}
+
+bool window_reduce(Context& ctx) {
+  const OpArgs& a = ctx.args();
+  const int n = ctx.size(), me = ctx.rank();
+  const std::size_t es = ctx.elem_size(), bytes = a.count * es;
+  Buffers b;
+  if (!exchange_refs(ctx, bytes, bytes, b, Uses::kRootOutput)) return false;
+  // Every rank reduces its block of all inputs straight into the root's output. In place the
+  // root's output is its input, so the root's part is read first.
+  const std::size_t lo = block_offset(a.count, n, me) * es;
+  const std::size_t own = block_offset(a.count, n, me + 1) - block_offset(a.count, n, me);
+  reduce_block(ctx, b.recv[a.root] + lo, b, lo, own, a.root);
+  sync(ctx);  // the root returns only once every block is in its output
   return true;
 }
 

@@ -3,7 +3,9 @@
 // The mailbox's exchanges (mailbox.h) and each rank's published progress synchronise them:
 //   1. every rank posts where its buffers lie (a WindowRef); once all have, every input is ready;
 //   2. all_reduce and reduce_scatter: each rank reduces its block of every rank's input into its
-//      own output; all_gather: each rank copies every peer's input into its output;
+//      own output; all_gather: each rank copies every peer's input into its output; broadcast:
+//      each rank copies the root's input; reduce: each rank reduces its block of every rank's
+//      input into the root's output;
 //   3. all_reduce only: each rank publishes how many tiles of its block it has reduced, and
 //      copies its peers' finished tiles from their outputs between its own tiles, while they are
 //      still in cache;
@@ -30,5 +32,10 @@ bool window_exchange_applies(const Context& ctx, std::size_t bytes);
 bool window_all_reduce(Context& ctx);
 bool window_reduce_scatter(Context& ctx);  // count = elements per rank
 bool window_all_gather(Context& ctx);      // count = elements per rank
+// Only the root's input needs to be in a window: every other rank copies it straight from there.
+bool window_broadcast(Context& ctx);
+// Every rank's input and the root's output in windows: each rank reduces its block of all inputs
+// straight into the root's output.
+bool window_reduce(Context& ctx);
 
 }  // namespace railcc::algo

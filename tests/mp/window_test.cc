@@ -1,5 +1,6 @@
 // Windows (Communicator::register_window, src/algorithms/window.h): ranks of one host reduce from
-// each other's registered buffers in place. Every size (count below the rank count included), in
+// each other's registered buffers in place (all_reduce, reduce_scatter, all_gather, broadcast,
+// reduce). Every size (count below the rank count included), in
 // place and out of place, with several ops in flight; a rank whose buffer is not in a window
 // (everyone falls back together); deregistration; and registrations that must fail on every rank.
 #include <gtest/gtest.h>
@@ -90,6 +91,24 @@ TEST(Window, EveryCollectiveAndSizeInPlace) {
                 for (int r = 0; r < p; ++r) sum += value(r, n * rank + i, op);
                 CHECK(rs[i] == sum, "reduce_scatter n {} [{}]: {} != {}", n, i, rs[i], sum);
               }
+              // broadcast and reduce, from a root that moves round.
+              ++op;
+              const int root = op % p;
+              for (std::size_t i = 0; i < n; ++i) a[i] = value(rank, i, op);
+              int32_t* bc = in_place ? a : b;
+              c->broadcast(a, bc, n, DataType::kInt32, root).wait();
+              for (std::size_t i = 0; i < n; ++i) {
+                CHECK(bc[i] == value(root, i, op), "broadcast n {} root {} [{}]", n, root, i);
+              }
+              ++op;
+              for (std::size_t i = 0; i < n; ++i) a[i] = value(rank, i, op);
+              int32_t* rd = in_place ? a : b;
+              c->reduce(a, rd, n, DataType::kInt32, ReduceOp::kSum, root).wait();
+              for (std::size_t i = 0; rank == root && i < n; ++i) {
+                int32_t sum = 0;
+                for (int r = 0; r < p; ++r) sum += value(r, i, op);
+                CHECK(rd[i] == sum, "reduce n {} root {} [{}]: {} != {}", n, root, i, rd[i], sum);
+              }
               // all_gather: in place when send is our block of recv.
               ++op;
               int32_t* ag_send = in_place ? b + n * rank : a;
@@ -112,9 +131,19 @@ TEST(Window, EveryCollectiveAndSizeInPlace) {
         options());
     for (const auto& r : out) ASSERT_TRUE(r.ok()) << "np " << world << "\n" << summary(out);
     const std::string& log = out[0].stderr_text;
-    // all_reduce logs its choice: 2 ops x 2 (in place or not) x 3 counts above the mailbox's 64
-    // bytes, and the average.
-    EXPECT_EQ(count_of(log, "-> window"), 13u) << log;
+    // all_reduce: 2 ops x 2 (in place or not) x 3 counts above the mailbox's 64 bytes, and the
+    // average; every other collective at least at 1000 elements, in place and not.
+    EXPECT_EQ(
+        count_of(log, "all_reduce 4000 bytes x " + std::to_string(world) + " ranks -> window"), 5u)
+        << log;
+    const std::string block = std::to_string(4000 * world);
+    for (const std::string& op :
+         {"algo: reduce_scatter " + block, "algo: all_gather " + block,
+          std::string("algo: broadcast 4000"), std::string("algo: reduce 4000")}) {
+      EXPECT_EQ(count_of(log, op + " bytes x " + std::to_string(world) + " ranks -> window"), 2u)
+          << op << "\n"
+          << log;
+    }
   }
 }
 
