@@ -48,7 +48,7 @@ if [ $run_sanitize -eq 1 ]; then
     -DRAILCC_CUDA=OFF -DRAILCC_BUILD_TESTS=ON -DRAILCC_BUILD_BENCH=OFF
   cmake --build build-asan -j"$jobs" --target railcc_unit_tests railcc_mp_tests railcc_verbs_tests \
     railcc_fake_cuda_tests railcc_ucx_tests railcc_soak_tests railcc-run railcc-topo launcher_probe \
-    telemetry_probe railcc-report
+    telemetry_probe railcc-report example_allreduce example_windows
   export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
   export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
   (cd build-asan && ctest --output-on-failure --timeout 900 -j1 -L 'unit|mp|verbs|ucx|soak' -E 'capi_smoke|packaging') \
@@ -66,7 +66,7 @@ if [ $run_sanitize -eq 1 ]; then
   # UCX_MEM_EVENTS=no: UCX's memory hooks (it patches mmap/munmap to invalidate its registration
   # cache) crash the ranks under TSan's own interceptors (SIGSEGV); railcc does not rely on them.
   (cd build-tsan && UCX_MEM_EVENTS=no ctest --output-on-failure --timeout 900 -j1 \
-    -R '^Transports/|^ErrorsTcp|^Ucx/|FakeCuda|^Mailbox\.') || status=1
+    -R '^Transports/|^ErrorsTcp|^Ucx/|FakeCuda|^Mailbox\.|^Window\.') || status=1
 fi
 
 if [ $status -ne 0 ]; then
