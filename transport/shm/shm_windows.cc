@@ -4,8 +4,7 @@ namespace railcc::transport {
 
 uint64_t ShmWindows::add(Window w, std::size_t min_bytes) {
   std::lock_guard lock(mutex_);
-  w.handle = windows_.size() + 1;
-  const uint64_t handle = w.handle;
+  const uint64_t handle = windows_.size() + 1;  // its number + 1: 0 is never a handle
   windows_.emplace_back(std::move(w));
   if (min_bytes_.load(std::memory_order_relaxed) == 0) {
     min_bytes_.store(min_bytes, std::memory_order_relaxed);

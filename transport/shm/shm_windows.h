@@ -26,13 +26,11 @@ struct WindowRef {
   int32_t recv_window = -1;
   uint64_t send_offset = 0;
   uint64_t recv_offset = 0;
-  bool in_windows() const { return send_window >= 0 && recv_window >= 0; }
 };
 
 class ShmWindows {
  public:
   struct Window {
-    uint64_t handle = 0;
     // The mem_alloc allocation this rank's buffer lies in (SharedRegion::id): memory freed and
     // allocated again at the same address is not the window's any more.
     uint64_t local_region = 0;
