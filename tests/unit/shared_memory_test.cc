@@ -41,6 +41,9 @@ TEST(SharedMemory, AnotherProcessMapsTheSamePages) {
   auto* p = static_cast<char*>(mem_alloc(3 * 4096));
   const auto r = find_shared_region(p, 1);
   ASSERT_TRUE(r);
+  // Written before the fork and read by the child through its own mapping of the fd; the
+  // child's write comes back the same way.
+  std::memcpy(p + 5006, "!!", 2);
   const pid_t parent = ::getpid();
   const pid_t child = ::fork();
   if (child == 0) {
@@ -49,7 +52,6 @@ TEST(SharedMemory, AnotherProcessMapsTheSamePages) {
     std::memcpy(m.data(), "window", 6);
     ::_exit(std::memcmp(m.data() + 6, "!!", 2) == 0 ? 0 : 1);
   }
-  std::memcpy(p + 5006, "!!", 2);
   int status = 0;
   ASSERT_EQ(::waitpid(child, &status, 0), child);
   ASSERT_TRUE(WIFEXITED(status));
